@@ -1,0 +1,47 @@
+//! The primitives themselves: `#[repr(C)]`, `const fn new`, atomics and wait
+//! cells only, no pointers, no `Drop`. The same bytes work at different
+//! addresses in different processes.
+//!
+//! Placing one in memory that several processes map is the caller's
+//! business; with `std`, [`Shared`](crate::Shared) and
+//! [`Segment`](crate::Segment) do it for safe code. Everything here also
+//! builds without `std` and without `alloc`.
+//!
+//! On the `pthread` backend a raw primitive must not move after its first
+//! use (its pthread objects are initialised in place then).
+
+mod lock;
+mod rlock;
+
+pub use lock::{Acquired, NotHeld, RawLock};
+pub use rlock::{Depth, NotOwner, RawRLock};
+
+#[allow(unused_imports)]
+pub(crate) use lock::{INCONSISTENT, TID_MASK, WAITERS};
+
+#[cfg(not(loom))]
+mod layout {
+    use super::*;
+    use core::mem::align_of;
+    use static_assertions::assert_impl_all;
+
+    assert_impl_all!(RawLock: Send, Sync);
+    assert_impl_all!(RawRLock: Send, Sync);
+
+    // Futex backend: the lock is its word.
+    #[cfg(all(target_os = "linux", not(feature = "pthread")))]
+    const _: () = {
+        static_assertions::const_assert_eq!(core::mem::size_of::<RawLock>(), 4);
+        static_assertions::const_assert_eq!(align_of::<RawLock>(), 4);
+        static_assertions::const_assert_eq!(core::mem::size_of::<RawRLock>(), 8);
+        static_assertions::const_assert_eq!(align_of::<RawRLock>(), 4);
+    };
+
+    // Pthread backend: a word and a wait cell, no stricter than 8-aligned
+    // so that segments can place them on 8-byte boundaries.
+    #[cfg(any(feature = "pthread", not(target_os = "linux")))]
+    const _: () = {
+        static_assertions::const_assert!(align_of::<RawLock>() <= 8);
+        static_assertions::const_assert!(align_of::<RawRLock>() <= 8);
+    };
+}

@@ -1,0 +1,69 @@
+//! Waiting and waking with Linux futexes.
+//!
+//! Every call leaves out `FUTEX_PRIVATE_FLAG`: a private futex is keyed by
+//! the address space, so it never wakes a waiter in another process. The
+//! shared form keys by the physical page, which is what two mappings of one
+//! segment have in common. Waits use `FUTEX_WAIT_BITSET`, whose timeout is
+//! an absolute `CLOCK_MONOTONIC` instant, so a wait interrupted by a signal
+//! retries against the same instant.
+
+use super::{Deadline, Wake};
+use core::num::NonZeroU32;
+use core::sync::atomic::AtomicU32;
+use rustix::io::Errno;
+use rustix::thread::futex;
+
+/// `FUTEX_BITSET_MATCH_ANY`: the waiter matches every waker.
+const MATCH_ANY: NonZeroU32 = match NonZeroU32::new(u32::MAX) {
+    Some(v) => v,
+    None => unreachable!(),
+};
+
+/// The futex backend's wait cell: empty, because the kernel keeps the queue
+/// of sleepers, keyed by the word's address.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct WaitCell {
+    _empty: [u8; 0],
+}
+
+impl WaitCell {
+    /// A cell ready for use.
+    pub const fn new() -> WaitCell {
+        WaitCell { _empty: [] }
+    }
+
+    /// `FUTEX_WAIT_BITSET`: sleeps while `*word == expected`, until woken or
+    /// `deadline` passes. May return [`Wake::Woken`] spuriously (a signal,
+    /// or the word already differing); callers re-check their condition.
+    #[inline]
+    pub fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) -> Wake {
+        let ts;
+        let timeout = if deadline.is_never() {
+            None
+        } else {
+            let (tv_sec, tv_nsec) = deadline.as_secs_nanos();
+            ts = rustix::time::Timespec { tv_sec, tv_nsec };
+            Some(&ts)
+        };
+        match futex::wait_bitset(word, futex::Flags::empty(), expected, timeout, MATCH_ANY) {
+            Err(Errno::TIMEDOUT) => Wake::TimedOut,
+            // Ok: woken. AGAIN: the word had already changed. INTR: a signal
+            // (the absolute deadline makes the retry no longer than asked).
+            _ => Wake::Woken,
+        }
+    }
+
+    /// `FUTEX_WAKE` for one sleeper on `word`.
+    #[inline]
+    pub fn wake_one(&self, word: &AtomicU32) {
+        let _ = futex::wake(word, futex::Flags::empty(), 1);
+    }
+
+    /// `FUTEX_WAKE` for every sleeper on `word`.
+    #[inline]
+    #[allow(dead_code)] // until a primitive that wakes everyone lands
+    pub fn wake_all(&self, word: &AtomicU32) {
+        let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
+    }
+}

@@ -1,0 +1,118 @@
+//! Monotonic deadlines.
+//!
+//! Every timed wait in shmsync is turned into an absolute `CLOCK_MONOTONIC`
+//! instant once, at the start of the call. A wait that a signal interrupts
+//! (`EINTR`) retries against the same instant, so retries never make a
+//! timeout longer, and the futex and pthread backends hand the same absolute
+//! time to the kernel.
+
+use core::time::Duration;
+
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+/// An absolute point on the `CLOCK_MONOTONIC` clock: the moment a timed
+/// operation gives up.
+///
+/// `CLOCK_MONOTONIC` is one clock for the whole machine, so a deadline means
+/// the same instant in every process. It does not jump when the wall clock is
+/// set, and it does not advance while the machine is suspended.
+///
+/// # Examples
+///
+/// ```
+/// use core::time::Duration;
+/// use shmsync::Deadline;
+///
+/// let deadline = Deadline::after(Duration::from_millis(20));
+/// assert!(!deadline.has_passed());
+/// assert!(deadline.remaining() <= Duration::from_millis(20));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Deadline {
+    /// Nanoseconds of `CLOCK_MONOTONIC`; `u64::MAX` stands for "never".
+    nanos: u64,
+}
+
+impl Deadline {
+    /// A deadline that never passes.
+    pub const NEVER: Deadline = Deadline { nanos: u64::MAX };
+
+    /// The current instant of `CLOCK_MONOTONIC`.
+    #[inline]
+    pub fn now() -> Deadline {
+        Deadline {
+            nanos: monotonic_nanos(),
+        }
+    }
+
+    /// The instant `timeout` from now; a timeout too large to represent
+    /// gives [`Deadline::NEVER`].
+    #[inline]
+    pub fn after(timeout: Duration) -> Deadline {
+        Deadline::now().saturating_add(timeout)
+    }
+
+    /// This instant moved `d` later, saturating at [`Deadline::NEVER`].
+    #[inline]
+    pub fn saturating_add(self, d: Duration) -> Deadline {
+        let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Deadline {
+            nanos: self.nanos.saturating_add(d),
+        }
+    }
+
+    /// Whether this instant is no longer in the future.
+    #[inline]
+    pub fn has_passed(self) -> bool {
+        if cfg!(loom) {
+            // Loom has no clock: a real deadline is always reached, so models
+            // take the time-out paths without sleeping.
+            return !self.is_never();
+        }
+        !self.is_never() && Deadline::now() >= self
+    }
+
+    /// How long until this instant; zero once it has passed.
+    pub fn remaining(self) -> Duration {
+        Duration::from_nanos(self.nanos.saturating_sub(Deadline::now().nanos))
+    }
+
+    /// Whether this is [`Deadline::NEVER`].
+    #[inline]
+    pub fn is_never(self) -> bool {
+        self == Deadline::NEVER
+    }
+
+    /// Seconds and nanoseconds of the instant, for the kernel's `timespec`.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn as_secs_nanos(self) -> (i64, i64) {
+        let secs = (self.nanos / NANOS_PER_SEC) as i64;
+        let nanos = (self.nanos % NANOS_PER_SEC) as i64;
+        (secs, nanos)
+    }
+}
+
+#[cfg(all(not(loom), target_os = "linux"))]
+fn monotonic_nanos() -> u64 {
+    // vDSO on Linux: no syscall.
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (ts.tv_sec as u64) * NANOS_PER_SEC + ts.tv_nsec as u64
+}
+
+#[cfg(all(not(loom), not(target_os = "linux")))]
+fn monotonic_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC exists on
+    // every POSIX system this backend targets.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64) * NANOS_PER_SEC + ts.tv_nsec as u64
+}
+
+/// Under loom time stands still (see [`Deadline::has_passed`]).
+#[cfg(loom)]
+fn monotonic_nanos() -> u64 {
+    1 << 62
+}
