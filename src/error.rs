@@ -1,0 +1,103 @@
+//! The crate-wide error type.
+//!
+//! Each operation returns a small error of its own that says only what can
+//! happen there (and hands back what it must: a guard, a value); every one
+//! of those converts into [`Error`], so callers that do not care which
+//! operation failed can use `?`.
+
+use crate::raw::{NotHeld, NotOwner};
+use crate::shm::SegmentError;
+use std::fmt;
+use std::io;
+
+/// Any shmsync failure.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A system call failed; `op` names it, `source` keeps the errno.
+    Os {
+        /// The call that failed, e.g. `"mmap"` or `"fork"`.
+        op: &'static str,
+        /// The OS error (see [`io::Error::raw_os_error`]).
+        source: io::Error,
+    },
+    /// A timed operation ran out of time.
+    Timeout,
+    /// A non-blocking operation could not proceed without waiting.
+    WouldBlock,
+    /// A lock was acquired after its previous holder died holding it; the
+    /// guarded data may be inconsistent. (Converted from
+    /// [`OwnerDied`](crate::OwnerDied), whose guard was dropped, releasing
+    /// the lock, which stays marked inconsistent.)
+    OwnerDied,
+    /// Release of a lock that is not held.
+    NotHeld,
+    /// Release of a recursive lock by a thread that does not own it.
+    NotOwner,
+    /// A segment could not be created, opened or used.
+    Segment(SegmentError),
+}
+
+impl Error {
+    pub(crate) fn os(op: &'static str, source: impl Into<io::Error>) -> Error {
+        Error::Os {
+            op,
+            source: source.into(),
+        }
+    }
+
+    /// The errno of an [`Error::Os`].
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Os { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Os { op, source } => write!(f, "{op} failed: {source}"),
+            Error::Timeout => f.write_str("timed out"),
+            Error::WouldBlock => f.write_str("operation would block"),
+            Error::OwnerDied => f.write_str(
+                "lock acquired after its holder died holding it; repair the data and mark the lock consistent",
+            ),
+            Error::NotHeld => NotHeld.fmt(f),
+            Error::NotOwner => NotOwner.fmt(f),
+            Error::Segment(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Os { source, .. } => Some(source),
+            Error::Segment(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<NotHeld> for Error {
+    fn from(_: NotHeld) -> Error {
+        Error::NotHeld
+    }
+}
+
+impl From<NotOwner> for Error {
+    fn from(_: NotOwner) -> Error {
+        Error::NotOwner
+    }
+}
+
+impl From<SegmentError> for Error {
+    fn from(e: SegmentError) -> Error {
+        Error::Segment(e)
+    }
+}
+
+impl std::error::Error for NotHeld {}
+impl std::error::Error for NotOwner {}

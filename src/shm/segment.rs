@@ -1,0 +1,629 @@
+//! `Segment`: a shared memory object that unrelated processes open by name
+//! (`shm_open`) or inherit as a file descriptor (`memfd_create`), holding a
+//! directory of named objects: the role of Boost.Interprocess's managed
+//! segments and of Python's `Manager`, for [`ShmSafe`](crate::ShmSafe) values.
+//!
+//! The bytes (see `header.rs`): a header (magic, format version, this
+//! build's layout fingerprint, size, directory capacity, allocation cursor,
+//! and a [`RawLock`] guarding the directory), a fixed-capacity directory of
+//! entries (name, state, type tag, offset, size), then the objects,
+//! bump-allocated and never freed. Handles are offsets into this process's
+//! mapping, never pointers.
+//!
+//! # Creation race
+//!
+//! The creator makes the object with `O_CREAT | O_EXCL`, sizes it, maps it,
+//! writes the header and stores the magic number last, with `Release`. An
+//! opener that finds the object shorter than a header or its magic still
+//! zero polls for up to a second ([`INIT_WAIT`]) and then gives up with
+//! [`SegmentError::NotInitialised`]: nobody waits forever on a creator that
+//! died.
+//!
+//! # Crashes during `get_or_init`
+//!
+//! Looking up, reserving and initialising an object all happen under the
+//! directory lock. An entry goes `EMPTY` → `INITIALISING` (name, type,
+//! offset and size written, cursor moved past it) → `READY` (value written;
+//! the entry never changes again). Every step is one atomic store, so the
+//! directory is consistent at every instant; the only thing a dead (or
+//! panicking) initialiser can leave behind is an `INITIALISING` entry. The
+//! lock hands the next acquirer `OwnerDied` (or, after a panic, is simply
+//! free), and since initialisation only ever runs under the lock, an
+//! `INITIALISING` entry seen by a lock holder is abandoned: `get_or_init`
+//! runs its own `init` into the reserved space and marks the entry ready.
+//!
+//! # Hostile bytes
+//!
+//! Peers can change any byte at any time. Every header and entry field is
+//! copied out before it is checked, every check is against this process's
+//! mapping length (never a length the segment states), and it is re-done on
+//! every lookup: a corrupted segment gives [`SegmentError`]s, never an
+//! access outside the mapping. What is left out: a named object truncated
+//! by another process under a live mapping makes the kernel raise `SIGBUS`
+//! on access, which no check can prevent (memfd segments are sealed against
+//! shrinking and growing, so theirs cannot be); objects cannot be freed;
+//! segments cannot grow.
+
+mod directory;
+mod error;
+mod name;
+
+pub use error::SegmentError;
+
+use super::header::{self, Header, HeaderInfo};
+use super::Region;
+use crate::raw::RawLock;
+use crate::Error;
+use core::mem::{offset_of, size_of};
+use core::sync::atomic::Ordering;
+use std::fmt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long an opener waits for a creator to finish the header.
+pub(crate) const INIT_WAIT: Duration = Duration::from_secs(1);
+/// The pause between two looks at an unfinished header.
+const INIT_POLL: Duration = Duration::from_millis(1);
+
+/// A shared memory segment with a directory of named objects.
+///
+/// Processes that open the same segment (by name, or through an inherited
+/// file descriptor) find the same objects with
+/// [`get_or_init`](Segment::get_or_init): the first caller for a name runs
+/// its `init` closure, every other caller, in any process, gets a handle to
+/// that value. Handles ([`Shared`](crate::Shared)) keep the mapping alive after the
+/// `Segment` is dropped.
+///
+/// A named segment outlives every process that uses it until someone calls
+/// [`Segment::unlink`] (or [`remove`](Segment::remove)), like a file. An
+/// anonymous segment ([`Segment::anonymous`]) has no name and disappears
+/// with its last file descriptor and mapping; pass its [`fd`](Segment::fd)
+/// to a child process, which attaches with [`Segment::from_fd`].
+///
+/// # Examples
+///
+/// Two handles (standing for two processes) on one named segment:
+///
+/// ```
+/// use shmsync::{Lock, Segment};
+/// use shmsync::raw::RawLock;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// let name = format!("/shmsync-doc-segment-{}", std::process::id());
+/// let creator = Segment::create(&name, 64 * 1024)?;
+/// let other = Segment::open(&name)?;
+///
+/// let lock = Lock::from_shared(creator.get_or_init("lock", RawLock::new)?);
+/// let hits = creator.get_or_init("hits", || AtomicU64::new(0))?;
+/// {
+///     let _held = lock.lock()?;
+///     hits.fetch_add(1, Ordering::Relaxed);
+/// }
+///
+/// // The other handle finds the same objects; its `init` does not run.
+/// let seen = other.get_or_init("hits", || AtomicU64::new(1000))?;
+/// assert_eq!(seen.load(Ordering::Relaxed), 1);
+///
+/// Segment::unlink(&name)?;
+/// # Ok::<(), shmsync::Error>(())
+/// ```
+pub struct Segment {
+    region: Arc<Region>,
+    fd: OwnedFd,
+    name: Option<String>,
+    /// The header as validated when this handle was made: the capacity and
+    /// object area used for every access, whatever the bytes say later.
+    info: HeaderInfo,
+}
+
+impl Segment {
+    /// The smallest size [`create`](Segment::create) and
+    /// [`anonymous`](Segment::anonymous) accept: header and directory, no
+    /// room for objects yet.
+    pub const MIN_SIZE: usize = header::MIN_SIZE;
+
+    /// How many objects a segment made by this build can hold.
+    pub const DIRECTORY_CAPACITY: u32 = header::DEFAULT_CAPACITY;
+
+    /// The longest object name, in bytes of UTF-8.
+    pub const MAX_OBJECT_NAME: usize = header::MAX_OBJECT_NAME;
+
+    /// The longest segment name, in bytes, counting the leading `/`.
+    pub const MAX_NAME: usize = name::MAX_SEGMENT_NAME;
+
+    /// Creates a named segment of `size` bytes (`shm_open` with
+    /// `O_CREAT | O_EXCL`, mode `0600`), failing if the name is taken.
+    ///
+    /// `name` follows `shm_open`'s rules: a leading `/` (added if missing)
+    /// and no other `/`, at most [`MAX_NAME`](Segment::MAX_NAME) bytes. The
+    /// segment stays until [`Segment::unlink`]. Objects can use
+    /// `size - MIN_SIZE` bytes, less alignment padding.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::AlreadyExists`] if the name is taken;
+    /// [`SegmentError::InvalidName`] / [`SegmentError::NameTooLong`];
+    /// [`SegmentError::BadSize`] if `size < MIN_SIZE`; [`Error::Os`] if
+    /// `shm_open`, `ftruncate` (e.g. `ENOSPC` in `/dev/shm`) or `mmap`
+    /// fails; the name is unlinked again then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Error, Segment, SegmentError};
+    ///
+    /// let name = format!("/shmsync-doc-create-{}", std::process::id());
+    /// let seg = Segment::create(&name, Segment::MIN_SIZE + 4096)?;
+    /// assert_eq!(seg.name(), Some(name.as_str()));
+    /// assert!(matches!(
+    ///     Segment::create(&name, 8192),
+    ///     Err(Error::Segment(SegmentError::AlreadyExists { .. }))
+    /// ));
+    /// seg.remove()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn create(name: &str, size: usize) -> Result<Segment, Error> {
+        let name = name::segment_name(name)?;
+        check_size(size)?;
+        let flags =
+            rustix::shm::OFlags::CREATE | rustix::shm::OFlags::EXCL | rustix::shm::OFlags::RDWR;
+        let mode = rustix::shm::Mode::RUSR | rustix::shm::Mode::WUSR;
+        let fd = match rustix::shm::open(name.as_str(), flags, mode) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::EXIST) => {
+                return Err(SegmentError::AlreadyExists { name }.into())
+            }
+            Err(e) => return Err(Error::os("shm_open", e)),
+        };
+        match Segment::format(fd, size) {
+            Ok((region, fd, info)) => Ok(Segment {
+                region,
+                fd,
+                name: Some(name),
+                info,
+            }),
+            Err(e) => {
+                // Ours since O_EXCL succeeded: do not leave a half-made
+                // segment behind.
+                let _ = rustix::shm::unlink(name.as_str());
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens the named segment that another process created.
+    ///
+    /// If the segment is still being created, waits for its creator to
+    /// finish, up to one second.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::NotFound`] if no object has the name;
+    /// [`SegmentError::NotInitialised`] if its header stayed unfinished for
+    /// a second (its creator probably died: unlink it);
+    /// [`SegmentError::BadMagic`], [`SegmentError::Version`],
+    /// [`SegmentError::Layout`], [`SegmentError::Truncated`],
+    /// [`SegmentError::SizeMismatch`], [`SegmentError::Corrupted`] if the
+    /// object is not a segment this build can use; name errors as for
+    /// [`create`](Segment::create); [`Error::Os`] if `shm_open`, `fstat` or
+    /// `mmap` fails (`EACCES`: another user's segment).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Error, Segment, SegmentError};
+    ///
+    /// let name = format!("/shmsync-doc-open-{}", std::process::id());
+    /// assert!(matches!(Segment::open(&name), Err(Error::Segment(SegmentError::NotFound { .. }))));
+    /// let created = Segment::create(&name, 16 * 1024)?;
+    /// let opened = Segment::open(&name)?;
+    /// assert_eq!(opened.size(), created.size());
+    /// Segment::unlink(&name)?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn open(name: &str) -> Result<Segment, Error> {
+        let name = name::segment_name(name)?;
+        let fd = match rustix::shm::open(
+            name.as_str(),
+            rustix::shm::OFlags::RDWR,
+            rustix::shm::Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return Err(SegmentError::NotFound { name }.into()),
+            Err(e) => return Err(Error::os("shm_open", e)),
+        };
+        let (region, fd, info) = Segment::attach(fd)?;
+        Ok(Segment {
+            region,
+            fd,
+            name: Some(name),
+            info,
+        })
+    }
+
+    /// Opens the named segment, creating it with `size` bytes if it does
+    /// not exist. `size` only matters to the creator: see
+    /// [`size`](Segment::size) for what was opened.
+    ///
+    /// # Errors
+    ///
+    /// As for [`create`](Segment::create) (except `AlreadyExists`) and
+    /// [`open`](Segment::open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Segment;
+    ///
+    /// let name = format!("/shmsync-doc-ooc-{}", std::process::id());
+    /// let first = Segment::open_or_create(&name, 32 * 1024)?; // creates
+    /// let second = Segment::open_or_create(&name, 1 << 20)?; // opens
+    /// assert_eq!(second.size(), 32 * 1024);
+    /// Segment::unlink(&name)?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn open_or_create(name: &str, size: usize) -> Result<Segment, Error> {
+        // Between a create that finds the name taken and an open that finds
+        // it gone, someone unlinked it: start over, a few times at most.
+        for _ in 0..3 {
+            match Segment::create(name, size) {
+                Err(Error::Segment(SegmentError::AlreadyExists { .. })) => {}
+                created => return created,
+            }
+            match Segment::open(name) {
+                Err(Error::Segment(SegmentError::NotFound { .. })) => {}
+                opened => return opened,
+            }
+        }
+        Segment::open(name)
+    }
+
+    /// Creates an anonymous segment of `size` bytes in a memfd
+    /// (`memfd_create`), sealed against shrinking and growing.
+    ///
+    /// Forked children share it; for a process started with `exec`, pass
+    /// [`fd`](Segment::fd) down (the descriptor is close-on-exec: dup it,
+    /// or clear `FD_CLOEXEC` in the child before `exec`) and call
+    /// [`Segment::from_fd`] there.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::BadSize`] if `size < MIN_SIZE`; [`Error::Os`] if
+    /// `memfd_create`, `ftruncate`, sealing or `mmap` fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Segment;
+    /// use std::os::fd::AsFd;
+    ///
+    /// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let n = seg.get_or_init("n", || 7u32)?;
+    /// // What an exec'd child would do with the inherited descriptor:
+    /// let child_view = Segment::from_fd(seg.as_fd().try_clone_to_owned().unwrap())?;
+    /// assert_eq!(*child_view.get::<u32>("n")?, 7);
+    /// assert_eq!(seg.name(), None);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn anonymous(size: usize) -> Result<Segment, Error> {
+        use rustix::fs::{MemfdFlags, SealFlags};
+
+        check_size(size)?;
+        let fd = rustix::fs::memfd_create(
+            "shmsync-segment",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(|e| Error::os("memfd_create", e))?;
+        let (region, fd, info) = Segment::format(fd, size)?;
+        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)
+            .map_err(|e| Error::os("fcntl(F_ADD_SEALS)", e))?;
+        Ok(Segment {
+            region,
+            fd,
+            name: None,
+            info,
+        })
+    }
+
+    /// Attaches to the segment behind a file descriptor: a memfd inherited
+    /// from the process that made it with [`Segment::anonymous`], or any
+    /// descriptor of a segment's shared memory object.
+    ///
+    /// # Errors
+    ///
+    /// As for [`open`](Segment::open), less the name errors.
+    ///
+    /// # Examples
+    ///
+    /// In a child started with the descriptor number in `SEGMENT_FD`:
+    ///
+    /// ```no_run
+    /// use shmsync::Segment;
+    /// use std::os::fd::{FromRawFd, OwnedFd};
+    ///
+    /// let raw: i32 = std::env::var("SEGMENT_FD").unwrap().parse().unwrap();
+    /// // SAFETY: the parent passed this descriptor down for us alone.
+    /// let seg = Segment::from_fd(unsafe { OwnedFd::from_raw_fd(raw) })?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn from_fd(fd: OwnedFd) -> Result<Segment, Error> {
+        let (region, fd, info) = Segment::attach(fd)?;
+        Ok(Segment {
+            region,
+            fd,
+            name: None,
+            info,
+        })
+    }
+
+    /// Removes the name `name` (`shm_unlink`). Processes that have the
+    /// segment open keep using it; the memory is freed when the last one
+    /// lets go. A later `create` of the name makes a new segment.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::NotFound`] if nothing has the name; name errors as
+    /// for [`create`](Segment::create); [`Error::Os`] otherwise
+    /// (`EACCES`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Segment;
+    ///
+    /// let name = format!("/shmsync-doc-unlink-{}", std::process::id());
+    /// let seg = Segment::create(&name, 8192)?;
+    /// Segment::unlink(&name)?;
+    /// assert!(Segment::open(&name).is_err());
+    /// assert!(Segment::unlink(&name).is_err());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn unlink(name: &str) -> Result<(), Error> {
+        let name = name::segment_name(name)?;
+        match rustix::shm::unlink(name.as_str()) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::NOENT) => Err(SegmentError::NotFound { name }.into()),
+            Err(e) => Err(Error::os("shm_unlink", e)),
+        }
+    }
+
+    /// Unlinks this segment's name (see [`Segment::unlink`]); does nothing
+    /// for an anonymous segment.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Segment::unlink`]: `NotFound` if the name was already
+    /// unlinked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Segment;
+    ///
+    /// let name = format!("/shmsync-doc-remove-{}", std::process::id());
+    /// let seg = Segment::create(&name, 8192)?;
+    /// seg.remove()?;
+    /// assert!(Segment::open(&name).is_err());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn remove(&self) -> Result<(), Error> {
+        match &self.name {
+            Some(name) => Segment::unlink(name),
+            None => Ok(()),
+        }
+    }
+
+    /// The segment's name, with its leading `/`; `None` for a segment made
+    /// by [`anonymous`](Segment::anonymous) or attached by
+    /// [`from_fd`](Segment::from_fd).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use shmsync::Segment;
+    /// let name = format!("shmsync-doc-name-{}", std::process::id());
+    /// let seg = Segment::create(&name, 8192)?;
+    /// assert_eq!(seg.name(), Some(format!("/{name}").as_str()));
+    /// # seg.remove()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The size of the segment (of this process's mapping), in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use shmsync::Segment;
+    /// let seg = Segment::anonymous(10_000)?;
+    /// assert_eq!(seg.size(), 10_000);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn size(&self) -> usize {
+        self.info.size
+    }
+
+    /// The segment's file descriptor (close-on-exec), e.g. to pass a memfd
+    /// segment to an exec'd child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use shmsync::Segment;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let seg = Segment::anonymous(Segment::MIN_SIZE)?;
+    /// assert!(seg.fd().as_raw_fd() >= 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Validates the header of a segment image: the checks
+    /// [`open`](Segment::open) makes, on plain bytes (the whole segment,
+    /// e.g. read from `/dev/shm`). [`HeaderInfo::entry`] then validates
+    /// directory entries.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::Truncated`], [`SegmentError::NotInitialised`] (zero
+    /// magic), [`SegmentError::BadMagic`], [`SegmentError::Version`],
+    /// [`SegmentError::Layout`], [`SegmentError::SizeMismatch`] (the header's
+    /// size is not `bytes.len()`), [`SegmentError::Corrupted`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Segment, SegmentError};
+    /// use std::io::Read;
+    /// use std::os::fd::AsFd;
+    ///
+    /// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// seg.get_or_init("answer", || 42u64)?;
+    /// let mut bytes = Vec::new();
+    /// std::fs::File::from(seg.as_fd().try_clone_to_owned()?).read_to_end(&mut bytes)?;
+    ///
+    /// let info = Segment::parse_header(&bytes)?;
+    /// assert_eq!(info.size, seg.size());
+    /// assert_eq!(info.entry(&bytes, 0)?.unwrap().name(), "answer");
+    ///
+    /// bytes[0] ^= 0xff;
+    /// assert_eq!(Segment::parse_header(&bytes), Err(SegmentError::BadMagic));
+    /// assert!(Segment::parse_header(&bytes[..10]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parse_header(bytes: &[u8]) -> Result<HeaderInfo, SegmentError> {
+        header::parse_header(bytes)
+    }
+
+    /// The fuzz hook: parses `bytes` as a segment and checks that every
+    /// entry the parser accepts lies inside them.
+    #[cfg(fuzzing)]
+    #[doc(hidden)]
+    pub fn fuzz_header(bytes: &[u8]) {
+        header::fuzz_header(bytes)
+    }
+
+    /// Sizes a fresh, empty object, maps it and writes the header, magic
+    /// last.
+    fn format(fd: OwnedFd, size: usize) -> Result<(Arc<Region>, OwnedFd, HeaderInfo), Error> {
+        rustix::fs::ftruncate(&fd, size as u64).map_err(|e| Error::os("ftruncate", e))?;
+        let region = Region::from_fd(&fd, size).map_err(|e| Error::os("mmap", e))?;
+        let heap =
+            header::heap_offset(header::DEFAULT_CAPACITY).expect("the default directory fits");
+        // SAFETY: check_size made the mapping at least MIN_SIZE bytes, more
+        // than a Header, and the page-aligned base is aligned for RawLock.
+        // Nobody touches the lock before the magic is published below; the
+        // pointer comes from the mapping's base, not from a reference.
+        unsafe {
+            region
+                .base()
+                .as_ptr()
+                .add(offset_of!(Header, lock))
+                .cast::<RawLock>()
+                .write(RawLock::new())
+        };
+        let header = header_of(&region);
+        // All Relaxed: the Release store of the magic publishes them.
+        header
+            .version
+            .store(header::FORMAT_VERSION, Ordering::Relaxed);
+        header
+            .capacity
+            .store(header::DEFAULT_CAPACITY, Ordering::Relaxed);
+        header
+            .fingerprint
+            .store(header::FINGERPRINT, Ordering::Relaxed);
+        header.size.store(size as u64, Ordering::Relaxed);
+        header.cursor.store(heap, Ordering::Relaxed);
+        // The directory is all EMPTY: ftruncate zero-filled it.
+        // Release: pairs with the Acquire load of `magic` in
+        // `Header::fields`, by openers.
+        header.magic.store(header::MAGIC, Ordering::Release);
+        let info = header::check_header(&header.fields(), region.len())?;
+        Ok((Arc::new(region), fd, info))
+    }
+
+    /// Maps an existing object and validates its header, waiting (boundedly)
+    /// for a creator that has not finished it.
+    fn attach(fd: OwnedFd) -> Result<(Arc<Region>, OwnedFd, HeaderInfo), Error> {
+        let deadline = Instant::now() + INIT_WAIT;
+        let minimum = size_of::<Header>() as u64;
+        let len = loop {
+            let stat = rustix::fs::fstat(&fd).map_err(|e| Error::os("fstat", e))?;
+            let len = u64::try_from(stat.st_size).unwrap_or(0);
+            if len >= minimum {
+                break len;
+            }
+            if Instant::now() >= deadline {
+                return Err(if len == 0 {
+                    SegmentError::NotInitialised
+                } else {
+                    SegmentError::Truncated { size: len, minimum }
+                }
+                .into());
+            }
+            std::thread::sleep(INIT_POLL);
+        };
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&len| len <= isize::MAX as usize)
+            .ok_or(SegmentError::Corrupted(
+                "object larger than the address space",
+            ))?;
+        let region = Region::from_fd(&fd, len).map_err(|e| Error::os("mmap", e))?;
+        let fields = loop {
+            let fields = header_of(&region).fields();
+            if fields.magic != 0 || Instant::now() >= deadline {
+                break fields;
+            }
+            std::thread::sleep(INIT_POLL);
+        };
+        let info = header::check_header(&fields, region.len())?;
+        Ok((Arc::new(region), fd, info))
+    }
+}
+
+/// The header at the start of a mapping.
+fn header_of(region: &Region) -> &Header {
+    assert!(
+        region.len() >= size_of::<Header>(),
+        "mapping shorter than a header"
+    );
+    // SAFETY: the mapping is at least a Header long (checked above) and
+    // page-aligned; a Header is atomics and a RawLock, valid for any bytes
+    // (RawLock is ShmSafe), and meant to be shared with other processes.
+    // The reference lives no longer than the borrow of the region.
+    unsafe { &*region.base().as_ptr().cast::<Header>() }
+}
+
+fn check_size(size: usize) -> Result<(), SegmentError> {
+    if size < Segment::MIN_SIZE || size > isize::MAX as usize {
+        return Err(SegmentError::BadSize {
+            size,
+            minimum: Segment::MIN_SIZE,
+        });
+    }
+    Ok(())
+}
+
+impl AsFd for Segment {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl fmt::Debug for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segment")
+            .field("name", &self.name)
+            .field("size", &self.info.size)
+            .field("capacity", &self.info.capacity)
+            .finish_non_exhaustive()
+    }
+}

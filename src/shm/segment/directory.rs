@@ -1,0 +1,333 @@
+//! The directory half of [`Segment`]: finding, reserving and initialising
+//! named objects under the directory lock, and validating every entry on
+//! the way (see the parent module's docs for the protocol).
+
+use super::{header_of, Segment, SegmentError};
+use crate::raw::{Acquired, RawLock};
+use crate::shm::header::{
+    self, Entry, EntryInfo, EntryState, Header, DIRECTORY_OFFSET, ENTRY_SIZE, INITIALISING, READY,
+};
+use crate::shm::shared::{Shared, ShmSafe};
+use crate::Error;
+use core::mem::{align_of, size_of};
+use core::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Where a lookup found a name.
+enum Found {
+    Ready(EntryInfo),
+    Initialising(u32, EntryInfo),
+    /// Not there; `free` is the first empty slot, if any.
+    Missing {
+        free: Option<u32>,
+    },
+}
+
+/// Holds the directory lock; releases it when dropped (also when `init`
+/// panics).
+struct DirectoryGuard<'a> {
+    lock: &'a RawLock,
+}
+
+impl Drop for DirectoryGuard<'_> {
+    fn drop(&mut self) {
+        // Held by this thread until now: not free, so this cannot fail.
+        let _ = self.lock.release();
+    }
+}
+
+impl Segment {
+    /// Returns the object called `name`, creating it with `init` if no
+    /// process has yet: every process that asks for the same name (and
+    /// type) gets a handle to the same value.
+    ///
+    /// `init` runs at most once per object in the usual case, while this
+    /// process holds the segment's directory lock (so keep it short: other
+    /// `get_or_init`s on this segment wait for it). If it panics, or its
+    /// process dies, the object stays unfinished and the next
+    /// `get_or_init` for the name runs its own `init` instead: nobody waits
+    /// for a dead initialiser for longer than it takes the lock to notice
+    /// (about 100 ms).
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::TypeMismatch`] if the name holds another type;
+    /// [`SegmentError::DirectoryFull`], [`SegmentError::OutOfSpace`] if a
+    /// new object does not fit; [`SegmentError::InvalidName`] /
+    /// [`SegmentError::NameTooLong`] for names that are empty, contain NUL
+    /// or exceed [`MAX_OBJECT_NAME`](Segment::MAX_OBJECT_NAME) bytes;
+    /// [`SegmentError::Reentrant`] if called from inside `init`;
+    /// [`SegmentError::Corrupted`] (and the header errors of
+    /// [`open`](Segment::open)) if a peer has corrupted the segment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Segment;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let a = seg.get_or_init("counter", || AtomicU64::new(5))?;
+    /// let b = seg.get_or_init("counter", || -> AtomicU64 { unreachable!() })?;
+    /// a.fetch_add(1, Ordering::Relaxed);
+    /// assert_eq!(b.load(Ordering::Relaxed), 6);
+    /// assert!(seg.get_or_init("counter", || 0u32).is_err()); // another type
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn get_or_init<T: ShmSafe>(
+        &self,
+        name: &str,
+        init: impl FnOnce() -> T,
+    ) -> Result<Shared<T>, Error> {
+        const {
+            assert!(
+                align_of::<T>() <= 4096,
+                "ShmSafe types must not need more than page alignment"
+            )
+        };
+        let key = header::object_key(name)?;
+        self.check_header()?;
+        // Fast path, without the lock: a READY entry never changes.
+        if let Found::Ready(entry) = self.find(&key)? {
+            return Ok(self.shared(name, &entry)?);
+        }
+
+        let directory = self.lock_directory()?;
+        let (index, offset) = match self.find(&key)? {
+            Found::Ready(entry) => return Ok(self.shared(name, &entry)?),
+            Found::Initialising(index, entry) => {
+                // Initialisation only runs under the lock, which this thread
+                // holds: the entry's initialiser died or panicked. Its space
+                // is reserved; initialise it again.
+                check_type::<T>(name, &entry)?;
+                self.cover_with_cursor(&entry);
+                (index, entry.offset)
+            }
+            Found::Missing { free: None } => {
+                return Err(SegmentError::DirectoryFull {
+                    capacity: self.info.capacity,
+                }
+                .into())
+            }
+            Found::Missing { free: Some(index) } => (index, self.reserve::<T>(index, &key)?),
+        };
+
+        let value = init();
+        // SAFETY: `offset` is aligned for T and `offset + size_of::<T>()`
+        // lies inside the mapping (checked by `reserve` or by
+        // `check_entry` + `check_type`), which `self.region` keeps mapped.
+        // The entry is INITIALISING, so no handle to the object exists, and
+        // this thread holds the directory lock, so no other initialiser
+        // writes it. The pointer comes from the mapping's base, not from a
+        // reference.
+        unsafe {
+            self.region
+                .base()
+                .as_ptr()
+                .add(offset)
+                .cast::<T>()
+                .write(value)
+        };
+        // Release: pairs with the Acquire load of `state` in
+        // `Entry::fields`; whoever reads READY also reads the value.
+        self.entry(index).state.store(READY, Ordering::Release);
+        drop(directory);
+        // SAFETY: as for the write above; the value is now written.
+        Ok(unsafe { Shared::from_region(Arc::clone(&self.region), offset) })
+    }
+
+    /// Returns the object called `name`, which some process made with
+    /// [`get_or_init`](Segment::get_or_init). If it is being initialised
+    /// right now, waits for that to finish.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::NoSuchObject`] if there is none;
+    /// [`SegmentError::Abandoned`] if its initialiser died or panicked
+    /// (a `get_or_init` will finish it); otherwise as for
+    /// [`get_or_init`](Segment::get_or_init).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Error, Segment, SegmentError};
+    ///
+    /// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// assert!(matches!(seg.get::<u64>("config"), Err(Error::Segment(SegmentError::NoSuchObject { .. }))));
+    /// seg.get_or_init("config", || 3u64)?;
+    /// assert_eq!(*seg.get::<u64>("config")?, 3);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn get<T: ShmSafe>(&self, name: &str) -> Result<Shared<T>, Error> {
+        const {
+            assert!(
+                align_of::<T>() <= 4096,
+                "ShmSafe types must not need more than page alignment"
+            )
+        };
+        let key = header::object_key(name)?;
+        self.check_header()?;
+        match self.find(&key)? {
+            Found::Ready(entry) => return Ok(self.shared(name, &entry)?),
+            Found::Missing { .. } => {
+                return Err(SegmentError::NoSuchObject { name: name.into() }.into())
+            }
+            Found::Initialising(..) => {}
+        }
+        // Someone is initialising it, or died doing so: the lock waits for
+        // the former and detects the latter.
+        let _directory = self.lock_directory()?;
+        match self.find(&key)? {
+            Found::Ready(entry) => Ok(self.shared(name, &entry)?),
+            Found::Initialising(..) => Err(SegmentError::Abandoned { name: name.into() }.into()),
+            Found::Missing { .. } => Err(SegmentError::NoSuchObject { name: name.into() }.into()),
+        }
+    }
+
+    /// The header; its bytes may say anything.
+    fn header(&self) -> &Header {
+        header_of(&self.region)
+    }
+
+    /// Directory slot `index`, which must be below the validated capacity.
+    fn entry(&self, index: u32) -> &Entry {
+        assert!(index < self.info.capacity, "directory index out of range");
+        let offset = DIRECTORY_OFFSET + index as usize * ENTRY_SIZE;
+        // SAFETY: check_header verified, against this mapping's length, that
+        // the directory of `capacity` entries ends before `heap_offset <=
+        // len`, so the entry lies inside the mapping; DIRECTORY_OFFSET and
+        // ENTRY_SIZE are multiples of 8 and the base is page-aligned, so it
+        // is aligned. An Entry is atomics only: every byte pattern is
+        // valid, and peers writing it concurrently is what atomics are for.
+        unsafe { &*self.region.base().as_ptr().add(offset).cast::<Entry>() }
+    }
+
+    /// Re-validates the header against this handle's view: peers may have
+    /// changed it since it was opened.
+    fn check_header(&self) -> Result<(), SegmentError> {
+        let now = header::check_header(&self.header().fields(), self.region.len())?;
+        if now.capacity != self.info.capacity {
+            return Err(SegmentError::Corrupted(
+                "directory capacity changed after creation",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Looks `key` up. Entries are used in slot order and never freed, so
+    /// the first empty slot ends the search. Every entry passed on the way
+    /// is validated: a corrupted directory is an error, not a skip.
+    fn find(&self, key: &[u8; 48]) -> Result<Found, SegmentError> {
+        for index in 0..self.info.capacity {
+            let Some(entry) = header::check_entry(&self.entry(index).fields(), &self.info)? else {
+                return Ok(Found::Missing { free: Some(index) });
+            };
+            if entry.raw_name() == key {
+                return Ok(match entry.state {
+                    EntryState::Ready => Found::Ready(entry),
+                    EntryState::Initialising => Found::Initialising(index, entry),
+                });
+            }
+        }
+        Ok(Found::Missing { free: None })
+    }
+
+    /// A handle to a found object, if it has type `T`.
+    fn shared<T: ShmSafe>(&self, name: &str, entry: &EntryInfo) -> Result<Shared<T>, SegmentError> {
+        check_type::<T>(name, entry)?;
+        // SAFETY: check_entry put the object inside the mapping
+        // (`offset + size <= len`, with `size == size_of::<T>()` and the
+        // alignment checked by check_type); the entry was READY (read with
+        // Acquire), so a T was written there; T: ShmSafe keeps it valid
+        // whatever peers have written since.
+        Ok(unsafe { Shared::from_region(Arc::clone(&self.region), entry.offset) })
+    }
+
+    /// Takes the directory lock. A previous holder that died cannot have
+    /// left the directory inconsistent (see the module docs), so the lock
+    /// is marked consistent at once.
+    fn lock_directory(&self) -> Result<DirectoryGuard<'_>, SegmentError> {
+        let lock = &self.header().lock;
+        if lock.is_held_by_current_thread() {
+            return Err(SegmentError::Reentrant);
+        }
+        if lock.lock() == Acquired::OwnerDied {
+            // This thread holds the lock, so this cannot fail.
+            let _ = lock.mark_consistent();
+        }
+        Ok(DirectoryGuard { lock })
+    }
+
+    /// Reserves space for a `T` and fills slot `index` in as INITIALISING.
+    /// The caller holds the directory lock.
+    fn reserve<T>(&self, index: u32, key: &[u8; 48]) -> Result<usize, SegmentError> {
+        let header = self.header();
+        // Relaxed unless noted: the directory and cursor change only under
+        // the directory lock, whose release publishes them to the next
+        // holder; lock-free lookups read through `state`.
+        let cursor = header::check_cursor(
+            header.cursor.load(Ordering::Relaxed),
+            self.info.heap_offset,
+            self.info.size,
+        )?;
+        let len = self.info.size as u64;
+        let offset = header::align_up(cursor as u64, align_of::<T>() as u64);
+        let end = offset.and_then(|offset| offset.checked_add(size_of::<T>() as u64));
+        let (offset, end) = match (offset, end) {
+            (Some(offset), Some(end)) if end <= len => (offset, end),
+            _ => {
+                let padding =
+                    offset.map_or(align_of::<T>() as u64 - 1, |offset| offset - cursor as u64);
+                return Err(SegmentError::OutOfSpace {
+                    needed: padding.saturating_add(size_of::<T>() as u64),
+                    available: len - cursor as u64,
+                });
+            }
+        };
+        let entry = self.entry(index);
+        for (cell, &byte) in entry.name.iter().zip(key) {
+            cell.store(byte, Ordering::Relaxed);
+        }
+        entry.reserved.store(0, Ordering::Relaxed);
+        entry
+            .type_tag
+            .store(header::type_tag::<T>(), Ordering::Relaxed);
+        entry.offset.store(offset, Ordering::Relaxed);
+        entry.size.store(size_of::<T>() as u64, Ordering::Relaxed);
+        // Cursor before state: a death in between leaks space, never
+        // leaves an entry the cursor does not cover.
+        header.cursor.store(end, Ordering::Relaxed);
+        // Release: pairs with the Acquire load of `state` in `Entry::fields`
+        // by lock-free lookups, which then see this entry's name and fields
+        // (not the zeros before them) and go on to wait for the lock.
+        entry.state.store(INITIALISING, Ordering::Release);
+        Ok(offset as usize)
+    }
+
+    /// Moves the cursor past an abandoned entry if it is not already (it
+    /// always is, unless a peer moved it back). Under the directory lock.
+    fn cover_with_cursor(&self, entry: &EntryInfo) {
+        let end = (entry.offset + entry.size) as u64;
+        // Relaxed: under the directory lock, as in `reserve`.
+        let cursor = &self.header().cursor;
+        if cursor.load(Ordering::Relaxed) < end {
+            cursor.store(end, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether `entry` holds a `T`.
+fn check_type<T>(name: &str, entry: &EntryInfo) -> Result<(), SegmentError> {
+    if entry.type_tag != header::type_tag::<T>() || entry.size != size_of::<T>() {
+        return Err(SegmentError::TypeMismatch {
+            name: name.into(),
+            requested: core::any::type_name::<T>(),
+        });
+    }
+    if entry.offset % align_of::<T>() != 0 {
+        return Err(SegmentError::Corrupted(
+            "directory entry misaligned for its type",
+        ));
+    }
+    Ok(())
+}

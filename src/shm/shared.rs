@@ -1,0 +1,188 @@
+//! `Shared<T>`: one value in shared memory, and the `ShmSafe` promise that
+//! makes a type fit to live there.
+
+use super::region::Region;
+use crate::Error;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Types that may live in memory shared between processes.
+///
+/// # Safety
+///
+/// Implementing this trait promises that a value of the type
+///
+/// - holds no pointers, references or process-local handles (file
+///   descriptors, thread-local keys, `Box`, `Vec`, ...): its bytes mean the
+///   same in every process that maps them, at any address;
+/// - stays valid whatever another process stores through the type's own
+///   shared-reference API, and whatever bytes a peer writes, unless the type
+///   validates them before use: integers and atomics are fine, `bool`,
+///   `char` and enums are not;
+/// - needs no `Drop`: shmsync never runs destructors of shared values (a
+///   process only unmaps its view), and may move nothing once placed;
+/// - is `Sync`, since threads of every process use it at once.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Shared, ShmSafe};
+/// use std::sync::atomic::AtomicU64;
+///
+/// #[repr(C)]
+/// struct Stats {
+///     hits: AtomicU64,
+///     misses: AtomicU64,
+/// }
+/// // SAFETY: two atomics: no pointers, any bytes valid, no Drop.
+/// unsafe impl ShmSafe for Stats {}
+///
+/// let stats = Shared::new(Stats { hits: AtomicU64::new(0), misses: AtomicU64::new(0) })?;
+/// # Ok::<(), shmsync::Error>(())
+/// ```
+pub unsafe trait ShmSafe: Sync {}
+
+macro_rules! shm_safe {
+    ($($t:ty),* $(,)?) => { $(
+        // SAFETY: plain integers and atomics: any bytes are a valid value,
+        // no pointers, no Drop.
+        unsafe impl ShmSafe for $t {}
+    )* };
+}
+
+use std::sync::atomic::{
+    AtomicBool, AtomicI16, AtomicI32, AtomicI64, AtomicI8, AtomicIsize, AtomicU16, AtomicU32,
+    AtomicU64, AtomicU8, AtomicUsize,
+};
+shm_safe!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
+shm_safe!(AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicUsize);
+shm_safe!(AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicIsize);
+// AtomicBool reads its byte as `!= 0`, so every byte is valid.
+shm_safe!(AtomicBool);
+shm_safe!(crate::raw::RawLock, crate::raw::RawRLock);
+
+// SAFETY: an array of ShmSafe values is as ShmSafe as its elements.
+unsafe impl<T: ShmSafe, const N: usize> ShmSafe for [T; N] {}
+
+// SAFETY: a RawLock and a ShmSafe value side by side (lock_api::Mutex is a
+// plain struct of the two, with no pointers and no Drop of its own beyond
+// T's, which ShmSafe rules out).
+unsafe impl<T: ShmSafe + Send> ShmSafe for lock_api::Mutex<crate::raw::RawLock, T> {}
+
+/// One value of type `T` in its own shared mapping.
+///
+/// The mapping is `MAP_SHARED`: a child forked after `Shared::new` sees the
+/// same memory, and writes on either side are seen by the other. Cloning a
+/// `Shared` is cheap and gives another handle to the same value (like
+/// `Arc`); the process unmaps its view when its last handle is dropped, and
+/// the kernel frees the memory when no process maps it any more. `T`'s
+/// destructor never runs.
+///
+/// # Examples
+///
+/// A counter that a forked child increments and the parent reads:
+///
+/// ```
+/// use shmsync::{Process, Shared};
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// let hits = Shared::new(AtomicU64::new(0))?;
+/// let child = Process::spawn({
+///     let hits = hits.clone();
+///     move || { hits.fetch_add(1, Ordering::SeqCst); }
+/// })?;
+/// assert_eq!(child.join()?, 0);
+/// assert_eq!(hits.load(Ordering::SeqCst), 1);
+/// # Ok::<(), shmsync::Error>(())
+/// ```
+pub struct Shared<T: ShmSafe> {
+    region: Arc<Region>,
+    offset: usize,
+    _value: PhantomData<T>,
+}
+
+impl<T: ShmSafe> Shared<T> {
+    /// Maps fresh shared memory and moves `value` into it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Os`] if the kernel refuses the mapping (`ENOMEM`, a
+    /// `vm.max_map_count` limit).
+    pub fn new(value: T) -> Result<Shared<T>, Error> {
+        const {
+            assert!(
+                std::mem::align_of::<T>() <= 4096,
+                "ShmSafe types must not need more than page alignment"
+            )
+        };
+        let region =
+            Region::anonymous(std::mem::size_of::<T>()).map_err(|e| Error::os("mmap", e))?;
+        // SAFETY: the fresh mapping is page-aligned (so aligned for T), at
+        // least size_of::<T>() long, and nobody else can see it yet.
+        unsafe { region.base().as_ptr().cast::<T>().write(value) };
+        Ok(Shared {
+            region: Arc::new(region),
+            offset: 0,
+            _value: PhantomData,
+        })
+    }
+
+    /// A handle to the `T` at `offset` in `region`.
+    ///
+    /// # Safety
+    ///
+    /// `offset` is aligned for `T`, `offset + size_of::<T>()` lies within
+    /// the region, and a valid `T` has been written there (possibly by
+    /// another process).
+    pub(crate) unsafe fn from_region(region: Arc<Region>, offset: usize) -> Shared<T> {
+        debug_assert!(offset % std::mem::align_of::<T>() == 0);
+        debug_assert!(offset + std::mem::size_of::<T>() <= region.len());
+        Shared {
+            region,
+            offset,
+            _value: PhantomData,
+        }
+    }
+
+    /// Whether two handles refer to the same value in this process's view.
+    pub fn ptr_eq(this: &Shared<T>, other: &Shared<T>) -> bool {
+        std::ptr::eq(&**this, &**other)
+    }
+}
+
+impl<T: ShmSafe> Deref for Shared<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: construction guarantees an aligned, initialised T inside
+        // the region, which stays mapped while `self.region` lives. Only
+        // shared references are handed out; T: ShmSafe makes concurrent use
+        // by other processes sound.
+        unsafe { &*self.region.base().as_ptr().add(self.offset).cast::<T>() }
+    }
+}
+
+impl<T: ShmSafe> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared {
+            region: Arc::clone(&self.region),
+            offset: self.offset,
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<T: ShmSafe + fmt::Debug> fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Shared").field(&**self).finish()
+    }
+}
+
+// SAFETY: a Shared only hands out &T, and T: Sync (ShmSafe's supertrait);
+// the region itself is Send + Sync.
+unsafe impl<T: ShmSafe> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: ShmSafe> Sync for Shared<T> {}
