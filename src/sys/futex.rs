@@ -62,7 +62,6 @@ impl WaitCell {
 
     /// `FUTEX_WAKE` for every sleeper on `word`.
     #[inline]
-    #[allow(dead_code)] // until a primitive that wakes everyone lands
     pub fn wake_all(&self, word: &AtomicU32) {
         let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
     }

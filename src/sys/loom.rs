@@ -33,9 +33,13 @@ impl WaitCell {
     /// makes models walk the time-out paths.
     pub fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) -> Wake {
         let guard = self.mutex.lock().unwrap();
-        // Relaxed: the mutex orders this load after the waker's store, as in
-        // the pthread backend.
-        if word.load(Ordering::Relaxed) != expected {
+        // The kernel compares against the word's latest value; a plain load
+        // could read an older one, so read with a read-modify-write (which
+        // always sees the latest), writing back what is there.
+        if word
+            .compare_exchange(expected, expected, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
             return Wake::Woken;
         }
         if !deadline.is_never() {
@@ -54,7 +58,6 @@ impl WaitCell {
     }
 
     /// Wakes every sleeper on `word`.
-    #[allow(dead_code)] // until a primitive that wakes everyone lands
     pub fn wake_all(&self, _word: &AtomicU32) {
         let _guard = self.mutex.lock().unwrap();
         self.cond.notify_all();

@@ -13,8 +13,12 @@
 //! The contract, for all three: `wait(word, expected, deadline)` sleeps only
 //! while `*word == expected` (checked atomically with going to sleep), wakes
 //! when woken, at `deadline`, or spuriously; the caller re-checks its
-//! condition. A waker changes the word first and wakes after. Only this
-//! module calls the OS.
+//! condition. A waker changes the word first and wakes after, and changes
+//! it with read-modify-write operations only (a swap rather than a store):
+//! like the kernel's futex check, the pthread and loom cells compare
+//! `expected` with the word's latest value by a compare-and-swap, and loom
+//! orders such a compare-and-swap soundly only against other
+//! read-modify-writes. Only this module calls the OS.
 
 mod ident;
 mod spin;

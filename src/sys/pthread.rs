@@ -1,46 +1,59 @@
-//! Waiting and waking with process-shared pthread mutexes and condition
-//! variables: the portable backend.
+//! Waiting and waking with process-shared POSIX semaphores: the portable
+//! backend (feature `pthread`, and every target but Linux).
 //!
-//! Each primitive carries one [`WaitCell`]: a `pthread_mutex_t` and a
-//! `pthread_cond_t` made `PTHREAD_PROCESS_SHARED` (the condition variable on
-//! `CLOCK_MONOTONIC`). A wait locks the mutex, re-checks the word and sleeps
-//! on the condition variable; a wake locks the mutex and broadcasts. That
-//! mutex is robust: a process killed while holding it (only ever for a few
-//! instructions) hands `EOWNERDEAD` to the next locker, which marks it
-//! consistent and goes on, since it guards no data of its own.
+//! Each primitive carries one [`WaitCell`]: a `sem_t` made with `pshared`
+//! set, and a count of the threads that may be asleep on it. A wait
+//! registers, compares the word with `expected`, and sleeps on the
+//! semaphore; a wake posts once per registered sleeper (at most), so a post
+//! that comes before its sleeper has gone to sleep is kept, not lost. A
+//! sleeper that finds the word changed, or a post meant for someone else,
+//! returns early: the contract allows spurious wake-ups.
 //!
-//! `pthread_*_init` must run where the object will stay, and
-//! [`WaitCell::new`] must be `const`, so a cell starts as plain bytes and is
-//! initialised by whoever touches it first (the `state` word below). A raw
-//! primitive on this backend must therefore not be moved after first use;
-//! the `shm` layer places them once and never moves them.
+//! Why not a process-shared `pthread_mutex_t` and `pthread_cond_t`, the
+//! obvious design: glibc's condition variable keeps a count of the waiters
+//! inside `pthread_cond_wait`, and a waiter killed there is never taken off
+//! it; the next signal or broadcast that has to switch waiter groups then
+//! waits for it forever (`__condvar_quiesce_and_switch_g1`, seen here with
+//! glibc 2.36: an `Event::set` after a waiter's `SIGKILL` hung). A POSIX
+//! semaphore has no such state: a killed sleeper leaves a count one too
+//! high, which costs spurious posts, never a hang.
 //!
-//! Wakes always broadcast. glibc hands a signal to a group of waiters, and a
-//! waiter killed in its sleep can absorb one; waking everyone costs spurious
-//! wake-ups (which every caller tolerates) but never loses one.
+//! `sem_init` must run where the semaphore will stay, and [`WaitCell::new`]
+//! must be `const`, so a cell starts as plain bytes and is initialised by
+//! whoever touches it first (the `state` word below). A raw primitive on
+//! this backend must therefore not be moved after first use; the `shm`
+//! layer places them once and never moves them.
+//!
+//! Orderings: the sleeper count and the word form a Dekker pair. A waiter
+//! counts itself, then (after a `SeqCst` fence) reads the word; a waker has
+//! changed the word, then (after a `SeqCst` fence) reads the count. At
+//! least one of them sees the other, so either the waiter does not sleep or
+//! the waker posts.
 
 use super::{ident, Deadline, Wake};
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicU32, Ordering};
 
-/// `state`: nobody has initialised the pthread objects yet.
+/// `state`: nobody has initialised the semaphore yet.
 const UNINIT: u32 = 0;
-/// `state`: the pthread objects are ready. Any other value is the thread id
-/// of the thread initialising them right now.
+/// `state`: the semaphore is ready. Any other value is the thread id of the
+/// thread initialising it right now.
 const READY: u32 = u32::MAX;
 
-/// A process-shared mutex and condition variable, initialised on first use.
+/// A process-shared semaphore that sleepers wait on, initialised on first
+/// use.
 #[repr(C)]
 pub struct WaitCell {
     /// `UNINIT`, `READY`, or the id of the initialising thread.
     state: AtomicU32,
-    mutex: UnsafeCell<libc::pthread_mutex_t>,
-    cond: UnsafeCell<libc::pthread_cond_t>,
+    /// Threads that may be asleep on `sem` (or about to be).
+    sleepers: AtomicU32,
+    sem: UnsafeCell<libc::sem_t>,
 }
 
-// SAFETY: the pthread objects are process-shared synchronization objects,
-// meant to be used from many threads at once; `state` orders their
-// initialisation before any use.
+// SAFETY: the semaphore is a process-shared synchronization object, meant to
+// be used from many threads at once; `state` orders its initialisation
+// before any use.
 unsafe impl Sync for WaitCell {}
 // SAFETY: nothing in the cell is tied to the thread that created it.
 unsafe impl Send for WaitCell {}
@@ -49,6 +62,7 @@ impl core::fmt::Debug for WaitCell {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("WaitCell")
             .field("ready", &(self.state.load(Ordering::Relaxed) == READY))
+            .field("sleepers", &self.sleepers.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -59,98 +73,106 @@ impl Default for WaitCell {
     }
 }
 
-/// Locks the cell's mutex on creation, unlocks on drop.
-struct Held<'a>(&'a WaitCell);
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        // SAFETY: the mutex is initialised and this thread locked it.
-        unsafe { libc::pthread_mutex_unlock(self.0.mutex.get()) };
-    }
-}
-
 impl WaitCell {
-    /// A cell in its uninitialised state; the pthread objects are built in
-    /// place on first use.
+    /// A cell in its uninitialised state; the semaphore is built in place
+    /// on first use.
     pub const fn new() -> WaitCell {
         WaitCell {
             state: AtomicU32::new(UNINIT),
-            mutex: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
-            cond: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
+            sleepers: AtomicU32::new(0),
+            // SAFETY: an all-zero sem_t is plain storage for sem_init; it is
+            // never used before `ensure_init` has initialised it.
+            sem: UnsafeCell::new(unsafe { core::mem::zeroed() }),
         }
     }
 
     /// Sleeps while `*word == expected`, until woken or `deadline` passes.
     /// May return [`Wake::Woken`] spuriously.
     pub fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) -> Wake {
-        let held = self.lock();
-        // Relaxed is enough: the mutex orders this load after the waker's
-        // store (the waker changes the word, then takes the mutex to wake).
-        if word.load(Ordering::Relaxed) != expected {
-            return Wake::Woken;
-        }
-        let rc = if deadline.is_never() {
-            // SAFETY: both objects are initialised; this thread holds the mutex.
-            unsafe { libc::pthread_cond_wait(self.cond.get(), self.mutex.get()) }
-        } else {
-            let (tv_sec, tv_nsec) = deadline.as_secs_nanos();
-            let ts = libc::timespec {
-                tv_sec: tv_sec as libc::time_t,
-                tv_nsec: tv_nsec as _,
-            };
-            // SAFETY: as above; `ts` is an absolute CLOCK_MONOTONIC time, the
-            // clock the condition variable was made with.
-            unsafe { libc::pthread_cond_timedwait(self.cond.get(), self.mutex.get(), &ts) }
-        };
-        if rc == libc::EOWNERDEAD {
-            self.make_consistent();
-        }
-        drop(held);
-        if rc == libc::ETIMEDOUT {
-            Wake::TimedOut
-        } else {
+        self.ensure_init();
+        // Relaxed + fence: the waiter's half of the Dekker pair (module docs).
+        self.sleepers.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        // Like the kernel's futex check, compare against the word's latest
+        // value: a read-modify-write always reads it (a plain load may, by
+        // the memory model, read an older one), and writes back what is
+        // there.
+        let woke = if word
+            .compare_exchange(expected, expected, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
             Wake::Woken
-        }
+        } else {
+            self.sleep(deadline)
+        };
+        // Relaxed: a late decrement costs a waker one spare post at most.
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
+        woke
     }
 
-    /// Wakes the sleepers on `word` (all of them: see the module docs).
-    pub fn wake_one(&self, word: &AtomicU32) {
-        self.wake_all(word);
+    /// Wakes one sleeper on `word`, if there may be one.
+    pub fn wake_one(&self, _word: &AtomicU32) {
+        self.post_up_to(1);
     }
 
     /// Wakes every sleeper on `word`.
     pub fn wake_all(&self, _word: &AtomicU32) {
-        let held = self.lock();
-        // SAFETY: the condition variable is initialised.
-        unsafe { libc::pthread_cond_broadcast(self.cond.get()) };
-        drop(held);
+        self.post_up_to(u32::MAX);
     }
 
-    fn lock(&self) -> Held<'_> {
-        self.ensure_init();
-        // SAFETY: the mutex is initialised (ensure_init) and never moves
-        // while in use (module docs).
-        let rc = unsafe { libc::pthread_mutex_lock(self.mutex.get()) };
-        if rc == libc::EOWNERDEAD {
-            self.make_consistent();
+    /// Posts until the semaphore holds one post per registered sleeper, but
+    /// no more than `most` new ones: posts nobody takes stay bounded by the
+    /// number of sleepers (dead ones included).
+    fn post_up_to(&self, most: u32) {
+        // Fence + Relaxed: the waker's half of the Dekker pair; the caller
+        // changed the word before.
+        fence(Ordering::SeqCst);
+        let sleepers = self.sleepers.load(Ordering::Relaxed);
+        if sleepers == 0 {
+            return;
         }
-        Held(self)
+        self.ensure_init();
+        let pending = self.value();
+        let posts = sleepers.saturating_sub(pending).min(most);
+        for _ in 0..posts {
+            // SAFETY: the semaphore is initialised (ensure_init) and never
+            // moves while in use (module docs). EOVERFLOW cannot happen
+            // below SEM_VALUE_MAX posts, which the cap above rules out.
+            unsafe { libc::sem_post(self.sem.get()) };
+        }
     }
 
-    /// A process died holding the cell's mutex. The mutex guards no data
-    /// (the word is atomic), so it is consistent as it stands.
-    fn make_consistent(&self) {
-        #[cfg(target_os = "linux")]
-        // SAFETY: this thread holds the mutex, which reported EOWNERDEAD.
-        unsafe {
-            libc::pthread_mutex_consistent(self.mutex.get());
+    /// Posts not yet taken.
+    fn value(&self) -> u32 {
+        let mut value: libc::c_int = 0;
+        // SAFETY: initialised semaphore; `value` is a valid out-pointer.
+        unsafe { libc::sem_getvalue(self.sem.get(), &mut value) };
+        // glibc reports 0 while there are sleepers; others may report
+        // minus their number.
+        value.max(0) as u32
+    }
+
+    fn sleep(&self, deadline: Deadline) -> Wake {
+        let rc = if deadline.is_never() {
+            // SAFETY: initialised semaphore that never moves while in use.
+            unsafe { libc::sem_wait(self.sem.get()) }
+        } else {
+            timed_wait(self.sem.get(), deadline)
+        };
+        if rc == 0 {
+            return Wake::Woken;
+        }
+        match errno() {
+            libc::ETIMEDOUT => Wake::TimedOut,
+            // EINTR: a signal; the caller retries against the same deadline.
+            _ => Wake::Woken,
         }
     }
 
     #[inline]
     fn ensure_init(&self) {
         // Acquire pairs with the Release store of READY in `init_slow`, so the
-        // initialised pthread objects are visible here.
+        // initialised semaphore is visible here.
         if self.state.load(Ordering::Acquire) != READY {
             self.init_slow();
         }
@@ -166,6 +188,8 @@ impl WaitCell {
             if state == READY {
                 return;
             }
+            // A thread that died half-way through initialising (a few
+            // instructions) must not block everyone: after a while, check.
             let claimable =
                 state == UNINIT || (patience.has_passed() && ident::thread_is_gone(state));
             if claimable
@@ -175,9 +199,16 @@ impl WaitCell {
                     .is_ok()
             {
                 // SAFETY: this thread owns the initialisation (the CAS above);
-                // nobody uses the objects until READY is published.
-                unsafe { self.init_in_place() };
-                // Release: publishes the initialised objects to every
+                // nobody uses the semaphore until READY is published. pshared
+                // = 1: shared between processes. sem_init only fails for
+                // values above SEM_VALUE_MAX (not 0) or without pshared
+                // support, where this backend cannot work at all.
+                let rc = unsafe { libc::sem_init(self.sem.get(), 1, 0) };
+                assert_eq!(
+                    rc, 0,
+                    "sem_init(pshared) failed: this platform lacks process-shared semaphores"
+                );
+                // Release: publishes the initialised semaphore to every
                 // Acquire load of `state`.
                 self.state.store(READY, Ordering::Release);
                 return;
@@ -188,68 +219,61 @@ impl WaitCell {
             core::hint::spin_loop();
         }
     }
-
-    /// # Safety
-    /// The caller has exclusive use of the cell's pthread objects.
-    unsafe fn init_in_place(&self) {
-        let mattr = MutexAttr::process_shared_robust();
-        let cattr = CondAttr::process_shared_monotonic();
-        // SAFETY: the targets are valid pthread objects nobody else uses
-        // (caller's promise); the attributes are initialised.
-        unsafe {
-            libc::pthread_mutex_init(self.mutex.get(), &mattr.0);
-            libc::pthread_cond_init(self.cond.get(), &cattr.0);
-        }
-    }
 }
 
-/// A `pthread_mutexattr_t`, destroyed on drop.
-struct MutexAttr(libc::pthread_mutexattr_t);
-
-impl MutexAttr {
-    fn process_shared_robust() -> MutexAttr {
-        // SAFETY: an all-zero attribute object is valid storage for
-        // pthread_mutexattr_init to fill.
-        let mut attr = MutexAttr(unsafe { core::mem::zeroed() });
-        // SAFETY: `attr.0` is valid storage; the setters get an initialised
-        // object and constants they accept, so they cannot fail.
-        unsafe {
-            libc::pthread_mutexattr_init(&mut attr.0);
-            libc::pthread_mutexattr_setpshared(&mut attr.0, libc::PTHREAD_PROCESS_SHARED);
-            #[cfg(target_os = "linux")]
-            libc::pthread_mutexattr_setrobust(&mut attr.0, libc::PTHREAD_MUTEX_ROBUST);
-        }
-        attr
+/// `sem_clockwait` on `CLOCK_MONOTONIC` (glibc 2.30 and later).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn timed_wait(sem: *mut libc::sem_t, deadline: Deadline) -> libc::c_int {
+    extern "C" {
+        fn sem_clockwait(
+            sem: *mut libc::sem_t,
+            clock: libc::clockid_t,
+            abstime: *const libc::timespec,
+        ) -> libc::c_int;
     }
+    let (tv_sec, tv_nsec) = deadline.as_secs_nanos();
+    let ts = libc::timespec {
+        tv_sec: tv_sec as libc::time_t,
+        tv_nsec: tv_nsec as _,
+    };
+    // SAFETY: initialised semaphore that never moves while in use; `ts` is
+    // an absolute CLOCK_MONOTONIC time.
+    unsafe { sem_clockwait(sem, libc::CLOCK_MONOTONIC, &ts) }
 }
 
-impl Drop for MutexAttr {
-    fn drop(&mut self) {
-        // SAFETY: initialised in `process_shared_robust`.
-        unsafe { libc::pthread_mutexattr_destroy(&mut self.0) };
-    }
+/// `sem_timedwait` takes a `CLOCK_REALTIME` instant: convert the remaining
+/// monotonic time, re-done on every retry, so a wall-clock step can make
+/// one sleep longer or shorter but never the whole wait (the caller checks
+/// its monotonic deadline).
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn timed_wait(sem: *mut libc::sem_t, deadline: Deadline) -> libc::c_int {
+    let remaining = deadline.remaining();
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+    let nanos = now.tv_nsec as u64 + u64::from(remaining.subsec_nanos());
+    let ts = libc::timespec {
+        tv_sec: now
+            .tv_sec
+            .saturating_add((remaining.as_secs() + nanos / 1_000_000_000) as libc::time_t),
+        tv_nsec: (nanos % 1_000_000_000) as _,
+    };
+    // SAFETY: initialised semaphore; `ts` is an absolute CLOCK_REALTIME time.
+    unsafe { libc::sem_timedwait(sem, &ts) }
 }
 
-/// A `pthread_condattr_t`, destroyed on drop.
-struct CondAttr(libc::pthread_condattr_t);
-
-impl CondAttr {
-    fn process_shared_monotonic() -> CondAttr {
-        // SAFETY: as for MutexAttr.
-        let mut attr = CondAttr(unsafe { core::mem::zeroed() });
-        // SAFETY: as for MutexAttr.
-        unsafe {
-            libc::pthread_condattr_init(&mut attr.0);
-            libc::pthread_condattr_setpshared(&mut attr.0, libc::PTHREAD_PROCESS_SHARED);
-            libc::pthread_condattr_setclock(&mut attr.0, libc::CLOCK_MONOTONIC);
-        }
-        attr
+fn errno() -> libc::c_int {
+    #[cfg(target_os = "linux")]
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe {
+        *libc::__errno_location()
     }
-}
-
-impl Drop for CondAttr {
-    fn drop(&mut self) {
-        // SAFETY: initialised in `process_shared_monotonic`.
-        unsafe { libc::pthread_condattr_destroy(&mut self.0) };
+    #[cfg(not(target_os = "linux"))]
+    // SAFETY: __error returns this thread's errno slot (BSDs, macOS).
+    unsafe {
+        *libc::__error()
     }
 }
