@@ -5,7 +5,7 @@
 //! of those converts into [`Error`], so callers that do not care which
 //! operation failed can use `?`.
 
-use crate::raw::{NotHeld, NotOwner};
+use crate::raw::{BrokenBarrier, NotHeld, NotOwner, ReleasedTooManyTimes};
 use crate::shm::SegmentError;
 use std::fmt;
 use std::io;
@@ -36,6 +36,15 @@ pub enum Error {
     NotOwner,
     /// A segment could not be created, opened or used.
     Segment(SegmentError),
+    /// A semaphore release above its bound.
+    ReleasedTooManyTimes {
+        /// The bound.
+        max: u32,
+    },
+    /// The barrier is broken (Python's `BrokenBarrierError`).
+    BrokenBarrier,
+    /// An argument out of range; the text says which and why.
+    InvalidArgument(&'static str),
 }
 
 impl Error {
@@ -67,6 +76,9 @@ impl fmt::Display for Error {
             Error::NotHeld => NotHeld.fmt(f),
             Error::NotOwner => NotOwner.fmt(f),
             Error::Segment(e) => e.fmt(f),
+            Error::ReleasedTooManyTimes { max } => ReleasedTooManyTimes { max: *max }.fmt(f),
+            Error::BrokenBarrier => BrokenBarrier.fmt(f),
+            Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
         }
     }
 }
@@ -99,5 +111,19 @@ impl From<SegmentError> for Error {
     }
 }
 
+impl From<ReleasedTooManyTimes> for Error {
+    fn from(e: ReleasedTooManyTimes) -> Error {
+        Error::ReleasedTooManyTimes { max: e.max }
+    }
+}
+
+impl From<BrokenBarrier> for Error {
+    fn from(_: BrokenBarrier) -> Error {
+        Error::BrokenBarrier
+    }
+}
+
 impl std::error::Error for NotHeld {}
 impl std::error::Error for NotOwner {}
+impl std::error::Error for ReleasedTooManyTimes {}
+impl std::error::Error for BrokenBarrier {}

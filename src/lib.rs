@@ -16,6 +16,11 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
 
+// The README's examples are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod shim;
 mod sys;
 
@@ -31,7 +36,10 @@ mod process;
 mod shm;
 
 #[cfg(all(feature = "std", not(loom)))]
-pub use api::{Lock, LockGuard, OwnerDied, RLock, RLockGuard, TryLockError};
+pub use api::{
+    Barrier, BoundedSemaphore, Condition, ConditionError, ConditionGuard, Event, Lock, LockGuard,
+    OwnerDied, RLock, RLockGuard, Semaphore, SemaphoreGuard, TryLockError,
+};
 #[cfg(all(feature = "std", not(loom)))]
 pub use error::Error;
 #[cfg(all(feature = "std", not(loom)))]

@@ -10,11 +10,19 @@
 //! On the `pthread` backend a raw primitive must not move after its first
 //! use (its pthread objects are initialised in place then).
 
+mod barrier;
+mod condition;
+mod event;
 mod lock;
 mod rlock;
+mod semaphore;
 
+pub use barrier::{Arrival, BrokenBarrier, RawBarrier, MAX_PARTIES};
+pub use condition::{ConditionLock, RawCondition, Waited};
+pub use event::RawEvent;
 pub use lock::{Acquired, NotHeld, RawLock};
 pub use rlock::{Depth, NotOwner, RawRLock};
+pub use semaphore::{RawSemaphore, ReleasedTooManyTimes, SEM_VALUE_MAX};
 
 #[allow(unused_imports)]
 pub(crate) use lock::{INCONSISTENT, TID_MASK, WAITERS};
@@ -27,6 +35,10 @@ mod layout {
 
     assert_impl_all!(RawLock: Send, Sync);
     assert_impl_all!(RawRLock: Send, Sync);
+    assert_impl_all!(RawSemaphore: Send, Sync);
+    assert_impl_all!(RawEvent: Send, Sync);
+    assert_impl_all!(RawCondition: Send, Sync);
+    assert_impl_all!(RawBarrier: Send, Sync);
 
     // Futex backend: the lock is its word.
     #[cfg(all(target_os = "linux", not(feature = "pthread")))]
@@ -35,6 +47,14 @@ mod layout {
         static_assertions::const_assert_eq!(align_of::<RawLock>(), 4);
         static_assertions::const_assert_eq!(core::mem::size_of::<RawRLock>(), 8);
         static_assertions::const_assert_eq!(align_of::<RawRLock>(), 4);
+        static_assertions::const_assert_eq!(core::mem::size_of::<RawSemaphore>(), 12);
+        static_assertions::const_assert_eq!(core::mem::size_of::<RawEvent>(), 4);
+        static_assertions::const_assert_eq!(core::mem::size_of::<RawCondition>(), 20);
+        static_assertions::const_assert_eq!(
+            core::mem::size_of::<RawBarrier>(),
+            16 + 4 * MAX_PARTIES as usize + 4
+        );
+        static_assertions::const_assert_eq!(align_of::<RawBarrier>(), 4);
     };
 
     // Pthread backend: a word and a wait cell, no stricter than 8-aligned
@@ -43,5 +63,9 @@ mod layout {
     const _: () = {
         static_assertions::const_assert!(align_of::<RawLock>() <= 8);
         static_assertions::const_assert!(align_of::<RawRLock>() <= 8);
+        static_assertions::const_assert!(align_of::<RawSemaphore>() <= 8);
+        static_assertions::const_assert!(align_of::<RawEvent>() <= 8);
+        static_assertions::const_assert!(align_of::<RawCondition>() <= 8);
+        static_assertions::const_assert!(align_of::<RawBarrier>() <= 8);
     };
 }

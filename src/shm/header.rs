@@ -168,6 +168,10 @@ pub(crate) const FINGERPRINT: u64 = {
     );
     hash = layout_of::<RawLock>(hash);
     hash = layout_of::<RawRLock>(hash);
+    hash = layout_of::<crate::raw::RawSemaphore>(hash);
+    hash = layout_of::<crate::raw::RawEvent>(hash);
+    hash = layout_of::<crate::raw::RawCondition>(hash);
+    hash = layout_of::<crate::raw::RawBarrier>(hash);
     hash = layout_of::<Header>(hash);
     hash = layout_of::<Entry>(hash);
     hash

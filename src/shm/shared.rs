@@ -61,7 +61,16 @@ shm_safe!(AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicUsize);
 shm_safe!(AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicIsize);
 // AtomicBool reads its byte as `!= 0`, so every byte is valid.
 shm_safe!(AtomicBool);
-shm_safe!(crate::raw::RawLock, crate::raw::RawRLock);
+shm_safe!(
+    crate::raw::RawLock,
+    crate::raw::RawRLock,
+    crate::raw::RawSemaphore
+);
+shm_safe!(
+    crate::raw::RawEvent,
+    crate::raw::RawCondition,
+    crate::raw::RawBarrier
+);
 
 // SAFETY: an array of ShmSafe values is as ShmSafe as its elements.
 unsafe impl<T: ShmSafe, const N: usize> ShmSafe for [T; N] {}

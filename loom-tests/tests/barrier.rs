@@ -1,0 +1,78 @@
+//! Loom models of `RawBarrier`: generations never mix, arrival indexes are
+//! distinct, and a time-out breaks the barrier for everyone.
+#![cfg(loom)]
+
+use loom::sync::atomic::{AtomicU32, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use shmsync::raw::RawBarrier;
+use shmsync::Deadline;
+
+/// Two parties pass twice. A party may only start its second pass after
+/// both finished arriving for the first: `passes` counts first-pass
+/// arrivals, and nobody sees fewer than two of them after passing.
+#[test]
+fn generations_never_mix() {
+    loom::model(|| {
+        let barrier = Arc::new(RawBarrier::new(2));
+        let first_pass = Arc::new(AtomicU32::new(0));
+        let party = |barrier: &RawBarrier, first_pass: &AtomicU32| -> [u32; 2] {
+            let mut indexes = [0; 2];
+            for (pass, index) in indexes.iter_mut().enumerate() {
+                if pass == 0 {
+                    first_pass.fetch_add(1, Ordering::Relaxed);
+                }
+                let arrival = barrier.arrive().unwrap();
+                *index = arrival.index;
+                if arrival.is_last() {
+                    barrier.trip(arrival).unwrap();
+                } else {
+                    barrier.wait(arrival, Deadline::NEVER).unwrap();
+                }
+                assert_eq!(
+                    first_pass.load(Ordering::Relaxed),
+                    2,
+                    "passed before everyone arrived"
+                );
+            }
+            indexes
+        };
+        let other = {
+            let (barrier, first_pass) = (barrier.clone(), first_pass.clone());
+            thread::spawn(move || party(&barrier, &first_pass))
+        };
+        let mine = party(&barrier, &first_pass);
+        let theirs = other.join().unwrap();
+        for pass in 0..2 {
+            assert_ne!(mine[pass], theirs[pass], "indexes must be distinct");
+        }
+        assert!(!barrier.is_broken());
+    });
+}
+
+/// One party times out (loom deadlines have always passed): the barrier
+/// breaks, and the other party, whenever it arrives, fails too.
+#[test]
+fn a_time_out_breaks_the_barrier_for_every_party() {
+    loom::model(|| {
+        let barrier = Arc::new(RawBarrier::new(3));
+        let other = {
+            let barrier = barrier.clone();
+            thread::spawn(move || match barrier.arrive() {
+                Ok(arrival) => barrier.wait(arrival, Deadline::NEVER).is_err(),
+                Err(_) => true,
+            })
+        };
+        let arrival = barrier.arrive().unwrap();
+        let timed_out = barrier.wait(
+            arrival,
+            Deadline::after(core::time::Duration::from_millis(1)),
+        );
+        assert!(timed_out.is_err());
+        assert!(other.join().unwrap(), "the other party must see the break");
+        assert!(barrier.is_broken());
+        barrier.reset();
+        assert!(!barrier.is_broken());
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}

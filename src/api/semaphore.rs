@@ -1,0 +1,193 @@
+//! `Semaphore` and `BoundedSemaphore`: Python's counting semaphores as
+//! handles to a [`RawSemaphore`] in shared memory.
+
+use crate::raw::{RawSemaphore, ReleasedTooManyTimes, SEM_VALUE_MAX};
+use crate::shm::Shared;
+use crate::Error;
+use std::fmt;
+use std::ops::Deref;
+use std::time::Duration;
+
+/// A counting semaphore shared between processes: Python's
+/// `multiprocessing.Semaphore`.
+///
+/// `acquire` takes a unit, waiting while there is none; `release` gives one
+/// back. The count never exceeds `SEM_VALUE_MAX`.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Process, Semaphore};
+/// use std::time::Duration;
+///
+/// let sem = Semaphore::new(0)?;
+/// let child = Process::spawn(|| sem.release().unwrap())?;
+/// assert!(sem.acquire(true, Some(Duration::from_secs(10))));
+/// assert_eq!(child.join()?, 0);
+/// assert_eq!(sem.get_value(), 0);
+/// assert!(!sem.acquire(false, None));
+/// # Ok::<(), shmsync::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Semaphore {
+    raw: Shared<RawSemaphore>,
+}
+
+impl Semaphore {
+    /// A semaphore holding `value` units, in its own shared mapping.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `value` exceeds `SEM_VALUE_MAX`;
+    /// [`Error::Os`] if the mapping fails.
+    pub fn new(value: u32) -> Result<Semaphore, Error> {
+        Semaphore::with_bound(value, SEM_VALUE_MAX)
+    }
+
+    fn with_bound(value: u32, max: u32) -> Result<Semaphore, Error> {
+        if value > SEM_VALUE_MAX {
+            return Err(Error::InvalidArgument(
+                "semaphore value above SEM_VALUE_MAX (2^31 - 1)",
+            ));
+        }
+        Ok(Semaphore {
+            raw: Shared::new(RawSemaphore::new(value, max))?,
+        })
+    }
+
+    /// Wraps a semaphore that already lives in shared memory, e.g. one
+    /// found in a [`Segment`](crate::Segment).
+    pub fn from_shared(raw: Shared<RawSemaphore>) -> Semaphore {
+        Semaphore { raw }
+    }
+
+    /// Python's `acquire(block=True, timeout=None)`: takes a unit and
+    /// returns true, or returns false if `block` is false and none is
+    /// available, or `timeout` ran out first (a zero timeout is one try).
+    pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> bool {
+        match (block, timeout) {
+            (false, _) => self.raw.try_acquire(),
+            (true, None) => {
+                self.raw.acquire();
+                true
+            }
+            (true, Some(timeout)) => self.raw.acquire_for(timeout),
+        }
+    }
+
+    /// Gives a unit back, waking a waiter.
+    ///
+    /// # Errors
+    ///
+    /// [`ReleasedTooManyTimes`] if the count is at its bound (for a
+    /// [`BoundedSemaphore`], its initial value).
+    pub fn release(&self) -> Result<(), ReleasedTooManyTimes> {
+        self.raw.release()
+    }
+
+    /// Units available now (a snapshot).
+    pub fn get_value(&self) -> u32 {
+        self.raw.value()
+    }
+
+    /// Takes a unit, waiting as long as it takes; the guard gives it back.
+    pub fn access(&self) -> SemaphoreGuard<'_> {
+        self.raw.acquire();
+        SemaphoreGuard { raw: &self.raw }
+    }
+
+    /// Takes a unit if one comes within `timeout`; the guard gives it back.
+    pub fn try_access_for(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
+        // Built only on success: a guard releases its unit when dropped.
+        self.raw
+            .acquire_for(timeout)
+            .then(|| SemaphoreGuard { raw: &self.raw })
+    }
+
+    /// The raw semaphore in shared memory.
+    pub fn raw(&self) -> &Shared<RawSemaphore> {
+        &self.raw
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("value", &self.raw.value())
+            .field("max", &self.raw.max())
+            .finish()
+    }
+}
+
+/// Holds one unit of a semaphore; gives it back when dropped.
+#[must_use = "dropping the guard gives the unit back at once"]
+pub struct SemaphoreGuard<'a> {
+    raw: &'a RawSemaphore,
+}
+
+impl Drop for SemaphoreGuard<'_> {
+    fn drop(&mut self) {
+        // The guard took a unit, so there is room for it, unless someone
+        // else released more than they took; then the bound holds anyway.
+        let _ = self.raw.release();
+    }
+}
+
+impl fmt::Debug for SemaphoreGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphoreGuard").finish_non_exhaustive()
+    }
+}
+
+/// A semaphore that may not be released above its initial value: Python's
+/// `multiprocessing.BoundedSemaphore`.
+///
+/// Everything else is [`Semaphore`]'s, through `Deref`.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::BoundedSemaphore;
+///
+/// let pool = BoundedSemaphore::new(2)?;
+/// {
+///     let _a = pool.access();
+///     let _b = pool.access();
+///     assert!(!pool.acquire(false, None));
+/// }
+/// assert!(pool.release().is_err(), "released above 2");
+/// # Ok::<(), shmsync::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct BoundedSemaphore(Semaphore);
+
+impl BoundedSemaphore {
+    /// A semaphore holding `value` units that `release` never raises above
+    /// `value`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Semaphore::new`].
+    pub fn new(value: u32) -> Result<BoundedSemaphore, Error> {
+        Ok(BoundedSemaphore(Semaphore::with_bound(value, value)?))
+    }
+
+    /// Wraps a bounded semaphore that already lives in shared memory.
+    pub fn from_shared(raw: Shared<RawSemaphore>) -> BoundedSemaphore {
+        BoundedSemaphore(Semaphore { raw })
+    }
+}
+
+impl Deref for BoundedSemaphore {
+    type Target = Semaphore;
+
+    fn deref(&self) -> &Semaphore {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BoundedSemaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BoundedSemaphore").field(&self.0).finish()
+    }
+}

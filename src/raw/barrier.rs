@@ -1,0 +1,379 @@
+//! `RawBarrier`: Python's `Barrier` across processes.
+//!
+//! The futex word holds `generation << 1 | BROKEN`. Arrivals, breaking and
+//! resetting happen under a small internal [`RawLock`]; waiting happens on
+//! the word. A generation ends once, either by tripping (the last party
+//! moves the word to the next generation) or by breaking (the word keeps
+//! its generation and gains `BROKEN`, until `reset` starts a new one).
+//! `outcomes` remembers, per generation modulo 32, whether it tripped, so a
+//! waiter that wakes late still knows how its own generation ended.
+//!
+//! A party that dies inside `wait` must break the barrier, not strand the
+//! others: each waiting party watches the party that arrived just before it,
+//! and the first watches the latest arrival (in the end the last party,
+//! which runs the action), checking at doubling intervals of at most 100 ms
+//! that its thread still exists. A death breaks the generation for
+//! everyone. Each party watches one thread, so the checks cost the same
+//! however many parties there are.
+//!
+//! Orderings: the internal lock orders the arrival bookkeeping (`Relaxed`
+//! inside it); the word is published with `Release` after `outcomes`, and
+//! waiters read it with `Acquire`, so a waiter that sees a new generation
+//! sees its outcome, and everything the parties wrote before arriving.
+
+use super::lock::{Acquired, RawLock};
+use crate::shim::{loom_const_fn, AtomicU32, Ordering};
+use crate::sys::{self, Deadline, WaitCell, Wake};
+use core::fmt;
+use core::time::Duration;
+
+/// The most parties a barrier can have.
+pub const MAX_PARTIES: u32 = 64;
+
+/// Bit 0 of the word: the current generation is broken.
+const BROKEN: u32 = 1;
+
+const FIRST_PROBE_INTERVAL: Duration = Duration::from_millis(1);
+const MAX_PROBE_INTERVAL: Duration = Duration::from_millis(100);
+
+#[inline]
+fn generation(word: u32) -> u32 {
+    word >> 1
+}
+
+#[inline]
+fn outcome_bit(generation: u32) -> u32 {
+    1 << (generation % 32)
+}
+
+/// The barrier is broken: by a time-out, `abort`, `reset`, a failed action,
+/// or a party that died while waiting. Python's `BrokenBarrierError`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BrokenBarrier;
+
+impl fmt::Display for BrokenBarrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "barrier is broken (timed out, aborted, reset, or a party died); reset it to reuse it",
+        )
+    }
+}
+
+/// A party's place in a generation, from [`RawBarrier::arrive`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "an arrival must be completed with `wait` or `trip`"]
+pub struct Arrival {
+    /// The arrival index, `0..parties`; the last arrival has `parties - 1`.
+    pub index: u32,
+    generation: u32,
+    last: bool,
+}
+
+impl Arrival {
+    /// Whether this is the last party: it runs the action, then calls
+    /// [`RawBarrier::trip`] (or [`RawBarrier::break_arrival`] if the action
+    /// failed).
+    pub fn is_last(&self) -> bool {
+        self.last
+    }
+}
+
+/// A barrier for `parties` threads of any processes.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::RawBarrier;
+/// use shmsync::Deadline;
+///
+/// // One party: never blocks.
+/// let barrier = RawBarrier::new(1);
+/// let arrival = barrier.arrive().unwrap();
+/// assert!(arrival.is_last());
+/// barrier.trip(arrival).unwrap();
+///
+/// // Two parties, one shows up: the time-out breaks the barrier.
+/// let barrier = RawBarrier::new(2);
+/// let arrival = barrier.arrive().unwrap();
+/// assert!(barrier.wait(arrival, Deadline::after(std::time::Duration::from_millis(5))).is_err());
+/// assert!(barrier.is_broken());
+/// barrier.reset();
+/// assert!(!barrier.is_broken());
+/// ```
+#[repr(C)]
+#[derive(Debug)]
+pub struct RawBarrier {
+    /// `generation << 1 | BROKEN`: the futex word.
+    word: AtomicU32,
+    /// Bit `g % 32`: generation `g` tripped (set) or broke (clear).
+    outcomes: AtomicU32,
+    /// Fixed at creation.
+    parties: AtomicU32,
+    /// Arrivals in the current generation.
+    arrived: AtomicU32,
+    /// Thread ids of this generation's arrivals, by index; 0 = not yet.
+    tids: [AtomicU32; MAX_PARTIES as usize],
+    /// Guards `arrived`, `tids`, and changes of the word.
+    lock: RawLock,
+    cell: WaitCell,
+}
+
+impl RawBarrier {
+    loom_const_fn! {
+        /// A barrier for `parties` parties.
+        ///
+        /// # Panics
+        ///
+        /// Unless `1 <= parties <= MAX_PARTIES`.
+        pub fn new(parties: u32) -> RawBarrier {
+            // Not `contains`: that is no const fn.
+            #[allow(clippy::manual_range_contains)]
+            let valid = parties >= 1 && parties <= MAX_PARTIES;
+            assert!(valid, "a barrier needs 1..=64 parties");
+            RawBarrier {
+                word: AtomicU32::new(0),
+                outcomes: AtomicU32::new(0),
+                parties: AtomicU32::new(parties),
+                arrived: AtomicU32::new(0),
+                tids: new_tids(),
+                lock: RawLock::new(),
+                cell: WaitCell::new(),
+            }
+        }
+    }
+
+    /// The number of parties.
+    pub fn parties(&self) -> u32 {
+        // Relaxed: fixed before the barrier was shared. Clamped, as another
+        // process could have written anything.
+        self.parties.load(Ordering::Relaxed).clamp(1, MAX_PARTIES)
+    }
+
+    /// Whether the barrier is broken.
+    pub fn is_broken(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & BROKEN != 0
+    }
+
+    /// Parties waiting in the current generation (0 when broken).
+    pub fn n_waiting(&self) -> u32 {
+        let _held = self.enter();
+        if self.is_broken() {
+            0
+        } else {
+            self.arrived.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Joins the current generation.
+    ///
+    /// # Errors
+    ///
+    /// [`BrokenBarrier`] if the generation is broken.
+    pub fn arrive(&self) -> Result<Arrival, BrokenBarrier> {
+        let _held = self.enter();
+        // Relaxed inside the internal lock.
+        let word = self.word.load(Ordering::Relaxed);
+        if word & BROKEN != 0 {
+            return Err(BrokenBarrier);
+        }
+        let parties = self.parties();
+        let index = self.arrived.load(Ordering::Relaxed);
+        if index >= parties {
+            // Only a corrupted count gets here: refuse rather than index out
+            // of bounds, and let everyone know.
+            self.break_locked(generation(word));
+            return Err(BrokenBarrier);
+        }
+        self.arrived.store(index + 1, Ordering::Relaxed);
+        self.tids[index as usize].store(sys::current_tid(), Ordering::Relaxed);
+        Ok(Arrival {
+            index,
+            generation: generation(word),
+            last: index + 1 == parties,
+        })
+    }
+
+    /// Ends the generation by tripping: every waiting party is released.
+    /// Only for the last arrival, after its action.
+    ///
+    /// # Errors
+    ///
+    /// [`BrokenBarrier`] if the generation broke meanwhile (or `arrival` is
+    /// not the last).
+    pub fn trip(&self, arrival: Arrival) -> Result<(), BrokenBarrier> {
+        if !arrival.last {
+            return Err(BrokenBarrier);
+        }
+        let _held = self.enter();
+        if self.word.load(Ordering::Relaxed) != arrival.generation << 1 {
+            return Err(BrokenBarrier);
+        }
+        self.outcomes
+            .fetch_or(outcome_bit(arrival.generation), Ordering::Relaxed);
+        self.start_generation(arrival.generation.wrapping_add(1));
+        Ok(())
+    }
+
+    /// Waits until the last party trips the generation, or it breaks.
+    /// Reaching `deadline` breaks it, as in Python.
+    ///
+    /// # Errors
+    ///
+    /// [`BrokenBarrier`] if the generation broke (for any reason, including
+    /// this wait's time-out).
+    pub fn wait(&self, arrival: Arrival, deadline: Deadline) -> Result<(), BrokenBarrier> {
+        let ended = |word: u32| word != arrival.generation << 1;
+        // Relaxed: a hint; the outcome is read with Acquire below.
+        sys::spin_until(deadline, || ended(self.word.load(Ordering::Relaxed)));
+        let mut probe_interval = FIRST_PROBE_INTERVAL;
+        let mut probe_at = sys::probe_deadline(probe_interval);
+        loop {
+            // Acquire: pairs with the Release store of the word in
+            // `start_generation` / `break_locked`.
+            let word = self.word.load(Ordering::Acquire);
+            if ended(word) {
+                return self.outcome(arrival.generation, word);
+            }
+            if self.cell.wait(&self.word, word, deadline.min(probe_at)) == Wake::TimedOut {
+                if deadline.has_passed() {
+                    self.break_generation(arrival.generation);
+                    return self.outcome(arrival.generation, self.word.load(Ordering::Acquire));
+                }
+                if probe_at.has_passed() {
+                    if let Some(tid) = self.watched(arrival.index) {
+                        if sys::thread_is_gone(tid) {
+                            self.break_generation(arrival.generation);
+                        }
+                    }
+                    probe_interval = (probe_interval * 2).min(MAX_PROBE_INTERVAL);
+                    probe_at = sys::probe_deadline(probe_interval);
+                }
+            }
+        }
+    }
+
+    /// The thread the party with arrival index `index` watches: the party
+    /// that arrived just before it, and for the first party, the latest
+    /// arrival, so that every waiting party but the first is watched by
+    /// one other (and the first by the second).
+    fn watched(&self, index: u32) -> Option<u32> {
+        let watched = if index == 0 {
+            // Relaxed: a hint; a stale count only delays the check.
+            let arrived = self.arrived.load(Ordering::Relaxed).min(self.parties());
+            arrived.checked_sub(1).filter(|&latest| latest != 0)?
+        } else {
+            index - 1
+        };
+        match self.tids.get(watched as usize)?.load(Ordering::Relaxed) {
+            0 => None,
+            tid => Some(tid),
+        }
+    }
+
+    /// Breaks the generation of `arrival` (the last party's action failed).
+    pub fn break_arrival(&self, arrival: Arrival) {
+        self.break_generation(arrival.generation);
+    }
+
+    /// Breaks the barrier: current and later waiters get [`BrokenBarrier`]
+    /// until [`RawBarrier::reset`].
+    pub fn abort(&self) {
+        let _held = self.enter();
+        let word = self.word.load(Ordering::Relaxed);
+        self.break_locked(generation(word));
+    }
+
+    /// Returns the barrier to its empty, unbroken state; parties waiting
+    /// now get [`BrokenBarrier`].
+    pub fn reset(&self) {
+        let _held = self.enter();
+        let generation = generation(self.word.load(Ordering::Relaxed));
+        self.outcomes
+            .fetch_and(!outcome_bit(generation), Ordering::Relaxed);
+        self.start_generation(generation.wrapping_add(1));
+    }
+
+    /// How generation `generation` ended, given a word past it.
+    fn outcome(&self, generation_: u32, word: u32) -> Result<(), BrokenBarrier> {
+        if generation(word) == generation_ {
+            // Still ours, so it ended broken.
+            return Err(BrokenBarrier);
+        }
+        // Relaxed: ordered by the Acquire load of `word`.
+        if self.outcomes.load(Ordering::Relaxed) & outcome_bit(generation_) != 0 {
+            Ok(())
+        } else {
+            Err(BrokenBarrier)
+        }
+    }
+
+    /// Breaks `generation_` if it is still the current, unbroken one.
+    fn break_generation(&self, generation_: u32) {
+        let _held = self.enter();
+        if self.word.load(Ordering::Relaxed) == generation_ << 1 {
+            self.break_locked(generation_);
+        }
+    }
+
+    /// With the internal lock held: marks the current generation broken and
+    /// wakes everyone.
+    fn break_locked(&self, generation_: u32) {
+        self.outcomes
+            .fetch_and(!outcome_bit(generation_), Ordering::Relaxed);
+        // Release: pairs with the waiters' Acquire load of the word. A swap,
+        // not a store: futex words change by read-modify-writes only (see
+        // `sys`).
+        self.word.swap(generation_ << 1 | BROKEN, Ordering::Release);
+        self.cell.wake_all(&self.word);
+    }
+
+    /// With the internal lock held: empties the barrier into a fresh
+    /// generation and wakes everyone.
+    fn start_generation(&self, generation_: u32) {
+        self.arrived.store(0, Ordering::Relaxed);
+        for tid in &self.tids {
+            tid.store(0, Ordering::Relaxed);
+        }
+        // Release: publishes `outcomes` (and all the parties' writes before
+        // they arrived) to waiters that see the new generation. A swap: see
+        // `break_locked`.
+        self.word.swap(generation_ << 1, Ordering::Release);
+        self.cell.wake_all(&self.word);
+    }
+
+    /// Takes the internal lock. If a process died holding it, the
+    /// bookkeeping may be half-written: break the barrier.
+    fn enter(&self) -> Entered<'_> {
+        if self.lock.lock() == Acquired::OwnerDied {
+            let word = self.word.load(Ordering::Relaxed);
+            self.break_locked(generation(word));
+            let _ = self.lock.mark_consistent();
+        }
+        Entered(&self.lock)
+    }
+}
+
+/// Holds the barrier's internal lock.
+struct Entered<'a>(&'a RawLock);
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.release();
+    }
+}
+
+loom_const_fn! {
+    fn new_tids() -> [AtomicU32; MAX_PARTIES as usize] {
+        #[cfg(not(loom))]
+        {
+            // A const item is copied fresh into each element.
+            #[allow(clippy::declare_interior_mutable_const)]
+            const EMPTY: AtomicU32 = AtomicU32::new(0);
+            [EMPTY; MAX_PARTIES as usize]
+        }
+        #[cfg(loom)]
+        {
+            core::array::from_fn(|_| AtomicU32::new(0))
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! `RawCondition`: a condition variable across processes, Python's
+//! `Condition` without its lock (the lock is any [`ConditionLock`]).
+//!
+//! `notify(n)` must wake at most `n` of the threads waiting *now*, never a
+//! later one, and must not wait for the woken to answer (Python's does,
+//! so a dead waiter hangs its notifier). The state, all changed under the
+//! user's lock except where noted:
+//!
+//! - `waiters`: waiting threads no wake-up has been handed to yet;
+//! - `tokens`: wake-ups handed out and not yet taken (taken without the
+//!   lock, by compare-and-swap);
+//! - `epoch`: the number every new waiter records; each notify that hands
+//!   out wake-ups moves it on, and sets `token_epoch` to the old value.
+//!   Only waiters whose epoch is at most `token_epoch` may take a token, so
+//!   a thread that starts waiting after a notify cannot take that notify's
+//!   wake-up;
+//! - `seq`: the word sleepers sleep on, bumped by every such notify.
+//!
+//! `notify(n)` moves `k = min(n, waiters)` from `waiters` to `tokens` and
+//! wakes all sleepers; the eligible ones race for the `k` tokens, the rest
+//! sleep again. Waking everyone (rather than `k`) is what makes this safe
+//! on every backend: a futex or condvar wake of `k` might reach late
+//! waiters that may not take a token while eligible ones sleep on. A waiter
+//! that times out takes the lock back and then, under it, either takes a
+//! token after all (it was notified) or leaves `waiters`. A waiter that
+//! dies leaves one count behind: a later notify may hand a wake-up to the
+//! dead, which a live waiter then takes, or which stays unclaimed.
+//!
+//! Orderings: a notify adds its tokens, then publishes `token_epoch` and
+//! `seq` with `Release`; waiters read `seq` and `token_epoch` with
+//! `Acquire`, so one that sees the new epoch sees the tokens. The rest of
+//! the bookkeeping is ordered by the user's lock and is `Relaxed`.
+
+use super::lock::{Acquired, RawLock};
+use super::rlock::{Depth, NotOwner, RawRLock};
+use crate::shim::{loom_const_fn, AtomicU32, Ordering};
+use crate::sys::{self, Deadline, WaitCell, Wake};
+
+/// A lock a [`RawCondition`] can wait with: the caller holds it; waiting
+/// lets go of it entirely and takes it back.
+pub trait ConditionLock {
+    /// What the caller held, to be restored after the wait.
+    type Held: Copy;
+
+    /// Releases the lock entirely.
+    ///
+    /// # Errors
+    ///
+    /// [`NotOwner`] unless the calling thread holds the lock.
+    fn release_for_wait(&self) -> Result<Self::Held, NotOwner>;
+
+    /// Takes the lock back as it was held.
+    fn reacquire(&self, held: Self::Held) -> Acquired;
+
+    /// Whether the calling thread holds the lock.
+    fn held_by_current_thread(&self) -> bool;
+}
+
+impl ConditionLock for RawLock {
+    type Held = ();
+
+    fn release_for_wait(&self) -> Result<(), NotOwner> {
+        if !self.is_held_by_current_thread() {
+            return Err(NotOwner);
+        }
+        self.release().map_err(|_| NotOwner)
+    }
+
+    fn reacquire(&self, (): ()) -> Acquired {
+        self.lock()
+    }
+
+    fn held_by_current_thread(&self) -> bool {
+        self.is_held_by_current_thread()
+    }
+}
+
+impl ConditionLock for RawRLock {
+    type Held = Depth;
+
+    fn release_for_wait(&self) -> Result<Depth, NotOwner> {
+        self.release_all()
+    }
+
+    fn reacquire(&self, depth: Depth) -> Acquired {
+        self.restore(depth)
+    }
+
+    fn held_by_current_thread(&self) -> bool {
+        self.is_owned_by_current_thread()
+    }
+}
+
+/// How a [`RawCondition`] wait ended; the caller holds the lock again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct Waited {
+    /// Whether a notify woke this waiter (false: the deadline passed).
+    pub notified: bool,
+    /// How the lock was taken back: [`Acquired::OwnerDied`] if its holder
+    /// died meanwhile.
+    pub reacquired: Acquired,
+}
+
+/// A condition variable for threads of any process.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::{RawCondition, RawLock};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// static LOCK: RawLock = RawLock::new();
+/// static COND: RawCondition = RawCondition::new();
+///
+/// let _ = LOCK.lock();
+/// assert_eq!(COND.notify(&LOCK, 1), Ok(0), "nobody waits");
+/// let waited = COND.wait_until(&LOCK, Deadline::after(Duration::from_millis(5))).unwrap();
+/// assert!(!waited.notified);
+/// assert!(LOCK.is_held_by_current_thread());
+/// LOCK.release().unwrap();
+/// assert!(COND.notify(&LOCK, 1).is_err(), "notify needs the lock");
+/// ```
+#[repr(C)]
+#[derive(Debug)]
+pub struct RawCondition {
+    /// The futex word: bumped by every notify that hands out wake-ups.
+    seq: AtomicU32,
+    /// The epoch new waiters record.
+    epoch: AtomicU32,
+    /// Waiters with an epoch up to this one may take a token.
+    token_epoch: AtomicU32,
+    /// Wake-ups handed out, not yet taken.
+    tokens: AtomicU32,
+    /// Waiters no wake-up has been handed to yet.
+    waiters: AtomicU32,
+    cell: WaitCell,
+}
+
+impl Default for RawCondition {
+    fn default() -> Self {
+        RawCondition::new()
+    }
+}
+
+impl RawCondition {
+    loom_const_fn! {
+        /// A condition variable nobody waits on.
+        pub fn new() -> RawCondition {
+            RawCondition {
+                seq: AtomicU32::new(0),
+                epoch: AtomicU32::new(1),
+                token_epoch: AtomicU32::new(0),
+                tokens: AtomicU32::new(0),
+                waiters: AtomicU32::new(0),
+                cell: WaitCell::new(),
+            }
+        }
+    }
+
+    /// Releases `lock`, waits for a notify, and takes `lock` back.
+    ///
+    /// # Errors
+    ///
+    /// [`NotOwner`] unless the calling thread holds `lock`.
+    pub fn wait<L: ConditionLock>(&self, lock: &L) -> Result<Waited, NotOwner> {
+        self.wait_until(lock, Deadline::NEVER)
+    }
+
+    /// Releases `lock`, waits for a notify or `deadline`, and takes `lock`
+    /// back (waiting for it as long as it takes, as Python does).
+    ///
+    /// # Errors
+    ///
+    /// [`NotOwner`] unless the calling thread holds `lock`.
+    pub fn wait_until<L: ConditionLock>(
+        &self,
+        lock: &L,
+        deadline: Deadline,
+    ) -> Result<Waited, NotOwner> {
+        if !lock.held_by_current_thread() {
+            return Err(NotOwner);
+        }
+        // Relaxed, this block: the caller's lock orders it against notify.
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        let mut seq = self.seq.load(Ordering::Relaxed);
+        let held = lock.release_for_wait()?;
+
+        let mut notified = self.sleep(epoch, &mut seq, deadline);
+
+        let reacquired = lock.reacquire(held);
+        if !notified {
+            // Under the lock again: a token handed out meanwhile is ours
+            // after all; otherwise leave the count of waiters.
+            notified = self.take_token(epoch);
+            if !notified {
+                let waiters = self.waiters.load(Ordering::Relaxed);
+                self.waiters
+                    .store(waiters.saturating_sub(1), Ordering::Relaxed);
+            }
+        }
+        Ok(Waited {
+            notified,
+            reacquired,
+        })
+    }
+
+    /// Wakes at most `n` of the threads waiting now; returns how many
+    /// wake-ups it handed out. Never blocks on the woken.
+    ///
+    /// # Errors
+    ///
+    /// [`NotOwner`] unless the calling thread holds `lock`.
+    pub fn notify<L: ConditionLock>(&self, lock: &L, n: u32) -> Result<u32, NotOwner> {
+        if !lock.held_by_current_thread() {
+            return Err(NotOwner);
+        }
+        // Relaxed: ordered by the caller's lock, except as commented.
+        let waiters = self.waiters.load(Ordering::Relaxed);
+        let k = n.min(waiters);
+        if k == 0 {
+            return Ok(0);
+        }
+        self.waiters.store(waiters - k, Ordering::Relaxed);
+        self.tokens.fetch_add(k, Ordering::Relaxed);
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        self.epoch.store(epoch.wrapping_add(1), Ordering::Relaxed);
+        // Release: a waiter that reads this epoch (Acquire) sees the tokens.
+        self.token_epoch.store(epoch, Ordering::Release);
+        // Release: a waiter that reads the new seq (Acquire) sees the epoch.
+        self.seq.fetch_add(1, Ordering::Release);
+        self.cell.wake_all(&self.seq);
+        Ok(k)
+    }
+
+    /// Wakes every thread waiting now.
+    ///
+    /// # Errors
+    ///
+    /// [`NotOwner`] unless the calling thread holds `lock`.
+    pub fn notify_all<L: ConditionLock>(&self, lock: &L) -> Result<u32, NotOwner> {
+        self.notify(lock, u32::MAX)
+    }
+
+    /// Waiting threads no notify has reached yet (a snapshot).
+    pub fn waiting(&self) -> u32 {
+        self.waiters.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps until this waiter takes a token (true) or `deadline` (false).
+    fn sleep(&self, epoch: u32, seq: &mut u32, deadline: Deadline) -> bool {
+        if self.take_token(epoch) {
+            return true;
+        }
+        let start = *seq;
+        // Relaxed: only a hint that a notify happened; `take_token` reads
+        // with Acquire.
+        sys::spin_until(deadline, || self.seq.load(Ordering::Relaxed) != start);
+        loop {
+            if self.take_token(epoch) {
+                return true;
+            }
+            if self.cell.wait(&self.seq, *seq, deadline) == Wake::TimedOut && deadline.has_passed()
+            {
+                return false;
+            }
+            // Acquire: pairs with the Release bump in `notify`.
+            *seq = self.seq.load(Ordering::Acquire);
+        }
+    }
+
+    /// Takes a wake-up if one is out for this waiter's epoch.
+    fn take_token(&self, epoch: u32) -> bool {
+        // Acquire: pairs with the Release store in `notify`, so the tokens
+        // it added are seen.
+        let token_epoch = self.token_epoch.load(Ordering::Acquire);
+        if (token_epoch.wrapping_sub(epoch) as i32) < 0 {
+            return false;
+        }
+        let mut tokens = self.tokens.load(Ordering::Relaxed);
+        while tokens > 0 {
+            // Relaxed: the token carries no data; the lock, taken next,
+            // orders what the notifier wrote.
+            match self.tokens.compare_exchange_weak(
+                tokens,
+                tokens - 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => tokens = now,
+            }
+        }
+        false
+    }
+}

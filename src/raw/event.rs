@@ -1,0 +1,168 @@
+//! `RawEvent`: a flag that processes wait for, Python's `Event`.
+//!
+//! One word: bit 0 is the flag, bit 1 says some thread may sleep on the
+//! word, and the remaining 30 bits count the times the flag was set. A
+//! waiter returns once the flag is set *or* the count moved since it began,
+//! so a `set` followed at once by a `clear` still releases everyone who was
+//! waiting, as in Python. `set` wakes sleepers only if the sleeper bit says
+//! there may be some, and clears that bit: a waiter that dies asleep costs
+//! one needless wake-up, once.
+//!
+//! Orderings: `set` publishes with `Release` and waiters read with
+//! `Acquire`, so what the setter wrote before `set` is visible to a waiter
+//! that returns true. Everything else is `Relaxed`.
+
+use crate::shim::{loom_const_fn, AtomicU32, Ordering};
+use crate::sys::{self, Deadline, WaitCell, Wake};
+use core::time::Duration;
+
+/// The flag.
+const SET: u32 = 1;
+/// Some thread may be asleep on the word; `set` must wake them.
+const SLEEPERS: u32 = 2;
+/// One step of the set counter in bits 2..32.
+const ONE_SET: u32 = 4;
+
+#[inline]
+fn sets(word: u32) -> u32 {
+    word >> 2
+}
+
+/// A flag that threads of any process can set, clear and wait for.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::RawEvent;
+/// use std::time::Duration;
+///
+/// static READY: RawEvent = RawEvent::new();
+/// assert!(!READY.wait_for(Duration::from_millis(1)));
+/// READY.set();
+/// assert!(READY.is_set());
+/// assert!(READY.wait_for(Duration::ZERO));
+/// READY.clear();
+/// assert!(!READY.is_set());
+/// ```
+#[repr(C)]
+#[derive(Debug)]
+pub struct RawEvent {
+    /// `sets << 2 | SLEEPERS | SET`.
+    word: AtomicU32,
+    cell: WaitCell,
+}
+
+impl Default for RawEvent {
+    fn default() -> Self {
+        RawEvent::new()
+    }
+}
+
+impl RawEvent {
+    loom_const_fn! {
+        /// A cleared event.
+        pub fn new() -> RawEvent {
+            RawEvent {
+                word: AtomicU32::new(0),
+                cell: WaitCell::new(),
+            }
+        }
+    }
+
+    /// Sets the flag and wakes every waiter. Setting a set flag does
+    /// nothing.
+    #[inline]
+    pub fn set(&self) {
+        let mut word = self.word.load(Ordering::Relaxed);
+        loop {
+            if word & SET != 0 {
+                return;
+            }
+            let new = (word & !SLEEPERS).wrapping_add(ONE_SET) | SET;
+            // Release: pairs with the Acquire loads of waiters and `is_set`.
+            match self
+                .word
+                .compare_exchange_weak(word, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => word = now,
+            }
+        }
+        if word & SLEEPERS != 0 {
+            self.cell.wake_all(&self.word);
+        }
+    }
+
+    /// Clears the flag.
+    #[inline]
+    pub fn clear(&self) {
+        // Relaxed: clearing publishes nothing.
+        self.word.fetch_and(!SET, Ordering::Relaxed);
+    }
+
+    /// Whether the flag is set.
+    #[inline]
+    pub fn is_set(&self) -> bool {
+        // Acquire: pairs with the Release in `set`.
+        self.word.load(Ordering::Acquire) & SET != 0
+    }
+
+    /// Waits until the flag is set; returns at once if it is.
+    #[inline]
+    pub fn wait(&self) {
+        let set = self.wait_until(Deadline::NEVER);
+        debug_assert!(set, "a wait without deadline timed out");
+    }
+
+    /// Waits until the flag is set or `timeout` passes; returns the flag
+    /// (true also if it was set and cleared again meanwhile).
+    #[inline]
+    pub fn wait_for(&self, timeout: Duration) -> bool {
+        self.is_set() || self.wait_slow(Deadline::after(timeout))
+    }
+
+    /// Waits until the flag is set or `deadline`; returns as
+    /// [`RawEvent::wait_for`] does.
+    #[inline]
+    pub fn wait_until(&self, deadline: Deadline) -> bool {
+        self.is_set() || self.wait_slow(deadline)
+    }
+
+    #[cold]
+    fn wait_slow(&self, deadline: Deadline) -> bool {
+        // Acquire, here and below: pairs with the Release in `set`.
+        let first = self.word.load(Ordering::Acquire);
+        if first & SET != 0 {
+            return true;
+        }
+        let start = sets(first);
+        let released = |word: u32| word & SET != 0 || sets(word) != start;
+        if sys::spin_until(deadline, || released(self.word.load(Ordering::Relaxed))) {
+            return released(self.word.load(Ordering::Acquire));
+        }
+        loop {
+            let word = self.word.load(Ordering::Acquire);
+            if released(word) {
+                return true;
+            }
+            if word & SLEEPERS == 0
+                && self
+                    .word
+                    .compare_exchange_weak(
+                        word,
+                        word | SLEEPERS,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
+                    .is_err()
+            {
+                continue;
+            }
+            if self.cell.wait(&self.word, word | SLEEPERS, deadline) == Wake::TimedOut
+                && deadline.has_passed()
+            {
+                return released(self.word.load(Ordering::Acquire));
+            }
+        }
+    }
+}
