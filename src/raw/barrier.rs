@@ -25,16 +25,12 @@ use super::lock::{Acquired, RawLock};
 use crate::shim::{loom_const_fn, AtomicU32, Ordering};
 use crate::sys::{self, Deadline, WaitCell, Wake};
 use core::fmt;
-use core::time::Duration;
 
 /// The most parties a barrier can have.
 pub const MAX_PARTIES: u32 = 64;
 
 /// Bit 0 of the word: the current generation is broken.
 const BROKEN: u32 = 1;
-
-const FIRST_PROBE_INTERVAL: Duration = Duration::from_millis(1);
-const MAX_PROBE_INTERVAL: Duration = Duration::from_millis(100);
 
 #[inline]
 fn generation(word: u32) -> u32 {
@@ -225,8 +221,7 @@ impl RawBarrier {
         let ended = |word: u32| word != arrival.generation << 1;
         // Relaxed: a hint; the outcome is read with Acquire below.
         sys::spin_until(deadline, || ended(self.word.load(Ordering::Relaxed)));
-        let mut probe_interval = FIRST_PROBE_INTERVAL;
-        let mut probe_at = sys::probe_deadline(probe_interval);
+        let mut probe = sys::Probe::start();
         loop {
             // Acquire: pairs with the Release store of the word in
             // `start_generation` / `break_locked`.
@@ -234,19 +229,17 @@ impl RawBarrier {
             if ended(word) {
                 return self.outcome(arrival.generation, word);
             }
-            if self.cell.wait(&self.word, word, deadline.min(probe_at)) == Wake::TimedOut {
+            if self.cell.wait(&self.word, word, deadline.min(probe.at())) == Wake::TimedOut {
                 if deadline.has_passed() {
                     self.break_generation(arrival.generation);
                     return self.outcome(arrival.generation, self.word.load(Ordering::Acquire));
                 }
-                if probe_at.has_passed() {
+                if probe.due() {
                     if let Some(tid) = self.watched(arrival.index) {
                         if sys::thread_is_gone(tid) {
                             self.break_generation(arrival.generation);
                         }
                     }
-                    probe_interval = (probe_interval * 2).min(MAX_PROBE_INTERVAL);
-                    probe_at = sys::probe_deadline(probe_interval);
                 }
             }
         }

@@ -141,26 +141,9 @@ impl RawEvent {
             return released(self.word.load(Ordering::Acquire));
         }
         loop {
-            let word = self.word.load(Ordering::Acquire);
-            if released(word) {
-                return true;
-            }
-            if word & SLEEPERS == 0
-                && self
-                    .word
-                    .compare_exchange_weak(
-                        word,
-                        word | SLEEPERS,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    )
-                    .is_err()
-            {
-                continue;
-            }
-            if self.cell.wait(&self.word, word | SLEEPERS, deadline) == Wake::TimedOut
-                && deadline.has_passed()
-            {
+            let slept = sys::sleep_flagged(&self.cell, &self.word, SLEEPERS, deadline, released);
+            let gave_up = slept == Some(Wake::TimedOut) && deadline.has_passed();
+            if slept.is_none() || gave_up {
                 return released(self.word.load(Ordering::Acquire));
             }
         }

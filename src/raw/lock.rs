@@ -28,13 +28,6 @@ pub(crate) const INCONSISTENT: u32 = 1 << 30;
 /// Bit 31: some thread may be asleep on the word; release must wake one.
 pub(crate) const WAITERS: u32 = 1 << 31;
 
-/// The first pause between checks on whether the holder still lives; it
-/// doubles up to `MAX_PROBE_INTERVAL` while the wait goes on.
-const FIRST_PROBE_INTERVAL: Duration = Duration::from_millis(1);
-/// The longest pause between liveness checks: a waiter learns of a dead
-/// holder at most this long after the death (plus one check).
-const MAX_PROBE_INTERVAL: Duration = Duration::from_millis(100);
-
 #[inline]
 fn holder(word: u32) -> u32 {
     word & TID_MASK
@@ -288,42 +281,28 @@ impl RawLock {
             return None;
         }
 
-        let mut probe_interval = FIRST_PROBE_INTERVAL;
-        let mut probe_at = sys::probe_deadline(probe_interval);
+        let mut probe = sys::Probe::start();
         loop {
             // After sleeping once this thread cannot know whether others
             // still sleep, so it takes the lock with WAITERS set.
             if let Some(acquired) = self.try_take(tid, WAITERS) {
                 return Some(acquired);
             }
-            let word = self.word.load(Ordering::Relaxed);
-            if is_free(word) {
-                continue;
-            }
-            if word & WAITERS == 0
-                && self
-                    .word
-                    .compare_exchange_weak(
-                        word,
-                        word | WAITERS,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    )
-                    .is_err()
-            {
-                continue;
-            }
-            let wake_at = deadline.min(probe_at);
-            if self.cell.wait(&self.word, word | WAITERS, wake_at) == Wake::TimedOut {
+            let slept = sys::sleep_flagged(
+                &self.cell,
+                &self.word,
+                WAITERS,
+                deadline.min(probe.at()),
+                is_free,
+            );
+            if slept == Some(Wake::TimedOut) {
                 if deadline.has_passed() {
                     return self.try_take(tid, WAITERS);
                 }
-                if probe_at.has_passed() {
+                if probe.due() {
                     if let Some(acquired) = self.take_from_dead_holder(tid) {
                         return Some(acquired);
                     }
-                    probe_interval = (probe_interval * 2).min(MAX_PROBE_INTERVAL);
-                    probe_at = sys::probe_deadline(probe_interval);
                 }
             }
         }

@@ -212,24 +212,9 @@ impl RawSemaphore {
             if self.try_acquire() {
                 break true;
             }
-            let word = self.word.load(Ordering::Relaxed);
-            if units(word) > 0 {
-                continue;
-            }
-            if word & SLEEPERS == 0
-                && self
-                    .word
-                    .compare_exchange_weak(
-                        word,
-                        word | SLEEPERS,
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    )
-                    .is_err()
-            {
-                continue;
-            }
-            if self.cell.wait(&self.word, word | SLEEPERS, deadline) == Wake::TimedOut
+            let ready = |word: u32| units(word) > 0;
+            if sys::sleep_flagged(&self.cell, &self.word, SLEEPERS, deadline, ready)
+                == Some(Wake::TimedOut)
                 && deadline.has_passed()
             {
                 // A unit released at the last moment still counts.
