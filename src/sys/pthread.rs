@@ -9,6 +9,14 @@
 //! sleeper that finds the word changed, or a post meant for someone else,
 //! returns early: the contract allows spurious wake-ups.
 //!
+//! A post is not addressed: a thread that starts sleeping just after a
+//! wake can take the post meant for one already asleep, which then sleeps
+//! on (the thief re-checks its own word and sleeps again). So no sleep on
+//! this backend lasts longer than [`MAX_SLEEP`]: a sleeper whose post was
+//! taken notices the change to its word at its next look, at most that
+//! much later. Futexes wake the sleepers queued at the time of the wake and
+//! need no such bound.
+//!
 //! Why not a process-shared `pthread_mutex_t` and `pthread_cond_t`, the
 //! obvious design: glibc's condition variable keeps a count of the waiters
 //! inside `pthread_cond_wait`, and a waiter killed there is never taken off
@@ -33,6 +41,12 @@
 use super::{ident, Deadline, Wake};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{fence, AtomicU32, Ordering};
+
+/// The longest one sleep lasts before the sleeper looks at its word again
+/// (see the module docs): the worst-case delay of a wake-up on this
+/// backend, and the period of a sleeper's wasted wake-ups (a few
+/// microseconds of CPU each).
+pub const MAX_SLEEP: core::time::Duration = core::time::Duration::from_millis(10);
 
 /// `state`: nobody has initialised the semaphore yet.
 const UNINIT: u32 = 0;
@@ -153,18 +167,15 @@ impl WaitCell {
     }
 
     fn sleep(&self, deadline: Deadline) -> Wake {
-        let rc = if deadline.is_never() {
-            // SAFETY: initialised semaphore that never moves while in use.
-            unsafe { libc::sem_wait(self.sem.get()) }
-        } else {
-            timed_wait(self.sem.get(), deadline)
-        };
-        if rc == 0 {
+        let look_again = Deadline::after(MAX_SLEEP);
+        if timed_wait(self.sem.get(), deadline.min(look_again)) == 0 {
             return Wake::Woken;
         }
         match errno() {
-            libc::ETIMEDOUT => Wake::TimedOut,
-            // EINTR: a signal; the caller retries against the same deadline.
+            libc::ETIMEDOUT if deadline <= look_again => Wake::TimedOut,
+            // ETIMEDOUT of the capped sleep: a spurious wake-up, so that the
+            // caller looks at its word. EINTR: a signal; the caller retries
+            // against the same deadline.
             _ => Wake::Woken,
         }
     }
