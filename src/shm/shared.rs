@@ -61,12 +61,26 @@ shm_safe!(AtomicU8, AtomicU16, AtomicU32, AtomicU64, AtomicUsize);
 shm_safe!(AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicIsize);
 // AtomicBool reads its byte as `!= 0`, so every byte is valid.
 shm_safe!(AtomicBool);
-shm_safe!(
+
+macro_rules! shm_safe_primitive {
+    ($($t:ty),* $(,)?) => { $(
+        // SAFETY: the raw primitives are made for shared memory: repr(C),
+        // atomics and a wait cell, no pointers, no Drop, and every field is
+        // validated or clamped before it indexes anything. On the futex
+        // backend any bytes are a valid state (a garbage state can hang or
+        // fail an operation, not break memory safety); on the portable
+        // backend a peer that overwrites the cell's `sem_t` is outside what
+        // libc promises (see the README's known limits).
+        unsafe impl ShmSafe for $t {}
+    )* };
+}
+
+shm_safe_primitive!(
     crate::raw::RawLock,
     crate::raw::RawRLock,
     crate::raw::RawSemaphore
 );
-shm_safe!(
+shm_safe_primitive!(
     crate::raw::RawEvent,
     crate::raw::RawCondition,
     crate::raw::RawBarrier
