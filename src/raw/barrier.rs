@@ -220,7 +220,9 @@ impl RawBarrier {
     pub fn wait(&self, arrival: Arrival, deadline: Deadline) -> Result<(), BrokenBarrier> {
         let ended = |word: u32| word != arrival.generation << 1;
         // Relaxed: a hint; the outcome is read with Acquire below.
-        sys::spin_until(deadline, || ended(self.word.load(Ordering::Relaxed)));
+        sys::spin_until(deadline, sys::Poll::Eager, || {
+            ended(self.word.load(Ordering::Relaxed))
+        });
         let mut probe = sys::Probe::start();
         loop {
             // Acquire: pairs with the Release store of the word in

@@ -14,7 +14,11 @@
 //!   Only waiters whose epoch is at most `token_epoch` may take a token, so
 //!   a thread that starts waiting after a notify cannot take that notify's
 //!   wake-up;
-//! - `seq`: the word sleepers sleep on, bumped by every such notify.
+//! - `seq`: the word sleepers sleep on: a counter bumped by every such
+//!   notify, and a `SLEEPERS` bit that a waiter sets before it sleeps in
+//!   the kernel and the notify clears, so that a notify makes a wake-up
+//!   syscall only when someone may be asleep (a waiter still spinning sees
+//!   the counter move by itself).
 //!
 //! `notify(n)` moves `k = min(n, waiters)` from `waiters` to `tokens` and
 //! wakes all sleepers; the eligible ones race for the `k` tokens, the rest
@@ -35,6 +39,16 @@ use super::lock::{Acquired, RawLock};
 use super::rlock::{Depth, NotOwner, RawRLock};
 use crate::shim::{loom_const_fn, AtomicU32, Ordering};
 use crate::sys::{self, Deadline, WaitCell, Wake};
+
+/// Bit 0 of `seq`: a waiter may be asleep in the kernel.
+const SLEEPERS: u32 = 1;
+/// One notify, in bits 1..32 of `seq`.
+const ONE_NOTIFY: u32 = 2;
+
+#[inline]
+fn notifies(seq: u32) -> u32 {
+    seq >> 1
+}
 
 /// A lock a [`RawCondition`] can wait with: the caller holds it; waiting
 /// lets go of it entirely and takes it back.
@@ -125,7 +139,8 @@ pub struct Waited {
 #[repr(C)]
 #[derive(Debug)]
 pub struct RawCondition {
-    /// The futex word: bumped by every notify that hands out wake-ups.
+    /// The futex word: `notifies << 1 | SLEEPERS`, bumped by every notify
+    /// that hands out wake-ups.
     seq: AtomicU32,
     /// The epoch new waiters record.
     epoch: AtomicU32,
@@ -230,8 +245,20 @@ impl RawCondition {
         // Release: a waiter that reads this epoch (Acquire) sees the tokens.
         self.token_epoch.store(epoch, Ordering::Release);
         // Release: a waiter that reads the new seq (Acquire) sees the epoch.
-        self.seq.fetch_add(1, Ordering::Release);
-        self.cell.wake_all(&self.seq);
+        let mut seq = self.seq.load(Ordering::Relaxed);
+        loop {
+            let bumped = (seq & !SLEEPERS).wrapping_add(ONE_NOTIFY);
+            match self
+                .seq
+                .compare_exchange_weak(seq, bumped, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => seq = now,
+            }
+        }
+        if seq & SLEEPERS != 0 {
+            self.cell.wake_all(&self.seq);
+        }
         Ok(k)
     }
 
@@ -254,16 +281,20 @@ impl RawCondition {
         if self.take_token(epoch) {
             return true;
         }
-        let start = *seq;
         // Relaxed: only a hint that a notify happened; `take_token` reads
         // with Acquire.
-        sys::spin_until(deadline, || self.seq.load(Ordering::Relaxed) != start);
+        let start = notifies(*seq);
+        sys::spin_until(deadline, sys::Poll::Eager, || {
+            notifies(self.seq.load(Ordering::Relaxed)) != start
+        });
         loop {
             if self.take_token(epoch) {
                 return true;
             }
-            if self.cell.wait(&self.seq, *seq, deadline) == Wake::TimedOut && deadline.has_passed()
-            {
+            let seen = notifies(*seq);
+            let moved = |word: u32| notifies(word) != seen;
+            let slept = sys::sleep_flagged(&self.cell, &self.seq, SLEEPERS, deadline, moved);
+            if slept == Some(Wake::TimedOut) && deadline.has_passed() {
                 return false;
             }
             // Acquire: pairs with the Release bump in `notify`.

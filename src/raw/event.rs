@@ -137,7 +137,9 @@ impl RawEvent {
         }
         let start = sets(first);
         let released = |word: u32| word & SET != 0 || sets(word) != start;
-        if sys::spin_until(deadline, || released(self.word.load(Ordering::Relaxed))) {
+        if sys::spin_until(deadline, sys::Poll::Eager, || {
+            released(self.word.load(Ordering::Relaxed))
+        }) {
             return released(self.word.load(Ordering::Acquire));
         }
         loop {

@@ -177,14 +177,14 @@ impl RawLock {
     /// [`NotHeld`] if the lock is free.
     #[inline]
     pub fn release(&self) -> Result<(), NotHeld> {
-        let word = self.word.load(Ordering::Relaxed);
-        if word & (WAITERS | INCONSISTENT) == 0
-            && !is_free(word)
-            // Release: pairs with the Acquire of the next acquisition.
-            && self
-                .word
-                .compare_exchange(word, 0, Ordering::Release, Ordering::Relaxed)
-                .is_ok()
+        // One compare-and-swap when this thread holds the lock and nothing
+        // is flagged: a load first would pull the contended cache line in
+        // twice.
+        // Release: pairs with the Acquire of the next acquisition.
+        if self
+            .word
+            .compare_exchange(sys::current_tid(), 0, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
         {
             return Ok(());
         }
@@ -273,7 +273,9 @@ impl RawLock {
         }
         // Spin: a holder on another core usually lets go well before a
         // sleep and wake-up would complete.
-        sys::spin_until(deadline, || is_free(self.word.load(Ordering::Relaxed)));
+        sys::spin_until(deadline, sys::Poll::Backoff, || {
+            is_free(self.word.load(Ordering::Relaxed))
+        });
         if let Some(acquired) = self.try_take(tid, 0) {
             return Some(acquired);
         }

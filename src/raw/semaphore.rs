@@ -201,8 +201,9 @@ impl RawSemaphore {
         if deadline.has_passed() {
             return self.try_acquire();
         }
-        if sys::spin_until(deadline, || units(self.word.load(Ordering::Relaxed)) > 0)
-            && self.try_acquire()
+        if sys::spin_until(deadline, sys::Poll::Eager, || {
+            units(self.word.load(Ordering::Relaxed)) > 0
+        }) && self.try_acquire()
         {
             return true;
         }

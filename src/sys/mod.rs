@@ -38,9 +38,9 @@ mod backend;
 
 pub use backend::WaitCell;
 pub(crate) use ident::{current_tid, thread_is_gone};
-pub(crate) use spin::spin_until;
 #[cfg(not(loom))]
 pub use spin::{set_spin_duration, spin_duration, MAX_SPIN};
+pub(crate) use spin::{spin_until, Poll};
 pub use time::Deadline;
 
 /// The name of the compiled-in wait backend: `"futex"`, `"pthread"` or

@@ -26,7 +26,7 @@ pub const MAX_SPIN: Duration = Duration::from_millis(1);
 #[cfg(not(loom))]
 static SPIN_NANOS: AtomicU32 = AtomicU32::new(DEFAULT_SPIN_NANOS);
 
-/// How often the spin loop looks at the clock (a power of two).
+/// How many pauses a spin makes between two looks at the clock.
 #[cfg(not(loom))]
 const CLOCK_EVERY: u32 = 32;
 
@@ -60,25 +60,48 @@ pub fn spin_duration() -> Duration {
     Duration::from_nanos(u64::from(SPIN_NANOS.load(Ordering::Relaxed)))
 }
 
+/// How a spin looks at what it waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Poll {
+    /// After every pause: the fastest reaction, for waiters that the other
+    /// side is itself waiting on (events, conditions, barriers).
+    Eager,
+    /// After 1, 2, 4, ... up to [`MAX_BACKOFF`] pauses: for locks, where
+    /// every look pulls the cache line away from the holder working in it.
+    Backoff,
+}
+
+/// The most pauses between two looks of a [`Poll::Backoff`] spin.
+const MAX_BACKOFF: u32 = 64;
+
 /// Polls `done` until it returns true, the spin bound runs out or `limit`
 /// passes; returns its last answer.
 #[cfg(not(loom))]
 #[inline]
-pub(crate) fn spin_until(limit: Deadline, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn spin_until(limit: Deadline, poll: Poll, mut done: impl FnMut() -> bool) -> bool {
     let nanos = SPIN_NANOS.load(Ordering::Relaxed);
     if nanos == 0 {
         return done();
     }
     let deadline = Deadline::after(Duration::from_nanos(u64::from(nanos))).min(limit);
-    let mut i: u32 = 0;
+    let mut pauses: u32 = 1;
+    let mut since_clock: u32 = 0;
     loop {
         if done() {
             return true;
         }
-        core::hint::spin_loop();
-        i = i.wrapping_add(1);
-        if i % CLOCK_EVERY == 0 && deadline.has_passed() {
-            return done();
+        for _ in 0..pauses {
+            core::hint::spin_loop();
+        }
+        since_clock += pauses;
+        if poll == Poll::Backoff {
+            pauses = (pauses * 2).min(MAX_BACKOFF);
+        }
+        if since_clock >= CLOCK_EVERY {
+            since_clock = 0;
+            if deadline.has_passed() {
+                return done();
+            }
         }
     }
 }
@@ -86,7 +109,7 @@ pub(crate) fn spin_until(limit: Deadline, mut done: impl FnMut() -> bool) -> boo
 /// Under loom a spin is one look: loom explores the interleavings a longer
 /// spin would only repeat.
 #[cfg(loom)]
-pub(crate) fn spin_until(_limit: Deadline, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn spin_until(_limit: Deadline, _poll: Poll, mut done: impl FnMut() -> bool) -> bool {
     if done() {
         return true;
     }
