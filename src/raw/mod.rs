@@ -27,6 +27,23 @@ pub use semaphore::{RawSemaphore, ReleasedTooManyTimes, SEM_VALUE_MAX};
 #[allow(unused_imports)]
 pub(crate) use lock::{INCONSISTENT, TID_MASK, WAITERS};
 
+/// A value on cache lines of its own: what one side polls stays off the
+/// lines the other side writes. 128 bytes, since x86's spatial prefetcher
+/// pulls in cache lines in pairs (crossbeam's `CachePadded` makes the same
+/// choice).
+#[repr(C, align(128))]
+#[derive(Debug, Default)]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> core::ops::Deref for CachePadded<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 #[cfg(not(loom))]
 mod layout {
     use super::*;
@@ -49,7 +66,8 @@ mod layout {
         static_assertions::const_assert_eq!(align_of::<RawRLock>(), 4);
         static_assertions::const_assert_eq!(core::mem::size_of::<RawSemaphore>(), 12);
         static_assertions::const_assert_eq!(core::mem::size_of::<RawEvent>(), 4);
-        static_assertions::const_assert_eq!(core::mem::size_of::<RawCondition>(), 20);
+        static_assertions::const_assert_eq!(core::mem::size_of::<RawCondition>(), 256);
+        static_assertions::const_assert_eq!(align_of::<RawCondition>(), 128);
         static_assertions::const_assert_eq!(
             core::mem::size_of::<RawBarrier>(),
             16 + 4 * MAX_PARTIES as usize + 4
@@ -65,7 +83,6 @@ mod layout {
         static_assertions::const_assert!(align_of::<RawRLock>() <= 8);
         static_assertions::const_assert!(align_of::<RawSemaphore>() <= 8);
         static_assertions::const_assert!(align_of::<RawEvent>() <= 8);
-        static_assertions::const_assert!(align_of::<RawCondition>() <= 8);
         static_assertions::const_assert!(align_of::<RawBarrier>() <= 8);
     };
 }
