@@ -39,7 +39,7 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 pub(crate) const MAX_OBJECT_NAME: usize = NAME_BYTES - 1;
 
 /// Bytes of an entry's name field.
-const NAME_BYTES: usize = 48;
+pub(crate) const NAME_BYTES: usize = 48;
 
 /// The directory capacity of the segments this build creates.
 pub(crate) const DEFAULT_CAPACITY: u32 = 64;

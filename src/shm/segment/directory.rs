@@ -79,14 +79,7 @@ impl Segment {
         name: &str,
         init: impl FnOnce() -> T,
     ) -> Result<Shared<T>, Error> {
-        const {
-            assert!(
-                align_of::<T>() <= 4096,
-                "ShmSafe types must not need more than page alignment"
-            )
-        };
-        let key = header::object_key(name)?;
-        self.check_header()?;
+        let key = self.checked_key::<T>(name)?;
         // Fast path, without the lock: a READY entry never changes.
         if let Found::Ready(entry) = self.find(&key)? {
             return Ok(self.shared(name, &entry)?);
@@ -159,14 +152,7 @@ impl Segment {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn get<T: ShmSafe>(&self, name: &str) -> Result<Shared<T>, Error> {
-        const {
-            assert!(
-                align_of::<T>() <= 4096,
-                "ShmSafe types must not need more than page alignment"
-            )
-        };
-        let key = header::object_key(name)?;
-        self.check_header()?;
+        let key = self.checked_key::<T>(name)?;
         match self.find(&key)? {
             Found::Ready(entry) => return Ok(self.shared(name, &entry)?),
             Found::Missing { .. } => {
@@ -182,6 +168,20 @@ impl Segment {
             Found::Initialising(..) => Err(SegmentError::Abandoned { name: name.into() }.into()),
             Found::Missing { .. } => Err(SegmentError::NoSuchObject { name: name.into() }.into()),
         }
+    }
+
+    /// The directory key for `name`, once the type fits a segment and the
+    /// header still checks out: what every lookup starts with.
+    fn checked_key<T: ShmSafe>(&self, name: &str) -> Result<[u8; header::NAME_BYTES], Error> {
+        const {
+            assert!(
+                align_of::<T>() <= 4096,
+                "ShmSafe types must not need more than page alignment"
+            )
+        };
+        let key = header::object_key(name)?;
+        self.check_header()?;
+        Ok(key)
     }
 
     /// The header; its bytes may say anything.
