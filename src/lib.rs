@@ -4,7 +4,7 @@
 //! The layers, bottom up (each only uses those below it):
 //!
 //! - `sys`: sleeping on and waking a shared 32-bit word (futex on Linux,
-//!   process-shared pthread objects with the `pthread` feature, loom under
+//!   process-shared POSIX semaphores with the `pthread` feature, loom under
 //!   `cfg(loom)`), monotonic [`Deadline`]s, thread identity.
 //! - [`raw`]: the primitives as plain `#[repr(C)]` state, `no_std`.
 //! - `shm` (`std`): [`Shared`] puts one value in its own shared mapping,

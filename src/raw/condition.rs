@@ -23,7 +23,7 @@
 //! `notify(n)` moves `k = min(n, waiters)` from `waiters` to `tokens` and
 //! wakes all sleepers; the eligible ones race for the `k` tokens, the rest
 //! sleep again. Waking everyone (rather than `k`) is what makes this safe
-//! on every backend: a futex or condvar wake of `k` might reach late
+//! on every backend: a futex or semaphore wake of `k` might reach late
 //! waiters that may not take a token while eligible ones sleep on. A waiter
 //! that times out takes the lock back and then, under it, either takes a
 //! token after all (it was notified) or leaves `waiters`. A waiter that

@@ -1,5 +1,5 @@
-//! Waiting and waking inside `loom::model`: the pthread backend's shape
-//! (a mutex and a condition variable per cell) over loom's own, so loom sees
+//! Waiting and waking inside `loom::model`: a mutex and a condition
+//! variable per cell, loom's own, so loom sees
 //! every sleep and wake-up and can report lost ones as deadlocks.
 
 use super::{Deadline, Wake};

@@ -7,7 +7,7 @@
 //! | backend | when | cell |
 //! |---|---|---|
 //! | `futex` | Linux (default) | empty: the kernel queues sleepers by address |
-//! | `pthread` | feature `pthread`, or not Linux | process-shared mutex + condvar |
+//! | `pthread` | feature `pthread`, or not Linux | process-shared POSIX semaphore + sleeper count |
 //! | `loom` | `cfg(loom)` | loom's mutex + condvar |
 //!
 //! The contract, for all three: `wait(word, expected, deadline)` sleeps only
