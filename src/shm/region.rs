@@ -4,7 +4,7 @@
 //! Two sources: anonymous shared memory (`mmap(MAP_SHARED | MAP_ANONYMOUS)`,
 //! which a forked child inherits and nobody else can reach), and a file
 //! descriptor (a `shm_open` name or a memfd), mapped through memmap2's
-//! `MmapMut::map_mut` — never `map_anon`, which is private: a forked child's
+//! `MmapMut::map_mut` — never memmap2's anonymous maps, which are private: a forked child's
 //! writes to a private mapping stay in the child.
 
 use std::io;

@@ -1,6 +1,6 @@
 //! Waiting and waking with Linux futexes.
 //!
-//! Every call leaves out `FUTEX_PRIVATE_FLAG`: a private futex is keyed by
+//! Every call leaves out the futex "private" flag: a private futex is keyed by
 //! the address space, so it never wakes a waiter in another process. The
 //! shared form keys by the physical page, which is what two mappings of one
 //! segment have in common. Waits use `FUTEX_WAIT_BITSET`, whose timeout is
