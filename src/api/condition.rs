@@ -3,7 +3,7 @@
 
 use super::lock::{Lock, RLock};
 use super::outcome::OwnerDied;
-use crate::raw::{Acquired, ConditionLock, NotOwner, RawCondition};
+use crate::raw::{Acquired, NotOwner, RawCondition};
 use crate::shm::Shared;
 use crate::{Deadline, Error};
 use std::fmt;
@@ -259,8 +259,8 @@ impl Condition {
 
     fn wait_until(&self, deadline: Deadline) -> Result<bool, ConditionError> {
         let waited = match &self.lock {
-            Guarding::Lock(l) => wait_with(&self.cond, &**l.raw(), deadline),
-            Guarding::RLock(l) => wait_with(&self.cond, &**l.raw(), deadline),
+            Guarding::Lock(l) => self.cond.wait_until(&**l.raw(), deadline),
+            Guarding::RLock(l) => self.cond.wait_until(&**l.raw(), deadline),
         }?;
         match waited.reacquired {
             Acquired::Clean => Ok(waited.notified),
@@ -269,14 +269,6 @@ impl Condition {
             }),
         }
     }
-}
-
-fn wait_with<L: ConditionLock>(
-    cond: &RawCondition,
-    lock: &L,
-    deadline: Deadline,
-) -> Result<crate::raw::Waited, NotOwner> {
-    cond.wait_until(lock, deadline)
 }
 
 impl fmt::Debug for Condition {

@@ -88,10 +88,7 @@ impl RawRLock {
     /// As [`RawRLock::lock`].
     #[inline]
     pub fn try_lock(&self) -> Option<Acquired> {
-        if self.recurse() {
-            return Some(Acquired::Clean);
-        }
-        self.lock.try_lock().map(|a| self.first_level(a))
+        self.acquire_with(|l| l.try_lock())
     }
 
     /// Acquires the lock (or a level), giving up after `timeout`.
@@ -101,10 +98,7 @@ impl RawRLock {
     /// As [`RawRLock::lock`].
     #[inline]
     pub fn lock_for(&self, timeout: Duration) -> Option<Acquired> {
-        if self.recurse() {
-            return Some(Acquired::Clean);
-        }
-        self.lock.lock_for(timeout).map(|a| self.first_level(a))
+        self.acquire_with(|l| l.lock_for(timeout))
     }
 
     /// Acquires the lock (or a level), giving up at `deadline`.
@@ -114,10 +108,7 @@ impl RawRLock {
     /// As [`RawRLock::lock`].
     #[inline]
     pub fn lock_until(&self, deadline: Deadline) -> Option<Acquired> {
-        if self.recurse() {
-            return Some(Acquired::Clean);
-        }
-        self.lock.lock_until(deadline).map(|a| self.first_level(a))
+        self.acquire_with(|l| l.lock_until(deadline))
     }
 
     /// Releases one level; the last level frees the lock.
@@ -228,9 +219,15 @@ impl RawRLock {
         true
     }
 
+    /// One more level if this thread owns the lock already; otherwise the
+    /// first level, if `take` gets the lock.
     #[inline]
-    fn first_level(&self, acquired: Acquired) -> Acquired {
+    fn acquire_with(&self, take: impl FnOnce(&RawLock) -> Option<Acquired>) -> Option<Acquired> {
+        if self.recurse() {
+            return Some(Acquired::Clean);
+        }
+        let acquired = take(&self.lock)?;
         self.count.store(1, Ordering::Relaxed);
-        acquired
+        Some(acquired)
     }
 }
