@@ -3,13 +3,18 @@
 //!
 //! The layers, bottom up (each only uses those below it):
 //!
-//! - `sys`: sleeping on and waking a shared 32-bit word (futex on Linux,
-//!   process-shared POSIX semaphores with the `pthread` feature, loom under
-//!   `cfg(loom)`), monotonic [`Deadline`]s, thread identity.
-//! - [`raw`]: the primitives as plain `#[repr(C)]` state, `no_std`.
+//! - `sys`: the operating system: sleeping on and waking a shared 32-bit
+//!   word (futex on Linux, process-shared POSIX semaphores with the
+//!   `posix-sem` feature), the monotonic clock ([`Deadline`]), thread
+//!   identity, the spin before sleeping.
+//! - `shim`: what primitive code takes from the world, swapped for loom's
+//!   under `cfg(loom)`.
+//! - [`raw`]: the primitives as plain `#[repr(C)]` state, `no_std`; one lock
+//!   seam, [`raw::Lockable`].
 //! - `shm` (`std`): [`Shared`] puts one value in its own shared mapping,
 //!   [`Segment`] a directory of named values in a named or memfd segment.
-//! - the handles (`std`): [`Lock`], [`RLock`], …, each owning its mapping.
+//! - the handles (`std`): [`Lock`], [`RLock`], …, each owning its mapping,
+//!   and the crate-wide [`Error`].
 //! - [`Process`] (`std`): fork-based child processes.
 #![cfg_attr(not(any(feature = "std", loom)), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -22,14 +27,17 @@
 pub struct ReadmeDoctests;
 
 mod shim;
+// Under loom the shim replaces everything `sys` offers; it is compiled but
+// unused there.
+#[cfg_attr(loom, allow(dead_code, unused_imports))]
 mod sys;
 
 pub mod raw;
 
+// The std layers are left out of loom builds: loom models the raw
+// primitives only.
 #[cfg(all(feature = "std", not(loom)))]
 mod api;
-#[cfg(all(feature = "std", not(loom)))]
-mod error;
 #[cfg(all(feature = "std", not(loom)))]
 mod process;
 #[cfg(all(feature = "std", not(loom)))]
@@ -37,15 +45,18 @@ mod shm;
 
 #[cfg(all(feature = "std", not(loom)))]
 pub use api::{
-    Barrier, BoundedSemaphore, Condition, ConditionError, ConditionGuard, Event, Lock, LockGuard,
-    OwnerDied, RLock, RLockGuard, Semaphore, SemaphoreGuard, TryLockError,
+    Barrier, BoundedSemaphore, Condition, ConditionError, ConditionGuard, Error, Event, Lock,
+    LockGuard, OwnerDied, RLock, RLockGuard, Semaphore, SemaphoreGuard, SharedLock,
+    SharedLockGuard, TryLockError,
 };
-#[cfg(all(feature = "std", not(loom)))]
-pub use error::Error;
 #[cfg(all(feature = "std", not(loom)))]
 pub use process::Process;
 #[cfg(all(feature = "std", not(loom)))]
 pub use shm::{EntryInfo, EntryState, HeaderInfo, Segment, SegmentError, Shared, ShmSafe};
+
+pub use raw::{
+    BarrierBusy, BrokenBarrier, NotHeld, NotOwner, ReleasedTooManyTimes, MAX_PARTIES, SEM_VALUE_MAX,
+};
 
 /// `lock_api::Mutex` over a [`raw::RawLock`]: data guarded across processes
 /// once placed in shared memory (e.g. `Shared<Mutex<u64>>`).
@@ -53,6 +64,5 @@ pub type Mutex<T> = lock_api::Mutex<raw::RawLock, T>;
 /// The guard of a [`Mutex`].
 pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, raw::RawLock, T>;
 
-#[cfg(not(loom))]
-pub use sys::{set_spin_duration, spin_duration, MAX_SPIN};
-pub use sys::{Deadline, BACKEND};
+pub use shim::Deadline;
+pub use sys::{set_spin_duration, spin_duration, BACKEND, MAX_SPIN};

@@ -310,7 +310,7 @@ fn abort_breaks_the_barrier_for_current_and_later_waiters_until_reset() {
         "aborting a broken barrier keeps it broken"
     );
 
-    barrier.reset();
+    barrier.reset().unwrap();
     assert!(!barrier.broken());
     assert_eq!(barrier.n_waiting(), 0);
     let results = Shared::new([const { AtomicU32::new(PENDING) }; 2]).unwrap();
@@ -350,7 +350,7 @@ fn reset_fails_the_current_waiters_and_leaves_the_barrier_usable() {
     let barrier = Barrier::new(3).unwrap();
     let results = Shared::new([const { AtomicU32::new(PENDING) }; 2]).unwrap();
     let children = parties_in_order(&barrier, PATIENCE, &results[..]);
-    barrier.reset();
+    barrier.reset().unwrap();
     for child in &children {
         assert_eq!(join_within(child, DEATH_NOTICED_WITHIN), 0);
     }
@@ -393,7 +393,7 @@ fn a_timed_out_wait_breaks_the_barrier_for_every_waiting_party() {
     );
     assert!(barrier.broken());
     assert_eq!(barrier.wait(Some(PATIENCE)), Err(BrokenBarrier));
-    barrier.reset();
+    barrier.reset().unwrap();
     assert!(!barrier.broken());
 
     // A child's time-out breaks it for the waiting parent just the same.
@@ -416,7 +416,7 @@ fn the_timeout_given_at_creation_applies_to_a_wait_without_one() {
     assert!(took >= asked, "gave up after {took:?}, before {asked:?}");
     assert!(took < asked + SLACK, "{asked:?} asked, took {took:?}");
     assert!(barrier.broken());
-    barrier.reset();
+    barrier.reset().unwrap();
 
     // A timeout passed to wait wins over the default.
     let result = Shared::new(AtomicU32::new(PENDING)).unwrap();
@@ -483,7 +483,7 @@ fn a_party_killed_inside_wait_breaks_the_barrier_for_the_others() {
         assert_eq!(barrier.wait(Some(PATIENCE)), Err(BrokenBarrier));
 
         // Reset, the barrier works again.
-        in_a_child("reset after a death", || barrier.reset());
+        in_a_child("reset after a death", || barrier.reset().unwrap());
         assert!(!barrier.broken());
         let results = Shared::new([const { AtomicU32::new(PENDING) }; 4]).unwrap();
         let children = parties_in_order(&barrier, PATIENCE, &results[..3]);

@@ -6,7 +6,8 @@
 mod common;
 
 use common::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
-use shmsync::{Condition, ConditionError, Lock, Process, RLock, Shared};
+use shmsync::raw::Lockable;
+use shmsync::{Condition, ConditionError, Lock, Process, RLock, Shared, SharedLock, ShmSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,21 +23,29 @@ const PENDING: u32 = 0;
 const TRUE: u32 = 1;
 const FALSE: u32 = 2;
 
-/// A condition over each kind of lock, named for messages: Python's
-/// default (an `RLock`) and a plain `Lock`.
-fn both_kinds() -> [(&'static str, Condition); 2] {
-    [
-        ("RLock", Condition::new().unwrap()),
-        ("Lock", Condition::with_lock(Lock::new().unwrap()).unwrap()),
-    ]
+/// Runs `body` with a condition over each kind of lock, named for
+/// messages: Python's default (an `RLock`) and a plain `Lock`.
+macro_rules! for_each_kind {
+    (|$kind:ident, $cond:ident| $body:block) => {{
+        {
+            let $kind = "RLock";
+            let $cond = Condition::new().unwrap();
+            $body
+        }
+        {
+            let $kind = "Lock";
+            let $cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
+            $body
+        }
+    }};
 }
 
 /// Waits in `n` children: each bumps `started`, takes the lock, waits up
 /// to `PATIENCE`, records what the wait returned in `results[i]`, and bumps
 /// `woken`.
-fn waiters<'a>(
+fn waiters<'a, R: Lockable + ShmSafe>(
     n: usize,
-    cond: &'a Condition,
+    cond: &'a Condition<SharedLock<R>>,
     started: &'a AtomicU32,
     woken: &'a AtomicU32,
     results: &'a [AtomicU32],
@@ -62,7 +71,7 @@ fn waiters<'a>(
 /// of the lock by then (they are counted under it), so each is asleep or
 /// about to be.
 #[track_caller]
-fn wait_for_waiters(cond: &Condition, n: u32) {
+fn wait_for_waiters<R: Lockable + ShmSafe>(cond: &Condition<SharedLock<R>>, n: u32) {
     wait_until(PATIENCE, "the children to wait on the condition", || {
         cond.raw().waiting() == n
     });
@@ -72,7 +81,7 @@ fn wait_for_waiters(cond: &Condition, n: u32) {
 /// Notifies `n` (`u32::MAX`: all) from a child, so a notify that hangs
 /// fails the test instead of hanging it; returns how long the notify took.
 #[track_caller]
-fn notify_from_a_child(cond: &Condition, n: u32) -> Duration {
+fn notify_from_a_child<R: Lockable + ShmSafe>(cond: &Condition<SharedLock<R>>, n: u32) -> Duration {
     let took_us = Shared::new(AtomicU32::new(u32::MAX)).unwrap();
     let notifier = Process::spawn(|| {
         let _held = cond.lock().unwrap();
@@ -104,7 +113,7 @@ fn assert_exactly_woken(woken: &AtomicU32, n: u32, what: &str) {
 #[test]
 fn wait_with_a_timeout_returns_false_when_it_timed_out_and_holds_the_lock_again() {
     let _w = Watchdog::new("wait_timeout", PATIENCE);
-    for (kind, cond) in both_kinds() {
+    for_each_kind!(|kind, cond| {
         let held = cond.lock().unwrap();
         for asked in [Duration::from_millis(100), Duration::from_millis(30)] {
             let start = Instant::now();
@@ -139,13 +148,13 @@ fn wait_with_a_timeout_returns_false_when_it_timed_out_and_holds_the_lock_again(
         })
         .unwrap();
         join_ok(&child);
-    }
+    });
 }
 
 #[test]
 fn a_notify_from_another_process_ends_the_wait_with_true() {
     let _w = Watchdog::new("notify_from_child", PATIENCE);
-    for (kind, cond) in both_kinds() {
+    for_each_kind!(|kind, cond| {
         let notifier = KillOnDrop(
             Process::spawn(|| {
                 let start = Instant::now();
@@ -178,13 +187,13 @@ fn a_notify_from_another_process_ends_the_wait_with_true() {
         assert_eq!(cond.wait(None), Ok(true), "{kind}");
         drop(held);
         join_ok(&notifier);
-    }
+    });
 }
 
 #[test]
 fn notify_2_wakes_exactly_two_of_six_waiting_processes_and_notify_4_the_rest() {
     let _w = Watchdog::new("notify_two_of_six", PATIENCE);
-    for (kind, cond) in both_kinds() {
+    for_each_kind!(|kind, cond| {
         let started = Shared::new(AtomicU32::new(0)).unwrap();
         let woken = Shared::new(AtomicU32::new(0)).unwrap();
         let results = Shared::new([const { AtomicU32::new(PENDING) }; 6]).unwrap();
@@ -217,13 +226,13 @@ fn notify_2_wakes_exactly_two_of_six_waiting_processes_and_notify_4_the_rest() {
             "{kind}: every wait ended notified"
         );
         assert_eq!(cond.raw().waiting(), 0, "{kind}");
-    }
+    });
 }
 
 #[test]
 fn notify_all_wakes_every_waiting_process() {
     let _w = Watchdog::new("notify_all", PATIENCE);
-    for (kind, cond) in both_kinds() {
+    for_each_kind!(|kind, cond| {
         let started = Shared::new(AtomicU32::new(0)).unwrap();
         let woken = Shared::new(AtomicU32::new(0)).unwrap();
         let results = Shared::new([const { AtomicU32::new(PENDING) }; 5]).unwrap();
@@ -238,13 +247,13 @@ fn notify_all_wakes_every_waiting_process() {
             assert_eq!(join_within(child, Duration::from_secs(10)), 0, "{kind}");
         }
         assert!(results.iter().all(|r| r.load(Ordering::SeqCst) == TRUE));
-    }
+    });
 }
 
 #[test]
 fn a_notify_with_nobody_waiting_is_not_remembered_for_later_waiters() {
     let _w = Watchdog::new("notify_not_remembered", PATIENCE);
-    for (kind, cond) in both_kinds() {
+    for_each_kind!(|kind, cond| {
         {
             let _held = cond.lock().unwrap();
             cond.notify(1).unwrap();
@@ -293,13 +302,13 @@ fn a_notify_with_nobody_waiting_is_not_remembered_for_later_waiters() {
         }
         assert_eq!(join_within(&child[0], Duration::from_secs(10)), 0);
         assert_eq!(results[0].load(Ordering::SeqCst), TRUE);
-    }
+    });
 }
 
 #[test]
 fn notify_reaches_only_processes_that_were_waiting_when_it_was_called() {
     let _w = Watchdog::new("notify_only_current", PATIENCE);
-    for (kind, cond) in both_kinds() {
+    for_each_kind!(|kind, cond| {
         let started = Shared::new(AtomicU32::new(0)).unwrap();
         let woken = Shared::new(AtomicU32::new(0)).unwrap();
         let results = Shared::new([const { AtomicU32::new(PENDING) }; 2]).unwrap();
@@ -337,13 +346,13 @@ fn notify_reaches_only_processes_that_were_waiting_when_it_was_called() {
             "{kind}"
         );
         assert_eq!(results[1].load(Ordering::SeqCst), TRUE);
-    }
+    });
 }
 
 #[test]
 fn wait_for_returns_the_predicates_last_value() {
     let _w = Watchdog::new("wait_for", PATIENCE);
-    for (kind, cond) in both_kinds() {
+    for_each_kind!(|kind, cond| {
         let value = Shared::new(AtomicU32::new(0)).unwrap();
         let held = cond.lock().unwrap();
 
@@ -435,14 +444,14 @@ fn wait_for_returns_the_predicates_last_value() {
         drop(held);
         join_ok(&child);
         assert_eq!(value.load(Ordering::SeqCst), 4);
-    }
+    });
 }
 
 #[test]
 fn waiting_or_notifying_without_holding_the_lock_is_an_error() {
     let _w = Watchdog::new("not_owner", PATIENCE);
-    for (kind, cond) in both_kinds() {
-        let not_owner = |cond: &Condition| {
+    for_each_kind!(|kind, cond| {
+        let not_owner = |cond: &Condition<_>| {
             assert_eq!(
                 cond.wait(Some(Duration::from_millis(1))),
                 Err(ConditionError::NotOwner),
@@ -484,14 +493,14 @@ fn waiting_or_notifying_without_holding_the_lock_is_an_error() {
         let err: shmsync::Error = ConditionError::NotOwner.into();
         assert!(matches!(err, shmsync::Error::NotOwner), "{err:?}");
         assert!(!ConditionError::NotOwner.to_string().is_empty());
-    }
+    });
 }
 
 #[test]
 fn waiting_on_an_rlock_held_three_deep_releases_every_level_and_restores_them() {
     let _w = Watchdog::new("rlock_depth", PATIENCE);
     let rlock = RLock::new().unwrap();
-    let cond = Condition::with_rlock(rlock.clone()).unwrap();
+    let cond = Condition::with_lock(rlock.clone()).unwrap();
     let inside = Shared::new(AtomicU32::new(0)).unwrap();
     let child_depth = Shared::new(AtomicU32::new(u32::MAX)).unwrap();
 
@@ -561,7 +570,7 @@ fn a_lock_condition_waiter_lets_another_process_take_the_lock_and_gets_it_back()
 #[test]
 fn a_waiter_killed_in_its_sleep_neither_hangs_the_notifier_nor_keeps_live_waiters_asleep() {
     let _w = Watchdog::new("killed_waiter", PATIENCE);
-    for (kind, cond) in both_kinds() {
+    for_each_kind!(|kind, cond| {
         let started = Shared::new(AtomicU32::new(0)).unwrap();
         let woken = Shared::new(AtomicU32::new(0)).unwrap();
         let results = Shared::new([const { AtomicU32::new(PENDING) }; 3]).unwrap();
@@ -600,7 +609,7 @@ fn a_waiter_killed_in_its_sleep_neither_hangs_the_notifier_nor_keeps_live_waiter
         for child in &children {
             assert_eq!(join_within(child, Duration::from_secs(10)), 0, "{kind}");
         }
-    }
+    });
 }
 
 /// The documented cost of a waiter's death: the wake-up a notify hands to

@@ -22,10 +22,10 @@ fn generations_never_mix() {
                 if pass == 0 {
                     first_pass.fetch_add(1, Ordering::Relaxed);
                 }
-                let arrival = barrier.arrive().unwrap();
+                let arrival = barrier.arrive(Deadline::NEVER).unwrap();
                 *index = arrival.index;
                 if arrival.is_last() {
-                    barrier.trip(arrival).unwrap();
+                    barrier.trip(arrival, Deadline::NEVER).unwrap();
                 } else {
                     barrier.wait(arrival, Deadline::NEVER).unwrap();
                 }
@@ -58,12 +58,12 @@ fn a_time_out_breaks_the_barrier_for_every_party() {
         let barrier = Arc::new(RawBarrier::new(3));
         let other = {
             let barrier = barrier.clone();
-            thread::spawn(move || match barrier.arrive() {
+            thread::spawn(move || match barrier.arrive(Deadline::NEVER) {
                 Ok(arrival) => barrier.wait(arrival, Deadline::NEVER).is_err(),
                 Err(_) => true,
             })
         };
-        let arrival = barrier.arrive().unwrap();
+        let arrival = barrier.arrive(Deadline::NEVER).unwrap();
         let timed_out = barrier.wait(
             arrival,
             Deadline::after(core::time::Duration::from_millis(1)),
@@ -71,8 +71,36 @@ fn a_time_out_breaks_the_barrier_for_every_party() {
         assert!(timed_out.is_err());
         assert!(other.join().unwrap(), "the other party must see the break");
         assert!(barrier.is_broken());
-        barrier.reset();
+        barrier.reset(Deadline::NEVER).unwrap();
         assert!(!barrier.is_broken());
         assert_eq!(barrier.n_waiting(), 0);
+    });
+}
+
+/// The last party trips while a waiter's time-out breaks the generation
+/// without the internal lock: exactly one ending wins, and every party of
+/// the generation reports that same ending.
+#[test]
+fn a_lock_free_break_and_a_trip_agree_on_one_ending() {
+    loom::model(|| {
+        let barrier = Arc::new(RawBarrier::new(2));
+        let first = barrier.arrive(Deadline::NEVER).unwrap();
+        let waiter = {
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                // Loom deadlines have always passed: this wait breaks the
+                // generation unless the trip came first.
+                barrier
+                    .wait(first, Deadline::after(core::time::Duration::from_millis(1)))
+                    .is_ok()
+            })
+        };
+        let tripped = match barrier.arrive(Deadline::NEVER) {
+            Ok(last) => barrier.trip(last, Deadline::NEVER).is_ok(),
+            Err(_) => false,
+        };
+        let waited = waiter.join().unwrap();
+        assert_eq!(tripped, waited, "one generation, two endings");
+        assert_eq!(barrier.is_broken(), !tripped);
     });
 }

@@ -35,17 +35,17 @@ fn a_notify_is_never_lost() {
         let waiter = {
             let s = s.clone();
             thread::spawn(move || {
-                let _ = s.lock.lock();
+                let held = s.lock.lock();
                 while !s.ready.load(Ordering::Relaxed) {
                     let _ = s.cond.wait(&s.lock).unwrap();
                 }
-                s.lock.release().unwrap();
+                s.lock.unlock(held.hold).unwrap();
             })
         };
-        let _ = s.lock.lock();
+        let held = s.lock.lock();
         s.ready.store(true, Ordering::Relaxed);
         s.cond.notify(&s.lock, 1).unwrap();
-        s.lock.release().unwrap();
+        s.lock.unlock(held.hold).unwrap();
         waiter.join().unwrap();
     });
 }
@@ -61,7 +61,7 @@ fn notify_n_wakes_no_more_than_n() {
             .map(|_| {
                 let s = s.clone();
                 thread::spawn(move || {
-                    let _ = s.lock.lock();
+                    let held = s.lock.lock();
                     // Whether this waiter starts after the notify(1).
                     let late = s.notified.load(Ordering::Relaxed);
                     while !s.ready.load(Ordering::Relaxed) {
@@ -75,17 +75,17 @@ fn notify_n_wakes_no_more_than_n() {
                             break;
                         }
                     }
-                    s.lock.release().unwrap();
+                    s.lock.unlock(held.hold).unwrap();
                 })
             })
             .collect();
-        let _ = s.lock.lock();
+        let held = s.lock.lock();
         let handed = s.cond.notify(&s.lock, 1).unwrap();
         s.notified.store(true, Ordering::Relaxed);
         assert!(handed <= 1);
-        s.lock.release().unwrap();
+        s.lock.unlock(held.hold).unwrap();
 
-        let _ = s.lock.lock();
+        let held = s.lock.lock();
         let returned = s.returned.load(Ordering::Relaxed);
         assert!(
             returned <= handed,
@@ -93,7 +93,7 @@ fn notify_n_wakes_no_more_than_n() {
         );
         s.ready.store(true, Ordering::Relaxed);
         s.cond.notify_all(&s.lock).unwrap();
-        s.lock.release().unwrap();
+        s.lock.unlock(held.hold).unwrap();
         for t in waiters {
             t.join().unwrap();
         }
@@ -106,7 +106,7 @@ fn notify_n_wakes_no_more_than_n() {
 fn a_notify_is_not_remembered() {
     loom::model(|| {
         let s = state();
-        let _ = s.lock.lock();
+        let held = s.lock.lock();
         assert_eq!(s.cond.notify(&s.lock, 1).unwrap(), 0);
         let waited = s
             .cond
@@ -117,7 +117,7 @@ fn a_notify_is_not_remembered() {
             .unwrap();
         assert!(!waited.notified);
         assert_eq!(s.cond.waiting(), 0);
-        s.lock.release().unwrap();
+        s.lock.unlock(held.hold).unwrap();
     });
 }
 

@@ -1,5 +1,5 @@
 //! Loom models of `RawLock`: mutual exclusion, no lost wake-up, timed
-//! acquisition that gives up cleanly.
+//! acquisition that gives up cleanly, and holds given back exactly.
 #![cfg(loom)]
 
 use loom::cell::UnsafeCell;
@@ -25,10 +25,11 @@ impl Guarded {
     }
 
     fn increment_locked(&self) {
-        assert_eq!(self.lock.lock(), Acquired::Clean);
+        let locked = self.lock.lock();
+        assert_eq!(locked.acquired, Acquired::Clean);
         // Loom reports a data race here if two threads ever get inside.
         self.value.with_mut(|v| unsafe { *v += 1 });
-        self.lock.release().unwrap();
+        self.lock.unlock(locked.hold).unwrap();
     }
 }
 
@@ -67,13 +68,13 @@ fn timed_lock_gives_up_without_breaking_the_lock() {
         let timed = {
             let shared = shared.clone();
             thread::spawn(move || {
-                if let Some(acquired) = shared
+                if let Some(locked) = shared
                     .lock
-                    .lock_until(Deadline::after(core::time::Duration::from_millis(1)))
+                    .try_lock_until(Deadline::after(core::time::Duration::from_millis(1)))
                 {
-                    assert_eq!(acquired, Acquired::Clean);
+                    assert_eq!(locked.acquired, Acquired::Clean);
                     shared.value.with_mut(|v| unsafe { *v += 10 });
-                    shared.lock.release().unwrap();
+                    shared.lock.unlock(locked.hold).unwrap();
                 }
             })
         };
@@ -92,7 +93,7 @@ fn timed_lock_gives_up_without_breaking_the_lock() {
 fn release_by_another_thread_wakes_the_waiter() {
     loom::model(|| {
         let lock = Arc::new(RawLock::new());
-        assert_eq!(lock.lock(), Acquired::Clean);
+        assert_eq!(lock.lock().acquired, Acquired::Clean);
         let waiter = {
             let lock = lock.clone();
             thread::spawn(move || {
@@ -107,5 +108,34 @@ fn release_by_another_thread_wakes_the_waiter() {
         releaser.join().unwrap();
         waiter.join().unwrap();
         assert!(!lock.is_locked());
+    });
+}
+
+/// A guard's hold outlives its lock: another thread releases it (Python's
+/// any-thread `release`) and a third takes it. Giving the stale hold back
+/// must fail and leave the third thread's hold in place, in every
+/// interleaving: loom flags a data race if the third thread's critical
+/// section is ever opened to anyone else.
+#[test]
+fn a_stale_hold_never_releases_a_later_holder() {
+    loom::model(|| {
+        let shared = Arc::new(Guarded::new());
+        let first = shared.lock.lock();
+        let releaser = {
+            let shared = shared.clone();
+            thread::spawn(move || shared.lock.release().unwrap())
+        };
+        let third = {
+            let shared = shared.clone();
+            thread::spawn(move || shared.increment_locked())
+        };
+        releaser.join().unwrap();
+        // Whether or not the third thread holds the lock now, the first
+        // hold is gone: giving it back changes nothing.
+        assert!(shared.lock.unlock(first.hold).is_err());
+        shared.increment_locked();
+        third.join().unwrap();
+        assert_eq!(shared.value.with(|v| unsafe { *v }), 2);
+        assert!(!shared.lock.is_locked());
     });
 }

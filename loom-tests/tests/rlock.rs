@@ -1,11 +1,12 @@
 //! Loom models of `RawRLock`: recursion within a thread, exclusion between
-//! threads, and `release_all`/`restore` (what a condition variable does).
+//! threads, and `unlock_all`/`relock_until` (what a condition variable does).
 #![cfg(loom)]
 
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 use shmsync::raw::RawRLock;
+use shmsync::Deadline;
 
 struct Guarded {
     lock: RawRLock,
@@ -43,7 +44,7 @@ fn rlock_nests_within_a_thread_and_excludes_across_threads() {
 }
 
 #[test]
-fn release_all_then_restore_keeps_the_depth() {
+fn unlock_all_then_relock_keeps_the_depth_and_the_hold() {
     loom::model(|| {
         let shared = Arc::new(Guarded {
             lock: RawRLock::new(),
@@ -58,16 +59,18 @@ fn release_all_then_restore_keeps_the_depth() {
                 assert!(shared.lock.release().is_err());
             })
         };
+        let first = shared.lock.lock();
         let _ = shared.lock.lock();
         let _ = shared.lock.lock();
-        let _ = shared.lock.lock();
-        let depth = shared.lock.release_all().unwrap();
+        let depth = shared.lock.unlock_all().unwrap();
         assert_eq!(depth.get(), 3);
-        let _ = shared.lock.restore(depth);
+        let _ = shared.lock.relock_until(depth, Deadline::NEVER).unwrap();
         assert_eq!(shared.lock.depth(), 3);
         for _ in 0..3 {
-            shared.lock.release().unwrap();
+            // The hold taken before the wait is the current one again.
+            shared.lock.unlock(first.hold).unwrap();
         }
+        assert!(shared.lock.unlock(first.hold).is_err());
         other.join().unwrap();
     });
 }

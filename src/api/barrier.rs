@@ -1,9 +1,10 @@
 //! `Barrier`: Python's `multiprocessing.Barrier` as a handle to a
 //! [`RawBarrier`] in shared memory.
 
-use crate::raw::{BrokenBarrier, RawBarrier, MAX_PARTIES};
+use super::error::Error;
+use crate::raw::{BarrierBusy, BrokenBarrier, RawBarrier, MAX_PARTIES};
 use crate::shm::Shared;
-use crate::{Deadline, Error};
+use crate::Deadline;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -26,6 +27,12 @@ type Action = Arc<dyn Fn() + Send + Sync>;
 /// clones, and to the copies forked children get), not to the shared
 /// barrier: the action runs in whichever process arrives last, with that
 /// process's handle.
+///
+/// No call waits without bound for a stuck peer: a party stopped (SIGSTOP,
+/// a debugger) while it holds the barrier's small internal lock makes
+/// [`wait`](Barrier::wait) break the barrier at its time-out, and
+/// [`reset`](Barrier::reset) give up with [`BarrierBusy`] after
+/// [`RESET_TIMEOUT`](Barrier::RESET_TIMEOUT) (or the handle's time-out).
 ///
 /// # Examples
 ///
@@ -50,12 +57,16 @@ pub struct Barrier {
 }
 
 impl Barrier {
+    /// How long [`reset`](Barrier::reset) waits for the internal lock when
+    /// the handle has no time-out of its own.
+    pub const RESET_TIMEOUT: Duration = Duration::from_secs(10);
+
     /// A barrier for `parties` parties, in its own shared mapping.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] unless `1 <= parties <= 64`;
-    /// [`Error::Os`] if the mapping fails.
+    /// [`Error::Segment`] if the mapping fails.
     pub fn new(parties: u32) -> Result<Barrier, Error> {
         if parties == 0 || parties > MAX_PARTIES {
             return Err(Error::InvalidArgument(
@@ -81,7 +92,8 @@ impl Barrier {
         self
     }
 
-    /// Sets the time-out [`wait`](Barrier::wait) uses when given none.
+    /// Sets the time-out [`wait`](Barrier::wait) uses when given none, and
+    /// [`reset`](Barrier::reset) uses for the internal lock.
     pub fn with_timeout(mut self, timeout: Duration) -> Barrier {
         self.timeout = Some(timeout);
         self
@@ -103,7 +115,7 @@ impl Barrier {
         let deadline = timeout
             .or(self.timeout)
             .map_or(Deadline::NEVER, Deadline::after);
-        let arrival = self.raw.arrive()?;
+        let arrival = self.raw.arrive(deadline)?;
         if !arrival.is_last() {
             self.raw.wait(arrival, deadline)?;
             return Ok(arrival.index);
@@ -114,19 +126,39 @@ impl Barrier {
                 resume_unwind(panic);
             }
         }
-        self.raw.trip(arrival)?;
+        self.raw.trip(arrival, deadline)?;
         Ok(arrival.index)
     }
 
     /// Breaks the barrier: current and later waits fail until `reset`.
+    /// Never waits.
     pub fn abort(&self) {
         self.raw.abort();
     }
 
     /// Returns the barrier to its empty state; current waiters fail with
     /// [`BrokenBarrier`].
-    pub fn reset(&self) {
-        self.raw.reset();
+    ///
+    /// # Errors
+    ///
+    /// [`BarrierBusy`] if another thread holds the barrier's internal lock
+    /// for longer than the handle's time-out (or
+    /// [`RESET_TIMEOUT`](Barrier::RESET_TIMEOUT)); the barrier is then left
+    /// as it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = shmsync::Barrier::new(2)?;
+    /// barrier.abort();
+    /// assert!(barrier.broken());
+    /// barrier.reset()?;
+    /// assert!(!barrier.broken());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn reset(&self) -> Result<(), BarrierBusy> {
+        let patience = self.timeout.unwrap_or(Barrier::RESET_TIMEOUT);
+        self.raw.reset(Deadline::after(patience))
     }
 
     /// Whether the barrier is broken.
@@ -134,7 +166,7 @@ impl Barrier {
         self.raw.is_broken()
     }
 
-    /// Parties waiting now.
+    /// Parties waiting now (a snapshot; 0 when broken).
     pub fn n_waiting(&self) -> u32 {
         self.raw.n_waiting()
     }

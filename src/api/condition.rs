@@ -1,14 +1,19 @@
 //! `Condition`: Python's `multiprocessing.Condition`, a [`RawCondition`]
-//! with the [`Lock`] or [`RLock`] it waits with.
+//! with the lock it waits with: an [`RLock`] by default, as in Python, or
+//! any [`SharedLock`].
 
-use super::lock::{Lock, RLock};
+use super::error::Error;
+use super::lock::{RLock, SharedLock, SharedLockGuard};
 use super::outcome::OwnerDied;
-use crate::raw::{Acquired, NotOwner, RawCondition};
-use crate::shm::Shared;
-use crate::{Deadline, Error};
+use crate::raw::{Acquired, Lockable, NotOwner, RawCondition, RawRLock};
+use crate::shm::{Shared, ShmSafe};
+use crate::Deadline;
 use std::fmt;
-use std::marker::PhantomData;
 use std::time::Duration;
+
+/// The guard [`Condition::lock`] returns: the guard of the condition's
+/// lock (one level of it, for an [`RLock`]).
+pub type ConditionGuard<'a, R = RawRLock> = SharedLockGuard<'a, R>;
 
 /// Why a [`Condition`] wait did not simply return.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -52,20 +57,15 @@ impl From<ConditionError> for Error {
     }
 }
 
-#[derive(Clone)]
-enum Guarding {
-    Lock(Lock),
-    RLock(RLock),
-}
-
 /// A condition variable shared between processes: Python's
 /// `multiprocessing.Condition`.
 ///
-/// It owns (a handle to) its lock, an [`RLock`] unless made with
-/// [`Condition::with_lock`]. Waiting and notifying need that lock held by
-/// the calling thread. `notify(n)` wakes at most `n` of the threads waiting
-/// at that moment and is not remembered for later ones; it never waits for
-/// the woken, so a waiter that dies cannot hang the notifier.
+/// It owns (a handle to) its lock `L`: an [`RLock`] unless made with
+/// [`Condition::with_lock`] (e.g. over a [`Lock`](crate::Lock)). Waiting
+/// and notifying need that lock held by the calling thread. `notify(n)`
+/// wakes at most `n` of the threads waiting at that moment and is not
+/// remembered for later ones; it never waits for the woken, so a waiter
+/// that dies cannot hang the notifier.
 ///
 /// # Examples
 ///
@@ -89,10 +89,9 @@ enum Guarding {
 /// assert_eq!(child.join()?, 0);
 /// # Ok::<(), shmsync::Error>(())
 /// ```
-#[derive(Clone)]
-pub struct Condition {
+pub struct Condition<L = RLock> {
     cond: Shared<RawCondition>,
-    lock: Guarding,
+    lock: L,
 }
 
 impl Condition {
@@ -100,96 +99,90 @@ impl Condition {
     ///
     /// # Errors
     ///
-    /// [`Error::Os`] if a mapping fails.
+    /// [`Error::Segment`] if a mapping fails.
     pub fn new() -> Result<Condition, Error> {
-        Condition::with_rlock(RLock::new()?)
+        Condition::with_lock(RLock::new()?)
     }
+}
 
-    /// A condition over `lock`, a non-recursive [`Lock`].
+impl<R: Lockable + ShmSafe> Condition<SharedLock<R>> {
+    /// A condition over `lock` ([`Lock`](crate::Lock) or [`RLock`]).
     ///
     /// # Errors
     ///
-    /// [`Error::Os`] if the mapping fails.
-    pub fn with_lock(lock: Lock) -> Result<Condition, Error> {
+    /// [`Error::Segment`] if the mapping fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Condition, Lock};
+    ///
+    /// let cond = Condition::with_lock(Lock::new()?)?;
+    /// let _held = cond.lock()?;
+    /// assert!(cond.is_held_by_current_thread());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn with_lock(lock: SharedLock<R>) -> Result<Condition<SharedLock<R>>, Error> {
         Ok(Condition {
             cond: Shared::new(RawCondition::new())?,
-            lock: Guarding::Lock(lock),
-        })
-    }
-
-    /// A condition over `lock`, a recursive [`RLock`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Os`] if the mapping fails.
-    pub fn with_rlock(lock: RLock) -> Result<Condition, Error> {
-        Ok(Condition {
-            cond: Shared::new(RawCondition::new())?,
-            lock: Guarding::RLock(lock),
+            lock,
         })
     }
 
     /// A condition from a [`RawCondition`] already in shared memory (e.g. in
-    /// a [`Segment`](crate::Segment)) and the recursive lock it waits with.
-    /// Every process must pair the same condition with the same lock.
-    pub fn from_shared_with_rlock(cond: Shared<RawCondition>, lock: RLock) -> Condition {
-        Condition {
-            cond,
-            lock: Guarding::RLock(lock),
-        }
-    }
-
-    /// As [`Condition::from_shared_with_rlock`], over a non-recursive
-    /// [`Lock`].
-    pub fn from_shared_with_lock(cond: Shared<RawCondition>, lock: Lock) -> Condition {
-        Condition {
-            cond,
-            lock: Guarding::Lock(lock),
-        }
+    /// a [`Segment`](crate::Segment)) and the lock it waits with. Every
+    /// process must pair the same condition with the same lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::{RawCondition, RawRLock};
+    /// use shmsync::{Condition, RLock, Segment};
+    ///
+    /// let segment = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let lock = RLock::from_shared(segment.get_or_init("lock", RawRLock::new)?);
+    /// let cond = Condition::from_shared(segment.get_or_init("cond", RawCondition::new)?, lock);
+    /// assert_eq!(cond.n_waiting(), 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn from_shared(
+        cond: Shared<RawCondition>,
+        lock: SharedLock<R>,
+    ) -> Condition<SharedLock<R>> {
+        Condition { cond, lock }
     }
 
     /// Acquires the underlying lock (Python's `acquire`); see
-    /// [`Lock::acquire`].
+    /// [`SharedLock::acquire`].
     ///
     /// # Errors
     ///
     /// [`OwnerDied`] if a holder died holding the lock.
     pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool, OwnerDied> {
-        match &self.lock {
-            Guarding::Lock(l) => l.acquire(block, timeout),
-            Guarding::RLock(l) => l.acquire(block, timeout),
-        }
+        self.lock.acquire(block, timeout)
     }
 
-    /// Releases the underlying lock (one level of an [`RLock`]).
+    /// Releases the calling thread's hold of the underlying lock (one level
+    /// of an [`RLock`]): Python's `release`.
     ///
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds it.
     pub fn release(&self) -> Result<(), NotOwner> {
-        match &self.lock {
-            Guarding::Lock(l) if l.raw().is_held_by_current_thread() => {
-                l.release().map_err(|_| NotOwner)
-            }
-            Guarding::Lock(_) => Err(NotOwner),
-            Guarding::RLock(l) => l.release(),
-        }
+        let raw = self.lock.raw();
+        raw.unlock(raw.current_hold().ok_or(NotOwner)?)
     }
 
-    /// Acquires the underlying lock and returns a guard that releases it.
+    /// Acquires the underlying lock and returns a guard that gives the hold
+    /// back when dropped. Waits through the condition keep the guard valid:
+    /// they give the lock back with the same hold.
     ///
     /// # Errors
     ///
     /// [`OwnerDied`] carrying the guard if a holder died holding the lock.
-    pub fn lock(&self) -> Result<ConditionGuard<'_>, OwnerDied<ConditionGuard<'_>>> {
-        let guard = ConditionGuard {
-            cond: self,
-            _not_send: PhantomData,
-        };
-        match self.acquire(true, None) {
-            Ok(_) => Ok(guard),
-            Err(_) => Err(OwnerDied::new(guard)),
-        }
+    #[allow(clippy::type_complexity)]
+    pub fn lock(&self) -> Result<SharedLockGuard<'_, R>, OwnerDied<SharedLockGuard<'_, R>>> {
+        self.lock.lock()
     }
 
     /// Python's `wait(timeout=None)`: releases the lock (every level of an
@@ -201,6 +194,18 @@ impl Condition {
     /// [`ConditionError::NotOwner`] if the caller does not hold the lock;
     /// [`ConditionError::OwnerDied`] if taking it back found its holder
     /// dead (the caller holds the lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cond = shmsync::Condition::new()?;
+    /// assert!(cond.wait(Some(Duration::ZERO)).is_err(), "the lock is not held");
+    /// let _held = cond.lock()?;
+    /// assert!(!cond.wait(Some(Duration::from_millis(1)))?, "nobody notified");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, ConditionError> {
         let deadline = timeout.map_or(Deadline::NEVER, Deadline::after);
         self.wait_until(deadline)
@@ -230,17 +235,33 @@ impl Condition {
         }
     }
 
-    /// Python's `notify(n=1)`: wakes at most `n` of the threads waiting now.
+    /// Python's `notify(n)`: wakes at most `n` of the threads waiting now.
     ///
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds the lock.
     pub fn notify(&self, n: u32) -> Result<(), NotOwner> {
-        match &self.lock {
-            Guarding::Lock(l) => self.cond.notify(&**l.raw(), n),
-            Guarding::RLock(l) => self.cond.notify(&**l.raw(), n),
-        }
-        .map(|_| ())
+        self.cond.notify(&**self.lock.raw(), n).map(|_| ())
+    }
+
+    /// Python's `notify()` without an argument: wakes one of the threads
+    /// waiting now, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`NotOwner`] unless the calling thread holds the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = shmsync::Condition::new()?;
+    /// assert!(cond.notify_one().is_err(), "the lock is not held");
+    /// let _held = cond.lock()?;
+    /// cond.notify_one()?; // nobody waits: nothing happens
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn notify_one(&self) -> Result<(), NotOwner> {
+        self.notify(1)
     }
 
     /// Python's `notify_all()`: wakes every thread waiting now.
@@ -252,16 +273,30 @@ impl Condition {
         self.notify(u32::MAX)
     }
 
+    /// Whether the calling thread holds the condition's lock.
+    pub fn is_held_by_current_thread(&self) -> bool {
+        self.lock.is_held_by_current_thread()
+    }
+
+    /// How many threads wait on the condition and have not been notified
+    /// yet (a snapshot; a waiter that died in its wait stays counted until
+    /// a notify hands it a wake-up).
+    pub fn n_waiting(&self) -> u32 {
+        self.cond.waiting()
+    }
+
+    /// The condition's lock.
+    pub fn lock_handle(&self) -> &SharedLock<R> {
+        &self.lock
+    }
+
     /// The raw condition in shared memory.
     pub fn raw(&self) -> &Shared<RawCondition> {
         &self.cond
     }
 
     fn wait_until(&self, deadline: Deadline) -> Result<bool, ConditionError> {
-        let waited = match &self.lock {
-            Guarding::Lock(l) => self.cond.wait_until(&**l.raw(), deadline),
-            Guarding::RLock(l) => self.cond.wait_until(&**l.raw(), deadline),
-        }?;
+        let waited = self.cond.wait_until(&**self.lock.raw(), deadline)?;
         match waited.reacquired {
             Acquired::Clean => Ok(waited.notified),
             Acquired::OwnerDied => Err(ConditionError::OwnerDied {
@@ -271,50 +306,20 @@ impl Condition {
     }
 }
 
-impl fmt::Debug for Condition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lock = match &self.lock {
-            Guarding::Lock(_) => "Lock",
-            Guarding::RLock(_) => "RLock",
-        };
-        f.debug_struct("Condition")
-            .field("lock", &lock)
-            .field("waiting", &self.cond.waiting())
-            .finish()
-    }
-}
-
-/// Holds a [`Condition`]'s lock (one level of it); releases it when
-/// dropped. Wait and notify through the condition while it is held.
-#[must_use = "dropping the guard releases the lock at once"]
-pub struct ConditionGuard<'a> {
-    cond: &'a Condition,
-    _not_send: PhantomData<*const ()>,
-}
-
-// SAFETY: sharing the guard only lets other threads read the condition
-// through it; the lock hold itself stays with the acquiring thread (the
-// guard is not Send).
-unsafe impl Sync for ConditionGuard<'_> {}
-
-impl ConditionGuard<'_> {
-    /// Declares the guarded data repaired after [`OwnerDied`].
-    pub fn mark_consistent(&self) {
-        match &self.cond.lock {
-            Guarding::Lock(l) => drop(l.raw().mark_consistent()),
-            Guarding::RLock(l) => drop(l.raw().mark_consistent()),
+impl<L: Clone> Clone for Condition<L> {
+    fn clone(&self) -> Self {
+        Condition {
+            cond: self.cond.clone(),
+            lock: self.lock.clone(),
         }
     }
 }
 
-impl Drop for ConditionGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self.cond.release();
-    }
-}
-
-impl fmt::Debug for ConditionGuard<'_> {
+impl<L: fmt::Debug> fmt::Debug for Condition<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConditionGuard").finish_non_exhaustive()
+        f.debug_struct("Condition")
+            .field("lock", &self.lock)
+            .field("waiting", &self.cond.waiting())
+            .finish()
     }
 }

@@ -1,9 +1,9 @@
 //! `Event`: Python's `multiprocessing.Event` as a handle to a [`RawEvent`]
 //! in shared memory.
 
+use super::error::Error;
 use crate::raw::RawEvent;
 use crate::shm::Shared;
-use crate::Error;
 use std::fmt;
 use std::time::Duration;
 

@@ -1,81 +1,13 @@
-//! `Lock` and `RLock`: Python's `multiprocessing.Lock` and `RLock` as
-//! handles to a [`RawLock`] / [`RawRLock`] in shared memory.
+//! `Lock` and `RLock`: Python's `multiprocessing.Lock` and `RLock`, one
+//! generic handle ([`SharedLock`]) over any [`Lockable`] in shared memory.
 
+use super::error::Error;
 use super::outcome::{OwnerDied, TryLockError};
-use crate::raw::{Acquired, NotHeld, NotOwner, RawLock, RawRLock};
-use crate::shm::Shared;
-use crate::Error;
+use crate::raw::{Acquired, Lockable, Locked, NotHeld, NotOwner, RawLock, RawRLock};
+use crate::shm::{Shared, ShmSafe};
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
-
-/// What the handles need from a raw lock to offer Python's `acquire` and
-/// the guard-returning forms.
-trait RawAcquire {
-    fn lock(&self) -> Acquired;
-    fn try_lock(&self) -> Option<Acquired>;
-    fn lock_for(&self, timeout: Duration) -> Option<Acquired>;
-}
-
-impl RawAcquire for RawLock {
-    fn lock(&self) -> Acquired {
-        RawLock::lock(self)
-    }
-    fn try_lock(&self) -> Option<Acquired> {
-        RawLock::try_lock(self)
-    }
-    fn lock_for(&self, timeout: Duration) -> Option<Acquired> {
-        RawLock::lock_for(self, timeout)
-    }
-}
-
-impl RawAcquire for RawRLock {
-    fn lock(&self) -> Acquired {
-        RawRLock::lock(self)
-    }
-    fn try_lock(&self) -> Option<Acquired> {
-        RawRLock::try_lock(self)
-    }
-    fn lock_for(&self, timeout: Duration) -> Option<Acquired> {
-        RawRLock::lock_for(self, timeout)
-    }
-}
-
-/// Python's `acquire(block, timeout)`.
-fn acquire(
-    raw: &impl RawAcquire,
-    block: bool,
-    timeout: Option<Duration>,
-) -> Result<bool, OwnerDied> {
-    let acquired = match (block, timeout) {
-        (false, _) => raw.try_lock(),
-        (true, None) => Some(raw.lock()),
-        (true, Some(timeout)) => raw.lock_for(timeout),
-    };
-    match acquired {
-        None => Ok(false),
-        Some(Acquired::Clean) => Ok(true),
-        Some(Acquired::OwnerDied) => Err(OwnerDied::new(())),
-    }
-}
-
-fn guarded<G>(acquired: Acquired, guard: G) -> Result<G, OwnerDied<G>> {
-    match acquired {
-        Acquired::Clean => Ok(guard),
-        Acquired::OwnerDied => Err(OwnerDied::new(guard)),
-    }
-}
-
-fn tried<G>(
-    acquired: Option<Acquired>,
-    busy: TryLockError<G>,
-    guard: impl FnOnce() -> G,
-) -> Result<G, TryLockError<G>> {
-    match acquired {
-        None => Err(busy),
-        Some(acquired) => guarded(acquired, guard()).map_err(TryLockError::OwnerDied),
-    }
-}
 
 /// A lock shared between processes: Python's `multiprocessing.Lock`.
 ///
@@ -83,11 +15,14 @@ fn tried<G>(
 /// afterwards (with [`Process`](crate::Process) or `fork`) share it, and
 /// clones of the handle refer to the same lock. For unrelated processes,
 /// place the [`RawLock`] in a [`Segment`](crate::Segment) and wrap it with
-/// [`Lock::from_shared`].
+/// [`SharedLock::from_shared`].
 ///
-/// Any thread of any process may release a held `Lock`, as in Python. The
-/// lock records which thread acquired it: if that thread dies holding it,
-/// the next acquirer is told ([`OwnerDied`]) instead of waiting forever.
+/// Any thread of any process may [`release`](SharedLock::release) a held
+/// `Lock`, as in Python. The lock records which thread acquired it: if that
+/// thread dies holding it, the next acquirer is told ([`OwnerDied`])
+/// instead of waiting forever. A guard gives back only its own hold: if
+/// someone released the lock under it and someone took it again, dropping
+/// the guard leaves the new holder alone.
 ///
 /// # Examples
 ///
@@ -108,160 +43,10 @@ fn tried<G>(
 /// let guard = lock.lock()?;
 /// assert!(lock.locked());
 /// drop(guard);
-/// assert!(!lock.locked());
+/// assert!(!lock.is_locked());
 /// # Ok::<(), shmsync::Error>(())
 /// ```
-#[derive(Clone)]
-pub struct Lock {
-    raw: Shared<RawLock>,
-}
-
-impl Lock {
-    /// A free lock in its own shared mapping.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Os`] if the mapping fails.
-    pub fn new() -> Result<Lock, Error> {
-        Ok(Lock {
-            raw: Shared::new(RawLock::new())?,
-        })
-    }
-
-    /// Wraps a lock that already lives in shared memory, e.g. one found in a
-    /// [`Segment`](crate::Segment).
-    pub fn from_shared(raw: Shared<RawLock>) -> Lock {
-        Lock { raw }
-    }
-
-    /// Python's `acquire(block=True, timeout=None)`: `Ok(true)` once
-    /// acquired, `Ok(false)` if `block` is false and the lock is held, or
-    /// `timeout` ran out.
-    ///
-    /// # Errors
-    ///
-    /// [`OwnerDied`] if the lock was acquired after its holder died: the
-    /// caller holds the lock and must [`release`](Lock::release) it.
-    pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool, OwnerDied> {
-        acquire(&*self.raw, block, timeout)
-    }
-
-    /// Releases the lock, whichever thread holds it (Python's `release`).
-    ///
-    /// # Errors
-    ///
-    /// [`NotHeld`] if the lock is not held.
-    pub fn release(&self) -> Result<(), NotHeld> {
-        self.raw.release()
-    }
-
-    /// Whether the lock is held by anyone (a snapshot).
-    pub fn locked(&self) -> bool {
-        self.raw.is_locked()
-    }
-
-    /// Acquires the lock, waiting as long as it takes, and returns a guard
-    /// that releases it when dropped.
-    ///
-    /// # Errors
-    ///
-    /// [`OwnerDied`] carrying the guard if a previous holder died holding
-    /// the lock.
-    pub fn lock(&self) -> Result<LockGuard<'_>, OwnerDied<LockGuard<'_>>> {
-        guarded(self.raw.lock(), self.guard())
-    }
-
-    /// Acquires the lock if it is free.
-    ///
-    /// # Errors
-    ///
-    /// [`TryLockError::WouldBlock`] if it is held;
-    /// [`TryLockError::OwnerDied`] as for [`Lock::lock`].
-    pub fn try_lock(&self) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
-        tried(self.raw.try_lock(), TryLockError::WouldBlock, || {
-            self.guard()
-        })
-    }
-
-    /// Acquires the lock, waiting at most `timeout` (zero: one try).
-    ///
-    /// # Errors
-    ///
-    /// [`TryLockError::Timeout`] if it stayed held;
-    /// [`TryLockError::OwnerDied`] as for [`Lock::lock`].
-    pub fn try_lock_for(
-        &self,
-        timeout: Duration,
-    ) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
-        tried(self.raw.lock_for(timeout), TryLockError::Timeout, || {
-            self.guard()
-        })
-    }
-
-    /// Whether a holder died holding the lock and nobody has marked it
-    /// consistent since.
-    pub fn is_inconsistent(&self) -> bool {
-        self.raw.is_inconsistent()
-    }
-
-    /// The raw lock in shared memory.
-    pub fn raw(&self) -> &Shared<RawLock> {
-        &self.raw
-    }
-
-    fn guard(&self) -> LockGuard<'_> {
-        LockGuard {
-            lock: &self.raw,
-            _not_send: PhantomData,
-        }
-    }
-}
-
-impl fmt::Debug for Lock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lock")
-            .field("holder_tid", &self.raw.holder_tid())
-            .field("inconsistent", &self.raw.is_inconsistent())
-            .finish()
-    }
-}
-
-/// Holds a [`Lock`]; releases it when dropped.
-///
-/// Not `Send`: the lock records the acquiring thread, which is the one that
-/// should release it.
-#[must_use = "dropping the guard releases the lock at once"]
-pub struct LockGuard<'a> {
-    lock: &'a RawLock,
-    _not_send: PhantomData<*const ()>,
-}
-
-// SAFETY: sharing a guard only lets other threads read through it; nothing
-// in a LockGuard is tied to the thread.
-unsafe impl Sync for LockGuard<'_> {}
-
-impl LockGuard<'_> {
-    /// Declares the data repaired after [`OwnerDied`]: later acquisitions
-    /// are ordinary again.
-    pub fn mark_consistent(&self) {
-        // The guard's thread holds the lock, so this cannot fail.
-        let _ = self.lock.mark_consistent();
-    }
-}
-
-impl Drop for LockGuard<'_> {
-    fn drop(&mut self) {
-        // Held until now, so not free; another thread releasing it under us
-        // (Python semantics allow that) makes this a no-op.
-        let _ = self.lock.release();
-    }
-}
-
-impl fmt::Debug for LockGuard<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LockGuard").finish_non_exhaustive()
-    }
-}
+pub type Lock = SharedLock<RawLock>;
 
 /// A recursive lock shared between processes: Python's
 /// `multiprocessing.RLock`.
@@ -284,95 +69,269 @@ impl fmt::Debug for LockGuard<'_> {
 /// assert!(lock.release().is_err(), "not owned any more");
 /// # Ok::<(), shmsync::Error>(())
 /// ```
-#[derive(Clone)]
-pub struct RLock {
-    raw: Shared<RawRLock>,
+pub type RLock = SharedLock<RawRLock>;
+
+/// The guard of a [`Lock`].
+pub type LockGuard<'a> = SharedLockGuard<'a, RawLock>;
+
+/// The guard of one level of an [`RLock`].
+pub type RLockGuard<'a> = SharedLockGuard<'a, RawRLock>;
+
+/// A handle to a lock in shared memory: [`Lock`] and [`RLock`] are this
+/// over [`RawLock`] and [`RawRLock`].
+///
+/// Python's methods keep Python's names ([`acquire`](SharedLock::acquire),
+/// `release`, [`locked`](SharedLock::locked)); the Rust-style ones return
+/// guards ([`lock`](SharedLock::lock), [`try_lock`](SharedLock::try_lock),
+/// [`try_lock_for`](SharedLock::try_lock_for)) and answer
+/// [`is_locked`](SharedLock::is_locked), as the raw locks do.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Lock, RLock, SharedLock};
+/// use shmsync::raw::Lockable;
+///
+/// fn busy<R: Lockable + shmsync::ShmSafe>(lock: &SharedLock<R>) -> bool {
+///     lock.is_locked()
+/// }
+/// assert!(!busy(&Lock::new()?));
+/// assert!(!busy(&RLock::new()?));
+/// # Ok::<(), shmsync::Error>(())
+/// ```
+pub struct SharedLock<R: Lockable + ShmSafe> {
+    raw: Shared<R>,
 }
 
-impl RLock {
-    /// A free recursive lock in its own shared mapping.
+impl<R: Lockable + ShmSafe + Default> SharedLock<R> {
+    /// A free lock in its own shared mapping.
     ///
     /// # Errors
     ///
-    /// [`Error::Os`] if the mapping fails.
-    pub fn new() -> Result<RLock, Error> {
-        Ok(RLock {
-            raw: Shared::new(RawRLock::new())?,
+    /// [`Error::Segment`] if the mapping fails.
+    pub fn new() -> Result<SharedLock<R>, Error> {
+        Ok(SharedLock {
+            raw: Shared::new(R::default())?,
         })
     }
+}
 
-    /// Wraps a recursive lock that already lives in shared memory.
-    pub fn from_shared(raw: Shared<RawRLock>) -> RLock {
-        RLock { raw }
+impl<R: Lockable + ShmSafe> SharedLock<R> {
+    /// Wraps a lock that already lives in shared memory, e.g. one found in a
+    /// [`Segment`](crate::Segment).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawLock;
+    /// use shmsync::{Lock, Segment};
+    ///
+    /// let segment = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let lock = Lock::from_shared(segment.get_or_init("lock", RawLock::new)?);
+    /// drop(lock.lock()?);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn from_shared(raw: Shared<R>) -> SharedLock<R> {
+        SharedLock { raw }
     }
 
-    /// Python's `acquire(block=True, timeout=None)`; see [`Lock::acquire`].
-    /// The owner acquiring again always succeeds at once.
+    /// Python's `acquire(block=True, timeout=None)`: `Ok(true)` once
+    /// acquired, `Ok(false)` if `block` is false and the lock is held, or
+    /// `timeout` ran out (a zero timeout is one try). A recursive lock's
+    /// owner acquiring again always succeeds at once.
     ///
     /// # Errors
     ///
-    /// [`OwnerDied`] as for [`Lock::acquire`].
+    /// [`OwnerDied`] if the lock was acquired after its holder died: the
+    /// caller holds the lock and must release it.
     ///
-    /// # Panics
+    /// # Examples
     ///
-    /// If the caller already holds `u32::MAX` levels.
+    /// ```
+    /// let lock = shmsync::Lock::new()?;
+    /// assert!(lock.acquire(true, None)?);
+    /// assert!(!lock.acquire(false, None)?, "a Lock is not recursive");
+    /// lock.release()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool, OwnerDied> {
-        acquire(&*self.raw, block, timeout)
+        let locked = match (block, timeout) {
+            (false, _) => self.raw.try_lock(),
+            (true, None) => Some(self.raw.lock()),
+            (true, Some(timeout)) => self.raw.try_lock_for(timeout),
+        };
+        match locked.map(|locked| locked.acquired) {
+            None => Ok(false),
+            Some(Acquired::Clean) => Ok(true),
+            Some(Acquired::OwnerDied) => Err(OwnerDied::new(())),
+        }
     }
 
-    /// Releases one level.
+    /// Acquires the lock, waiting as long as it takes, and returns a guard
+    /// that gives this hold back when dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`OwnerDied`] carrying the guard if a previous holder died holding
+    /// the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = shmsync::Lock::new()?;
+    /// {
+    ///     let _guard = lock.lock()?;
+    ///     assert!(lock.is_held_by_current_thread());
+    /// }
+    /// assert!(!lock.is_locked());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn lock(&self) -> Result<SharedLockGuard<'_, R>, OwnerDied<SharedLockGuard<'_, R>>> {
+        self.guarded(self.raw.lock())
+    }
+
+    /// Acquires the lock if that needs no waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryLockError::WouldBlock`] if another thread holds it;
+    /// [`TryLockError::OwnerDied`] as for [`lock`](SharedLock::lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Lock, TryLockError};
+    ///
+    /// let lock = Lock::new()?;
+    /// let held = lock.try_lock()?;
+    /// assert!(matches!(lock.try_lock(), Err(TryLockError::WouldBlock)));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn try_lock(&self) -> Result<SharedLockGuard<'_, R>, TryLockError<SharedLockGuard<'_, R>>> {
+        match self.raw.try_lock() {
+            None => Err(TryLockError::WouldBlock),
+            Some(locked) => self.guarded(locked).map_err(TryLockError::OwnerDied),
+        }
+    }
+
+    /// Acquires the lock, waiting at most `timeout` (zero: one try).
+    ///
+    /// # Errors
+    ///
+    /// [`TryLockError::Timeout`] if it stayed held;
+    /// [`TryLockError::OwnerDied`] as for [`lock`](SharedLock::lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Lock, TryLockError};
+    /// use std::time::Duration;
+    ///
+    /// let lock = Lock::new()?;
+    /// let held = lock.lock()?;
+    /// let again = lock.try_lock_for(Duration::from_millis(1));
+    /// assert!(matches!(again, Err(TryLockError::Timeout)));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn try_lock_for(
+        &self,
+        timeout: Duration,
+    ) -> Result<SharedLockGuard<'_, R>, TryLockError<SharedLockGuard<'_, R>>> {
+        match self.raw.try_lock_for(timeout) {
+            None => Err(TryLockError::Timeout),
+            Some(locked) => self.guarded(locked).map_err(TryLockError::OwnerDied),
+        }
+    }
+
+    /// Python's `locked()`: whether anyone holds the lock (a snapshot).
+    pub fn locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// Whether anyone holds the lock (a snapshot): [`locked`](SharedLock::locked)
+    /// under its Rust name.
+    pub fn is_locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// Whether the calling thread holds the lock.
+    pub fn is_held_by_current_thread(&self) -> bool {
+        self.raw.is_held_by_current_thread()
+    }
+
+    /// Whether a holder died holding the lock and nobody has marked it
+    /// consistent since.
+    pub fn is_inconsistent(&self) -> bool {
+        self.raw.is_inconsistent()
+    }
+
+    /// The raw lock in shared memory.
+    pub fn raw(&self) -> &Shared<R> {
+        &self.raw
+    }
+
+    fn guarded(
+        &self,
+        locked: Locked<R::Hold>,
+    ) -> Result<SharedLockGuard<'_, R>, OwnerDied<SharedLockGuard<'_, R>>> {
+        let guard = SharedLockGuard {
+            lock: &*self.raw,
+            hold: locked.hold,
+            _not_send: PhantomData,
+        };
+        match locked.acquired {
+            Acquired::Clean => Ok(guard),
+            Acquired::OwnerDied => Err(OwnerDied::new(guard)),
+        }
+    }
+}
+
+impl SharedLock<RawLock> {
+    /// Releases the lock, whichever thread holds it: Python's
+    /// `Lock.release()`. A guard whose hold this ends gives nothing back
+    /// when it is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`NotHeld`] if the lock is not held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = shmsync::Lock::new()?;
+    /// let guard = lock.lock()?;
+    /// lock.release()?; // another thread could do this too
+    /// let second = lock.lock()?;
+    /// drop(guard); // stale: leaves `second` alone
+    /// assert!(lock.locked());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn release(&self) -> Result<(), NotHeld> {
+        self.raw.release()
+    }
+}
+
+impl SharedLock<RawRLock> {
+    /// Releases one level: Python's `RLock.release()`.
     ///
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread owns the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = shmsync::RLock::new()?;
+    /// lock.acquire(true, None)?;
+    /// lock.release()?;
+    /// assert!(lock.release().is_err());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn release(&self) -> Result<(), NotOwner> {
         self.raw.release()
-    }
-
-    /// Acquires a level, waiting as long as it takes; the guard releases it.
-    ///
-    /// # Errors
-    ///
-    /// [`OwnerDied`] carrying the guard if the previous owner died.
-    ///
-    /// # Panics
-    ///
-    /// If the caller already holds `u32::MAX` levels.
-    pub fn lock(&self) -> Result<RLockGuard<'_>, OwnerDied<RLockGuard<'_>>> {
-        guarded(self.raw.lock(), self.guard())
-    }
-
-    /// Acquires a level if that needs no waiting.
-    ///
-    /// # Errors
-    ///
-    /// As [`Lock::try_lock`].
-    ///
-    /// # Panics
-    ///
-    /// If the caller already holds `u32::MAX` levels.
-    pub fn try_lock(&self) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
-        tried(self.raw.try_lock(), TryLockError::WouldBlock, || {
-            self.guard()
-        })
-    }
-
-    /// Acquires a level, waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Lock::try_lock_for`].
-    ///
-    /// # Panics
-    ///
-    /// If the caller already holds `u32::MAX` levels.
-    pub fn try_lock_for(
-        &self,
-        timeout: Duration,
-    ) -> Result<RLockGuard<'_>, TryLockError<RLockGuard<'_>>> {
-        tried(self.raw.lock_for(timeout), TryLockError::Timeout, || {
-            self.guard()
-        })
     }
 
     /// Levels the calling thread holds (0 if it does not own the lock):
@@ -380,71 +339,66 @@ impl RLock {
     pub fn depth(&self) -> u32 {
         self.raw.depth()
     }
+}
 
-    /// Whether any thread owns the lock (a snapshot).
-    pub fn locked(&self) -> bool {
-        self.raw.is_locked()
-    }
-
-    /// Whether the calling thread owns the lock.
-    pub fn is_owned(&self) -> bool {
-        self.raw.is_owned_by_current_thread()
-    }
-
-    /// Whether an owner died holding the lock and nobody has marked it
-    /// consistent since.
-    pub fn is_inconsistent(&self) -> bool {
-        self.raw.is_inconsistent()
-    }
-
-    /// The raw lock in shared memory.
-    pub fn raw(&self) -> &Shared<RawRLock> {
-        &self.raw
-    }
-
-    fn guard(&self) -> RLockGuard<'_> {
-        RLockGuard {
-            lock: &self.raw,
-            _not_send: PhantomData,
+impl<R: Lockable + ShmSafe> Clone for SharedLock<R> {
+    fn clone(&self) -> Self {
+        SharedLock {
+            raw: self.raw.clone(),
         }
     }
 }
 
-impl fmt::Debug for RLock {
+impl<R: Lockable + ShmSafe> fmt::Debug for SharedLock<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RLock")
-            .field("owner_tid", &self.raw.owner_tid())
-            .field("depth_here", &self.raw.depth())
+        f.debug_struct("SharedLock")
+            .field("holder_tid", &self.raw.holder_tid())
+            .field("inconsistent", &self.raw.is_inconsistent())
             .finish()
     }
 }
 
-/// Holds one level of an [`RLock`]; releases it when dropped. Not `Send`.
-#[must_use = "dropping the guard releases the level at once"]
-pub struct RLockGuard<'a> {
-    lock: &'a RawRLock,
+/// Holds a [`SharedLock`] (one level of an [`RLock`]); gives that hold back
+/// when dropped, and nothing else.
+///
+/// If the hold ended meanwhile (Python's any-thread `Lock.release()`), the
+/// drop does nothing, even if someone holds the lock again by then. Not
+/// `Send`: the lock records the thread that acquired it.
+#[must_use = "dropping the guard releases the lock at once"]
+pub struct SharedLockGuard<'a, R: Lockable> {
+    lock: &'a R,
+    hold: R::Hold,
     _not_send: PhantomData<*const ()>,
 }
 
-// SAFETY: as for LockGuard.
-unsafe impl Sync for RLockGuard<'_> {}
+// SAFETY: sharing a guard only lets other threads read through it (its
+// methods that act on the lock check the calling thread); nothing in a
+// guard is tied to the thread but the hold, which stays put.
+unsafe impl<R: Lockable> Sync for SharedLockGuard<'_, R> {}
 
-impl RLockGuard<'_> {
-    /// Declares the data repaired after [`OwnerDied`].
+impl<R: Lockable> SharedLockGuard<'_, R> {
+    /// Declares the data repaired after [`OwnerDied`]: later acquisitions
+    /// are ordinary again. Does nothing if the guard's hold has ended.
     pub fn mark_consistent(&self) {
-        let _ = self.lock.mark_consistent();
+        if self.lock.current_hold() == Some(self.hold) {
+            // This thread holds the lock under this hold: cannot fail.
+            let _ = self.lock.mark_consistent();
+        }
     }
 }
 
-impl Drop for RLockGuard<'_> {
+impl<R: Lockable> Drop for SharedLockGuard<'_, R> {
     fn drop(&mut self) {
-        // The guard's thread owns the lock (guards are not Send).
-        let _ = self.lock.release();
+        // Err: the hold ended under the guard (released by another thread,
+        // perhaps taken again since): nothing of ours to give back.
+        let _ = self.lock.unlock(self.hold);
     }
 }
 
-impl fmt::Debug for RLockGuard<'_> {
+impl<R: Lockable> fmt::Debug for SharedLockGuard<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RLockGuard").finish_non_exhaustive()
+        f.debug_struct("SharedLockGuard")
+            .field("hold", &self.hold)
+            .finish()
     }
 }

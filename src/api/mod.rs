@@ -1,8 +1,11 @@
 //! The handles users touch: Python's names and semantics, Rust's idioms.
-//! Each owns (a share of) the mapping its raw primitive lives in.
+//! Each owns (a share of) the mapping its raw primitive lives in. The
+//! crate-wide [`Error`] lives here too: every lower layer's error converts
+//! into it.
 
 mod barrier;
 mod condition;
+mod error;
 mod event;
 mod lock;
 mod outcome;
@@ -10,7 +13,8 @@ mod semaphore;
 
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionError, ConditionGuard};
+pub use error::Error;
 pub use event::Event;
-pub use lock::{Lock, LockGuard, RLock, RLockGuard};
+pub use lock::{Lock, LockGuard, RLock, RLockGuard, SharedLock, SharedLockGuard};
 pub use outcome::{OwnerDied, TryLockError};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};

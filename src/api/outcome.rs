@@ -1,15 +1,17 @@
 //! Outcomes shared by the lock handles: the `OwnerDied` that still grants
 //! the lock, and the error of a try or a timed try.
 
-use crate::Error;
+use super::error::Error;
 use std::fmt;
 
 /// The lock was acquired, but a previous holder died while holding it.
 ///
-/// The caller holds the lock: `G` is its guard (or `()` for the
-/// Python-style `acquire`, where the caller must `release` itself). The
-/// guarded data may be half-updated. Repair it, then call the guard's
-/// `mark_consistent`; until someone does, every acquirer is told again.
+/// The caller holds the lock: `G` is its guard, or `()` for the
+/// Python-style `acquire`, after which the lock is held and the caller
+/// must `release` it (converting an `OwnerDied<()>` into [`Error`] with
+/// `?` does not release it). The guarded data may be half-updated. Repair
+/// it, then call `mark_consistent`; until someone does, every acquirer is
+/// told again.
 /// This is pthread's `EOWNERDEAD` contract, without its
 /// `ENOTRECOVERABLE`: an inconsistent lock stays usable.
 ///

@@ -1,9 +1,9 @@
 //! `Semaphore` and `BoundedSemaphore`: Python's counting semaphores as
 //! handles to a [`RawSemaphore`] in shared memory.
 
+use super::error::Error;
 use crate::raw::{RawSemaphore, ReleasedTooManyTimes, SEM_VALUE_MAX};
 use crate::shm::Shared;
-use crate::Error;
 use std::fmt;
 use std::ops::Deref;
 use std::time::Duration;
@@ -96,6 +96,25 @@ impl Semaphore {
         SemaphoreGuard { raw: &self.raw }
     }
 
+    /// Takes a unit if one is available now; the guard gives it back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let slots = shmsync::Semaphore::new(1)?;
+    /// let first = slots.try_access().expect("one unit");
+    /// assert!(slots.try_access().is_none());
+    /// drop(first);
+    /// assert!(slots.try_access().is_some());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn try_access(&self) -> Option<SemaphoreGuard<'_>> {
+        // Built only on success: a guard releases its unit when dropped.
+        self.raw
+            .try_acquire()
+            .then(|| SemaphoreGuard { raw: &self.raw })
+    }
+
     /// Takes a unit if one comes within `timeout`; the guard gives it back.
     pub fn try_access_for(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
         // Built only on success: a guard releases its unit when dropped.
@@ -119,7 +138,12 @@ impl fmt::Debug for Semaphore {
     }
 }
 
-/// Holds one unit of a semaphore; gives it back when dropped.
+/// Holds one unit of a semaphore; gives one back when dropped.
+///
+/// Units carry no identity, so there is nothing of anyone else's a guard
+/// could give back: dropping it releases one unit, and never raises the
+/// count above the semaphore's bound (if others released more than they
+/// took, the guard's release is refused and the count stays at the bound).
 #[must_use = "dropping the guard gives the unit back at once"]
 pub struct SemaphoreGuard<'a> {
     raw: &'a RawSemaphore,

@@ -1,12 +1,18 @@
 //! `RawBarrier`: Python's `Barrier` across processes.
 //!
-//! The futex word holds `generation << 1 | BROKEN`. Arrivals, breaking and
-//! resetting happen under a small internal [`RawLock`]; waiting happens on
-//! the word. A generation ends once, either by tripping (the last party
-//! moves the word to the next generation) or by breaking (the word keeps
-//! its generation and gains `BROKEN`, until `reset` starts a new one).
-//! `outcomes` remembers, per generation modulo 32, whether it tripped, so a
-//! waiter that wakes late still knows how its own generation ended.
+//! The futex word holds `generation << 1 | BROKEN`. Arrivals and resets
+//! happen under a small internal [`RawLock`]; waiting happens on the word. A
+//! generation ends once, either by tripping (the last party moves the word
+//! to the next generation) or by breaking (the word keeps its generation and
+//! gains `BROKEN`, until `reset` starts a new one). Both endings are a
+//! compare-and-swap from the unbroken word of that generation, so exactly
+//! one of them happens, and breaking needs no lock: a waiter whose deadline
+//! passes, a party that cannot get the internal lock before its deadline
+//! (its holder stopped by SIGSTOP or a debugger, or bytes naming a live
+//! thread), `abort`, and a watcher that finds a party dead all break the
+//! generation at once. `outcomes` remembers, per generation modulo 32,
+//! whether it tripped, so a waiter that wakes late still knows how its own
+//! generation ended.
 //!
 //! A party that dies inside `wait` must break the barrier, not strand the
 //! others: each waiting party watches the party that arrived just before it,
@@ -16,14 +22,17 @@
 //! everyone. Each party watches one thread, so the checks cost the same
 //! however many parties there are.
 //!
+//! Every lock taking has the caller's deadline: nothing here waits longer
+//! than asked for a stuck peer.
+//!
 //! Orderings: the internal lock orders the arrival bookkeeping (`Relaxed`
 //! inside it); the word is published with `Release` after `outcomes`, and
 //! waiters read it with `Acquire`, so a waiter that sees a new generation
 //! sees its outcome, and everything the parties wrote before arriving.
 
-use super::lock::{Acquired, RawLock};
-use crate::shim::{loom_const_fn, AtomicU32, Ordering};
-use crate::sys::{self, Deadline, WaitCell, Wake};
+use super::lock::{LockHold, RawLock};
+use super::wait::Probe;
+use crate::shim::{self, loom_const_fn, AtomicU32, Deadline, Ordering, Poll, WaitCell, Wake};
 use core::fmt;
 
 /// The most parties a barrier can have.
@@ -52,6 +61,25 @@ impl fmt::Display for BrokenBarrier {
         f.write_str(
             "barrier is broken (timed out, aborted, reset, or a party died); reset it to reuse it",
         )
+    }
+}
+
+/// The barrier's internal lock stayed held by another thread until the
+/// deadline: a party stopped (SIGSTOP, a debugger) inside the barrier, or
+/// bytes a peer wrote name a live thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BarrierBusy {
+    /// The thread id the internal lock named when the wait gave up.
+    pub holder: Option<u32>,
+}
+
+impl fmt::Display for BarrierBusy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("barrier busy: its internal lock stayed held until the deadline")?;
+        if let Some(tid) = self.holder {
+            write!(f, " by thread {tid}")?;
+        }
+        f.write_str(" (a party stopped or paused inside the barrier?); try again later")
     }
 }
 
@@ -84,16 +112,17 @@ impl Arrival {
 ///
 /// // One party: never blocks.
 /// let barrier = RawBarrier::new(1);
-/// let arrival = barrier.arrive().unwrap();
+/// let arrival = barrier.arrive(Deadline::NEVER).unwrap();
 /// assert!(arrival.is_last());
-/// barrier.trip(arrival).unwrap();
+/// barrier.trip(arrival, Deadline::NEVER).unwrap();
 ///
 /// // Two parties, one shows up: the time-out breaks the barrier.
 /// let barrier = RawBarrier::new(2);
-/// let arrival = barrier.arrive().unwrap();
-/// assert!(barrier.wait(arrival, Deadline::after(std::time::Duration::from_millis(5))).is_err());
+/// let deadline = Deadline::after(std::time::Duration::from_millis(5));
+/// let arrival = barrier.arrive(deadline).unwrap();
+/// assert!(barrier.wait(arrival, deadline).is_err());
 /// assert!(barrier.is_broken());
-/// barrier.reset();
+/// barrier.reset(Deadline::NEVER).unwrap();
 /// assert!(!barrier.is_broken());
 /// ```
 #[repr(C)]
@@ -109,7 +138,7 @@ pub struct RawBarrier {
     arrived: AtomicU32,
     /// Thread ids of this generation's arrivals, by index; 0 = not yet.
     tids: [AtomicU32; MAX_PARTIES as usize],
-    /// Guards `arrived`, `tids`, and changes of the word.
+    /// Guards `arrived`, `tids`, and the start of a new generation.
     lock: RawLock,
     cell: WaitCell,
 }
@@ -131,7 +160,7 @@ impl RawBarrier {
                 outcomes: AtomicU32::new(0),
                 parties: AtomicU32::new(parties),
                 arrived: AtomicU32::new(0),
-                tids: new_tids(),
+                tids: shim::zeroed_u32s(),
                 lock: RawLock::new(),
                 cell: WaitCell::new(),
             }
@@ -150,23 +179,31 @@ impl RawBarrier {
         self.word.load(Ordering::Relaxed) & BROKEN != 0
     }
 
-    /// Parties waiting in the current generation (0 when broken).
+    /// Parties waiting in the current generation (0 when broken): a
+    /// snapshot, taken without the internal lock.
     pub fn n_waiting(&self) -> u32 {
-        let _held = self.enter();
+        // Relaxed: a snapshot; clamped, as another process could have
+        // written anything.
         if self.is_broken() {
             0
         } else {
-            self.arrived.load(Ordering::Relaxed)
+            self.arrived.load(Ordering::Relaxed).min(self.parties())
         }
     }
 
-    /// Joins the current generation.
+    /// Joins the current generation, giving up at `deadline` if the internal
+    /// lock stays held that long (which breaks the generation, as a wait's
+    /// time-out does).
     ///
     /// # Errors
     ///
-    /// [`BrokenBarrier`] if the generation is broken.
-    pub fn arrive(&self) -> Result<Arrival, BrokenBarrier> {
-        let _held = self.enter();
+    /// [`BrokenBarrier`] if the generation is broken, or breaks because the
+    /// internal lock could not be had before `deadline`.
+    pub fn arrive(&self, deadline: Deadline) -> Result<Arrival, BrokenBarrier> {
+        let Ok(_held) = self.enter(deadline) else {
+            self.break_generation(generation(self.word.load(Ordering::Relaxed)));
+            return Err(BrokenBarrier);
+        };
         // Relaxed inside the internal lock.
         let word = self.word.load(Ordering::Relaxed);
         if word & BROKEN != 0 {
@@ -177,11 +214,11 @@ impl RawBarrier {
         if index >= parties {
             // Only a corrupted count gets here: refuse rather than index out
             // of bounds, and let everyone know.
-            self.break_locked(generation(word));
+            self.break_generation(generation(word));
             return Err(BrokenBarrier);
         }
         self.arrived.store(index + 1, Ordering::Relaxed);
-        self.tids[index as usize].store(sys::current_tid(), Ordering::Relaxed);
+        self.tids[index as usize].store(shim::current_thread().tid, Ordering::Relaxed);
         Ok(Arrival {
             index,
             generation: generation(word),
@@ -190,23 +227,45 @@ impl RawBarrier {
     }
 
     /// Ends the generation by tripping: every waiting party is released.
-    /// Only for the last arrival, after its action.
+    /// Only for the last arrival, after its action. If the internal lock
+    /// stays held until `deadline`, the generation breaks instead.
     ///
     /// # Errors
     ///
-    /// [`BrokenBarrier`] if the generation broke meanwhile (or `arrival` is
-    /// not the last).
-    pub fn trip(&self, arrival: Arrival) -> Result<(), BrokenBarrier> {
+    /// [`BrokenBarrier`] if the generation broke meanwhile, breaks now for
+    /// want of the internal lock, or `arrival` is not the last.
+    pub fn trip(&self, arrival: Arrival, deadline: Deadline) -> Result<(), BrokenBarrier> {
         if !arrival.last {
             return Err(BrokenBarrier);
         }
-        let _held = self.enter();
-        if self.word.load(Ordering::Relaxed) != arrival.generation << 1 {
+        let Ok(_held) = self.enter(deadline) else {
+            self.break_generation(arrival.generation);
+            return Err(BrokenBarrier);
+        };
+        let current = arrival.generation << 1;
+        if self.word.load(Ordering::Relaxed) != current {
             return Err(BrokenBarrier);
         }
+        // Relaxed: published by the Release CAS of the word below. If the
+        // CAS fails (a lock-free break came first), no waiter reads this
+        // bit before `reset` clears it: waiters read it only once the word
+        // has moved past their generation.
         self.outcomes
             .fetch_or(outcome_bit(arrival.generation), Ordering::Relaxed);
-        self.start_generation(arrival.generation.wrapping_add(1));
+        self.clear_arrivals();
+        let next = arrival.generation.wrapping_add(1) << 1;
+        // Release: pairs with the waiters' Acquire load of the word, so that
+        // they see the outcome and everything the parties wrote.
+        if self
+            .word
+            .compare_exchange(current, next, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            self.outcomes
+                .fetch_and(!outcome_bit(arrival.generation), Ordering::Relaxed);
+            return Err(BrokenBarrier);
+        }
+        self.cell.wake_all(&self.word);
         Ok(())
     }
 
@@ -220,13 +279,13 @@ impl RawBarrier {
     pub fn wait(&self, arrival: Arrival, deadline: Deadline) -> Result<(), BrokenBarrier> {
         let ended = |word: u32| word != arrival.generation << 1;
         // Relaxed: a hint; the outcome is read with Acquire below.
-        sys::spin_until(deadline, sys::Poll::Eager, || {
+        shim::spin_until(deadline, Poll::Eager, || {
             ended(self.word.load(Ordering::Relaxed))
         });
-        let mut probe = sys::Probe::start();
+        let mut probe = Probe::start();
         loop {
-            // Acquire: pairs with the Release store of the word in
-            // `start_generation` / `break_locked`.
+            // Acquire: pairs with the Release CAS of the word in `trip`,
+            // `break_generation` and `reset`.
             let word = self.word.load(Ordering::Acquire);
             if ended(word) {
                 return self.outcome(arrival.generation, word);
@@ -238,7 +297,7 @@ impl RawBarrier {
                 }
                 if probe.due() {
                     if let Some(tid) = self.watched(arrival.index) {
-                        if sys::thread_is_gone(tid) {
+                        if shim::thread_is_gone(tid) {
                             self.break_generation(arrival.generation);
                         }
                     }
@@ -271,21 +330,42 @@ impl RawBarrier {
     }
 
     /// Breaks the barrier: current and later waiters get [`BrokenBarrier`]
-    /// until [`RawBarrier::reset`].
+    /// until [`RawBarrier::reset`]. Needs no lock, so it never waits.
     pub fn abort(&self) {
-        let _held = self.enter();
-        let word = self.word.load(Ordering::Relaxed);
-        self.break_locked(generation(word));
+        self.break_generation(generation(self.word.load(Ordering::Relaxed)));
     }
 
     /// Returns the barrier to its empty, unbroken state; parties waiting
     /// now get [`BrokenBarrier`].
-    pub fn reset(&self) {
-        let _held = self.enter();
-        let generation = generation(self.word.load(Ordering::Relaxed));
-        self.outcomes
-            .fetch_and(!outcome_bit(generation), Ordering::Relaxed);
-        self.start_generation(generation.wrapping_add(1));
+    ///
+    /// # Errors
+    ///
+    /// [`BarrierBusy`] if the internal lock stays held by another thread
+    /// until `deadline`; nothing changed then.
+    pub fn reset(&self, deadline: Deadline) -> Result<(), BarrierBusy> {
+        let _held = self.enter(deadline)?;
+        self.clear_arrivals();
+        // Relaxed inside the internal lock; the word's Release CAS below
+        // publishes the cleared outcome bit.
+        let mut word = self.word.load(Ordering::Relaxed);
+        loop {
+            let generation_ = generation(word);
+            self.outcomes
+                .fetch_and(!outcome_bit(generation_), Ordering::Relaxed);
+            let next = generation_.wrapping_add(1) << 1;
+            // Release: pairs with the waiters' Acquire load of the word. A
+            // CAS, not a store: futex words change by read-modify-writes
+            // only (see `sys`), and a lock-free break may land meanwhile.
+            match self
+                .word
+                .compare_exchange(word, next, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => word = now,
+            }
+        }
+        self.cell.wake_all(&self.word);
+        Ok(())
     }
 
     /// How generation `generation` ended, given a word past it.
@@ -302,73 +382,59 @@ impl RawBarrier {
         }
     }
 
-    /// Breaks `generation_` if it is still the current, unbroken one.
+    /// Breaks `generation_` if it is still the current, unbroken one, and
+    /// wakes everyone. Lock-free: one compare-and-swap.
     fn break_generation(&self, generation_: u32) {
-        let _held = self.enter();
-        if self.word.load(Ordering::Relaxed) == generation_ << 1 {
-            self.break_locked(generation_);
+        // Release: pairs with the waiters' Acquire load of the word.
+        if self
+            .word
+            .compare_exchange(
+                generation_ << 1,
+                generation_ << 1 | BROKEN,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        {
+            self.cell.wake_all(&self.word);
         }
     }
 
-    /// With the internal lock held: marks the current generation broken and
-    /// wakes everyone.
-    fn break_locked(&self, generation_: u32) {
-        self.outcomes
-            .fetch_and(!outcome_bit(generation_), Ordering::Relaxed);
-        // Release: pairs with the waiters' Acquire load of the word. A swap,
-        // not a store: futex words change by read-modify-writes only (see
-        // `sys`).
-        self.word.swap(generation_ << 1 | BROKEN, Ordering::Release);
-        self.cell.wake_all(&self.word);
-    }
-
-    /// With the internal lock held: empties the barrier into a fresh
-    /// generation and wakes everyone.
-    fn start_generation(&self, generation_: u32) {
+    /// With the internal lock held: forgets this generation's arrivals.
+    fn clear_arrivals(&self) {
         self.arrived.store(0, Ordering::Relaxed);
         for tid in &self.tids {
             tid.store(0, Ordering::Relaxed);
         }
-        // Release: publishes `outcomes` (and all the parties' writes before
-        // they arrived) to waiters that see the new generation. A swap: see
-        // `break_locked`.
-        self.word.swap(generation_ << 1, Ordering::Release);
-        self.cell.wake_all(&self.word);
     }
 
-    /// Takes the internal lock. If a process died holding it, the
-    /// bookkeeping may be half-written: break the barrier.
-    fn enter(&self) -> Entered<'_> {
-        if self.lock.lock() == Acquired::OwnerDied {
-            let word = self.word.load(Ordering::Relaxed);
-            self.break_locked(generation(word));
+    /// Takes the internal lock, giving up at `deadline`. If a process died
+    /// holding it, the bookkeeping may be half-written: break the barrier.
+    fn enter(&self, deadline: Deadline) -> Result<Entered<'_>, BarrierBusy> {
+        let Some(locked) = self.lock.try_lock_until(deadline) else {
+            return Err(BarrierBusy {
+                holder: self.lock.holder_tid(),
+            });
+        };
+        if locked.owner_died() {
+            self.break_generation(generation(self.word.load(Ordering::Relaxed)));
             let _ = self.lock.mark_consistent();
         }
-        Entered(&self.lock)
+        Ok(Entered {
+            lock: &self.lock,
+            hold: locked.hold,
+        })
     }
 }
 
 /// Holds the barrier's internal lock.
-struct Entered<'a>(&'a RawLock);
+struct Entered<'a> {
+    lock: &'a RawLock,
+    hold: LockHold,
+}
 
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
-        let _ = self.0.release();
-    }
-}
-
-loom_const_fn! {
-    fn new_tids() -> [AtomicU32; MAX_PARTIES as usize] {
-        #[cfg(not(loom))]
-        {
-            // A const item is copied fresh into each element.
-            #[allow(clippy::declare_interior_mutable_const)]
-            const EMPTY: AtomicU32 = AtomicU32::new(0);
-            [EMPTY; MAX_PARTIES as usize]
-        }
-        #[cfg(loom)]
-        {
-            core::array::from_fn(|_| AtomicU32::new(0))
-        }
+        let _ = self.lock.unlock(self.hold);
     }
 }

@@ -1,5 +1,5 @@
 //! `RawCondition`: a condition variable across processes, Python's
-//! `Condition` without its lock (the lock is any [`ConditionLock`]).
+//! `Condition` without its lock (the lock is any [`Lockable`]).
 //!
 //! `notify(n)` must wake at most `n` of the threads waiting *now*, never a
 //! later one, and must not wait for the woken to answer (Python's does,
@@ -35,11 +35,10 @@
 //! `Acquire`, so one that sees the new epoch sees the tokens. The rest of
 //! the bookkeeping is ordered by the user's lock and is `Relaxed`.
 
-use super::lock::{Acquired, RawLock};
-use super::rlock::{Depth, NotOwner, RawRLock};
+use super::lockable::{Acquired, Lockable, NotOwner};
+use super::wait::sleep_flagged;
 use super::CachePadded;
-use crate::shim::{loom_const_fn, AtomicU32, Ordering};
-use crate::sys::{self, Deadline, WaitCell, Wake};
+use crate::shim::{self, loom_const_fn, AtomicU32, Deadline, Ordering, Poll, WaitCell, Wake};
 
 /// Bit 0 of `seq`: a waiter may be asleep in the kernel.
 const SLEEPERS: u32 = 1;
@@ -49,61 +48,6 @@ const ONE_NOTIFY: u32 = 2;
 #[inline]
 fn notifies(seq: u32) -> u32 {
     seq >> 1
-}
-
-/// A lock a [`RawCondition`] can wait with: the caller holds it; waiting
-/// lets go of it entirely and takes it back.
-pub trait ConditionLock {
-    /// What the caller held, to be restored after the wait.
-    type Held: Copy;
-
-    /// Releases the lock entirely.
-    ///
-    /// # Errors
-    ///
-    /// [`NotOwner`] unless the calling thread holds the lock.
-    fn release_for_wait(&self) -> Result<Self::Held, NotOwner>;
-
-    /// Takes the lock back as it was held.
-    fn reacquire(&self, held: Self::Held) -> Acquired;
-
-    /// Whether the calling thread holds the lock.
-    fn held_by_current_thread(&self) -> bool;
-}
-
-impl ConditionLock for RawLock {
-    type Held = ();
-
-    fn release_for_wait(&self) -> Result<(), NotOwner> {
-        if !self.is_held_by_current_thread() {
-            return Err(NotOwner);
-        }
-        self.release().map_err(|_| NotOwner)
-    }
-
-    fn reacquire(&self, (): ()) -> Acquired {
-        self.lock()
-    }
-
-    fn held_by_current_thread(&self) -> bool {
-        self.is_held_by_current_thread()
-    }
-}
-
-impl ConditionLock for RawRLock {
-    type Held = Depth;
-
-    fn release_for_wait(&self) -> Result<Depth, NotOwner> {
-        self.release_all()
-    }
-
-    fn reacquire(&self, depth: Depth) -> Acquired {
-        self.restore(depth)
-    }
-
-    fn held_by_current_thread(&self) -> bool {
-        self.is_owned_by_current_thread()
-    }
 }
 
 /// How a [`RawCondition`] wait ended; the caller holds the lock again.
@@ -129,12 +73,12 @@ pub struct Waited {
 /// static LOCK: RawLock = RawLock::new();
 /// static COND: RawCondition = RawCondition::new();
 ///
-/// let _ = LOCK.lock();
+/// let locked = LOCK.lock();
 /// assert_eq!(COND.notify(&LOCK, 1), Ok(0), "nobody waits");
 /// let waited = COND.wait_until(&LOCK, Deadline::after(Duration::from_millis(5))).unwrap();
 /// assert!(!waited.notified);
 /// assert!(LOCK.is_held_by_current_thread());
-/// LOCK.release().unwrap();
+/// LOCK.unlock(locked.hold).unwrap(); // the wait gave the same hold back
 /// assert!(COND.notify(&LOCK, 1).is_err(), "notify needs the lock");
 /// ```
 #[repr(C)]
@@ -182,33 +126,45 @@ impl RawCondition {
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds `lock`.
-    pub fn wait<L: ConditionLock>(&self, lock: &L) -> Result<Waited, NotOwner> {
+    pub fn wait<L: Lockable>(&self, lock: &L) -> Result<Waited, NotOwner> {
         self.wait_until(lock, Deadline::NEVER)
     }
 
     /// Releases `lock`, waits for a notify or `deadline`, and takes `lock`
-    /// back (waiting for it as long as it takes, as Python does).
+    /// back as it was held, with the same hold (waiting for it as long as
+    /// it takes, as Python does).
     ///
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds `lock`.
-    pub fn wait_until<L: ConditionLock>(
+    pub fn wait_until<L: Lockable>(
         &self,
         lock: &L,
         deadline: Deadline,
     ) -> Result<Waited, NotOwner> {
-        if !lock.held_by_current_thread() {
+        if !lock.is_held_by_current_thread() {
             return Err(NotOwner);
         }
         // Relaxed, this block: the caller's lock orders it against notify.
         let epoch = self.epoch.load(Ordering::Relaxed);
         self.waiters.fetch_add(1, Ordering::Relaxed);
         let mut seq = self.seq.load(Ordering::Relaxed);
-        let held = lock.release_for_wait()?;
+        let saved = match lock.unlock_all() {
+            Ok(saved) => saved,
+            Err(e) => {
+                let waiters = self.waiters.load(Ordering::Relaxed);
+                self.waiters
+                    .store(waiters.saturating_sub(1), Ordering::Relaxed);
+                return Err(e);
+            }
+        };
 
         let mut notified = self.sleep(epoch, &mut seq, deadline);
 
-        let reacquired = lock.reacquire(held);
+        let reacquired = match lock.relock_until(saved, Deadline::NEVER) {
+            Some(acquired) => acquired,
+            None => unreachable!("a wait without deadline timed out"),
+        };
         if !notified {
             // Under the lock again: a token handed out meanwhile is ours
             // after all; otherwise leave the count of waiters.
@@ -231,8 +187,8 @@ impl RawCondition {
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds `lock`.
-    pub fn notify<L: ConditionLock>(&self, lock: &L, n: u32) -> Result<u32, NotOwner> {
-        if !lock.held_by_current_thread() {
+    pub fn notify<L: Lockable>(&self, lock: &L, n: u32) -> Result<u32, NotOwner> {
+        if !lock.is_held_by_current_thread() {
             return Err(NotOwner);
         }
         // Relaxed: ordered by the caller's lock, except as commented.
@@ -270,7 +226,7 @@ impl RawCondition {
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds `lock`.
-    pub fn notify_all<L: ConditionLock>(&self, lock: &L) -> Result<u32, NotOwner> {
+    pub fn notify_all<L: Lockable>(&self, lock: &L) -> Result<u32, NotOwner> {
         self.notify(lock, u32::MAX)
     }
 
@@ -287,7 +243,7 @@ impl RawCondition {
         // Relaxed: only a hint that a notify happened; `take_token` reads
         // with Acquire.
         let start = notifies(*seq);
-        sys::spin_until(deadline, sys::Poll::Eager, || {
+        shim::spin_until(deadline, Poll::Eager, || {
             notifies(self.seq.load(Ordering::Relaxed)) != start
         });
         loop {
@@ -296,7 +252,7 @@ impl RawCondition {
             }
             let seen = notifies(*seq);
             let moved = |word: u32| notifies(word) != seen;
-            let slept = sys::sleep_flagged(&self.cell, &self.seq, SLEEPERS, deadline, moved);
+            let slept = sleep_flagged(&self.cell, &self.seq, SLEEPERS, deadline, moved);
             if slept == Some(Wake::TimedOut) && deadline.has_passed() {
                 return false;
             }

@@ -12,8 +12,8 @@
 //! `Acquire`, so what the setter wrote before `set` is visible to a waiter
 //! that returns true. Everything else is `Relaxed`.
 
-use crate::shim::{loom_const_fn, AtomicU32, Ordering};
-use crate::sys::{self, Deadline, WaitCell, Wake};
+use super::wait::sleep_flagged;
+use crate::shim::{self, loom_const_fn, AtomicU32, Deadline, Ordering, Poll, WaitCell, Wake};
 use core::time::Duration;
 
 /// The flag.
@@ -137,13 +137,13 @@ impl RawEvent {
         }
         let start = sets(first);
         let released = |word: u32| word & SET != 0 || sets(word) != start;
-        if sys::spin_until(deadline, sys::Poll::Eager, || {
+        if shim::spin_until(deadline, Poll::Eager, || {
             released(self.word.load(Ordering::Relaxed))
         }) {
             return released(self.word.load(Ordering::Acquire));
         }
         loop {
-            let slept = sys::sleep_flagged(&self.cell, &self.word, SLEEPERS, deadline, released);
+            let slept = sleep_flagged(&self.cell, &self.word, SLEEPERS, deadline, released);
             let gave_up = slept == Some(Wake::TimedOut) && deadline.has_passed();
             if slept.is_none() || gave_up {
                 return released(self.word.load(Ordering::Acquire));

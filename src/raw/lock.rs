@@ -1,5 +1,5 @@
-//! `RawLock`: a mutual-exclusion lock in one 32-bit word that remembers its
-//! holder, so a holder's death is noticed instead of deadlocking everyone.
+//! `RawLock`: a mutual-exclusion lock whose word remembers its holder, so a
+//! holder's death is noticed instead of deadlocking everyone.
 //!
 //! The fast paths are one compare-and-swap each, as in Rust std's futex
 //! mutex. Unlike std's, the word holds the holder's kernel thread id (the
@@ -10,14 +10,32 @@
 //! holder calls [`RawLock::mark_consistent`] — pthread's `EOWNERDEAD`
 //! contract.
 //!
+//! Beside the word the holder records which thread it is beyond the id (its
+//! stamp, see `sys::ident`) and which of its acquisitions this is (its hold
+//! number). The stamp keeps a recycled thread id from passing for the holder:
+//! a thread that finds its own id in the word but not its own stamp knows the
+//! holder was an earlier thread with that id, now dead, and takes the lock
+//! over with `OwnerDied` at once. The hold number lets a guard give back
+//! exactly its own hold ([`RawLock::unlock`]) even though any thread may
+//! release the lock ([`RawLock::release`], Python's semantics) and someone
+//! may have taken it again since.
+//!
 //! Memory ordering, once for the file: every successful acquisition is an
-//! `Acquire` read-modify-write and every release a `Release` one, so each
-//! holder sees everything the previous holder wrote. Loads that only decide
-//! what to try next are `Relaxed`; the CAS that follows them does the
-//! synchronizing.
+//! `Acquire` read-modify-write of the word and every release a `Release`
+//! one, so each holder sees everything the previous holder wrote. Loads that
+//! only decide what to try next are `Relaxed`; the CAS that follows them
+//! does the synchronizing. The stamp and hold number are written only by the
+//! holder, right after its acquiring CAS, and read only to compare with the
+//! reader's own values: `Relaxed`, because a thread always reads its own
+//! latest writes, and a value written by another thread can only fail the
+//! comparison (stamps and hold numbers are never shared between threads).
 
-use crate::shim::{loom_const_fn, AtomicU32, Ordering};
-use crate::sys::{self, Deadline, WaitCell, Wake};
+use super::lockable::{Acquired, Lockable, Locked, NotOwner};
+use super::wait::{sleep_flagged, Probe};
+use crate::shim::{
+    self, loom_const_fn, outside_loom, AtomicU32, AtomicU64, Caller, Deadline, Ordering, Poll,
+    WaitCell, Wake,
+};
 use core::time::Duration;
 
 /// Bits 0..30 of the word: the kernel thread id of the holder; 0 when free.
@@ -38,33 +56,31 @@ fn is_free(word: u32) -> bool {
     holder(word) == 0
 }
 
-/// How an acquisition went.
-#[must_use = "an acquisition after an owner's death asks the new holder to check the data"]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Acquired {
-    /// The lock was taken in the ordinary way.
-    Clean,
-    /// The lock was taken, but a previous holder died while holding it (now
-    /// or earlier, and nobody has called `mark_consistent` since): the data
-    /// it guards may be half-updated. The caller holds the lock.
-    OwnerDied,
+#[inline]
+fn outcome(word: u32) -> Acquired {
+    if word & INCONSISTENT != 0 {
+        Acquired::OwnerDied
+    } else {
+        Acquired::Clean
+    }
 }
 
-impl Acquired {
-    /// Whether a previous holder died holding the lock.
-    #[inline]
-    pub fn owner_died(self) -> bool {
-        self == Acquired::OwnerDied
-    }
+/// How far [`RawLock::take_over`] looks for a dead holder.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Liveness {
+    /// Only a holder with the caller's own id (free to see).
+    OwnIdOnly,
+    /// Any holder, asking the kernel (a syscall).
+    AskKernel,
+}
 
-    #[inline]
-    fn from_word(word: u32) -> Acquired {
-        if word & INCONSISTENT != 0 {
-            Acquired::OwnerDied
-        } else {
-            Acquired::Clean
-        }
-    }
+/// One hold of a [`RawLock`]: the thread that took it and which of that
+/// thread's acquisitions it is. Given back with [`RawLock::unlock`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LockHold {
+    tid: u32,
+    number: u32,
+    stamp: u64,
 }
 
 /// Release of a lock nobody holds.
@@ -81,13 +97,13 @@ impl core::fmt::Display for NotHeld {
 ///
 /// `RawLock` is the raw state, `#[repr(C)]` and pointer-free, meant to be
 /// placed in shared memory (the crate's `Shared` and `Segment` do that; the
-/// [`Lock`](crate::Lock) handle wraps one). It implements
+/// `Lock` handle wraps one). It implements [`Lockable`], and
 /// [`lock_api::RawMutex`] and [`lock_api::RawMutexTimed`], so a
 /// `lock_api::Mutex<RawLock, T>` guards data shared between processes.
 ///
 /// As with Python's `multiprocessing.Lock`, any thread may release a held
-/// lock through [`RawLock::release`]; the lock records which thread acquired
-/// it, for owner-death detection only.
+/// lock through [`RawLock::release`]. [`RawLock::unlock`] instead gives back
+/// one particular hold, and only if it is still the current one.
 ///
 /// # Owner death
 ///
@@ -103,10 +119,17 @@ impl core::fmt::Display for NotHeld {
 /// use shmsync::raw::{Acquired, RawLock};
 ///
 /// static LOCK: RawLock = RawLock::new();
-/// assert_eq!(LOCK.lock(), Acquired::Clean);
+/// let locked = LOCK.lock();
+/// assert_eq!(locked.acquired, Acquired::Clean);
 /// assert!(LOCK.is_locked());
 /// assert!(LOCK.try_lock().is_none());
+///
+/// // Python's any-thread release, then a stale hold changes nothing:
 /// LOCK.release().unwrap();
+/// let again = LOCK.lock();
+/// assert!(LOCK.unlock(locked.hold).is_err());
+/// assert!(LOCK.is_locked());
+/// LOCK.unlock(again.hold).unwrap();
 /// assert!(LOCK.release().is_err());
 /// ```
 #[repr(C)]
@@ -114,6 +137,10 @@ impl core::fmt::Display for NotHeld {
 pub struct RawLock {
     /// `holder tid | INCONSISTENT | WAITERS`, see the constants.
     word: AtomicU32,
+    /// The holder's hold number; meaningful while held.
+    number: AtomicU32,
+    /// The holder's stamp; meaningful while held.
+    stamp: AtomicU64,
     cell: WaitCell,
 }
 
@@ -129,6 +156,8 @@ impl RawLock {
         pub fn new() -> RawLock {
             RawLock {
                 word: AtomicU32::new(0),
+                number: AtomicU32::new(0),
+                stamp: AtomicU64::new(0),
                 cell: WaitCell::new(),
             }
         }
@@ -136,41 +165,76 @@ impl RawLock {
 
     /// Acquires the lock, sleeping as long as it takes.
     #[inline]
-    pub fn lock(&self) -> Acquired {
-        let tid = sys::current_tid();
-        match self.try_fast(tid) {
-            Some(acquired) => acquired,
-            None => match self.lock_slow(tid, Deadline::NEVER) {
-                Some(acquired) => acquired,
-                None => unreachable!("a wait without deadline timed out"),
-            },
+    pub fn lock(&self) -> Locked<LockHold> {
+        match self.try_lock_until(Deadline::NEVER) {
+            Some(locked) => locked,
+            None => unreachable!("a wait without deadline timed out"),
         }
     }
 
-    /// Acquires the lock if it is free; never sleeps.
+    /// Acquires the lock if it is free (or its holder is certainly dead);
+    /// never sleeps.
     #[inline]
-    pub fn try_lock(&self) -> Option<Acquired> {
-        let tid = sys::current_tid();
-        self.try_fast(tid).or_else(|| self.try_take(tid, 0))
-    }
-
-    /// Acquires the lock, giving up at `deadline` (`None` then).
-    #[inline]
-    pub fn lock_until(&self, deadline: Deadline) -> Option<Acquired> {
-        let tid = sys::current_tid();
-        self.try_fast(tid).or_else(|| self.lock_slow(tid, deadline))
+    pub fn try_lock(&self) -> Option<Locked<LockHold>> {
+        let me = shim::current_thread();
+        if self.try_fast(me) {
+            return Some(self.record(me, shim::next_hold(), Acquired::Clean));
+        }
+        self.try_take(me, 0)
+            .or_else(|| self.take_over(me, 0, Liveness::OwnIdOnly))
+            .map(|acquired| self.record(me, shim::next_hold(), acquired))
     }
 
     /// Acquires the lock, giving up after `timeout`; a zero timeout is one
     /// try.
     #[inline]
-    pub fn lock_for(&self, timeout: Duration) -> Option<Acquired> {
-        let tid = sys::current_tid();
-        self.try_fast(tid)
-            .or_else(|| self.lock_slow(tid, Deadline::after(timeout)))
+    pub fn try_lock_for(&self, timeout: Duration) -> Option<Locked<LockHold>> {
+        let me = shim::current_thread();
+        if self.try_fast(me) {
+            return Some(self.record(me, shim::next_hold(), Acquired::Clean));
+        }
+        self.lock_slow(me, Deadline::after(timeout))
+            .map(|acquired| self.record(me, shim::next_hold(), acquired))
     }
 
-    /// Releases the lock, whoever holds it.
+    /// Acquires the lock, giving up at `deadline`.
+    #[inline]
+    pub fn try_lock_until(&self, deadline: Deadline) -> Option<Locked<LockHold>> {
+        let me = shim::current_thread();
+        if self.try_fast(me) {
+            return Some(self.record(me, shim::next_hold(), Acquired::Clean));
+        }
+        self.lock_slow(me, deadline)
+            .map(|acquired| self.record(me, shim::next_hold(), acquired))
+    }
+
+    /// Gives back exactly `hold`: releases the lock if `hold` is its current
+    /// hold, and does nothing otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`NotOwner`] if the lock was released since `hold` was taken (by
+    /// [`RawLock::release`] in any thread) and perhaps taken again, or if
+    /// the calling thread is not the one that took `hold`.
+    #[inline]
+    pub fn unlock(&self, hold: LockHold) -> Result<(), NotOwner> {
+        let me = shim::current_thread();
+        if !self.holds(me, hold) {
+            return Err(NotOwner);
+        }
+        // One compare-and-swap when nothing is flagged. Release: pairs with
+        // the Acquire of the next acquisition.
+        if self
+            .word
+            .compare_exchange(me.tid, 0, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+        {
+            return Ok(());
+        }
+        self.release_slow(Some(me.tid)).map_err(|_| NotOwner)
+    }
+
+    /// Releases the lock, whoever holds it: Python's `Lock.release()`.
     ///
     /// # Errors
     ///
@@ -179,16 +243,20 @@ impl RawLock {
     pub fn release(&self) -> Result<(), NotHeld> {
         // One compare-and-swap when this thread holds the lock and nothing
         // is flagged: a load first would pull the contended cache line in
-        // twice.
-        // Release: pairs with the Acquire of the next acquisition.
+        // twice. Release: pairs with the Acquire of the next acquisition.
         if self
             .word
-            .compare_exchange(sys::current_tid(), 0, Ordering::Release, Ordering::Relaxed)
+            .compare_exchange(
+                shim::current_thread().tid,
+                0,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
             .is_ok()
         {
             return Ok(());
         }
-        self.release_slow()
+        self.release_slow(None)
     }
 
     /// Whether some thread holds the lock (a snapshot).
@@ -200,7 +268,7 @@ impl RawLock {
     /// Whether the calling thread holds the lock.
     #[inline]
     pub fn is_held_by_current_thread(&self) -> bool {
-        holder(self.word.load(Ordering::Relaxed)) == sys::current_tid()
+        self.is_held_by(shim::current_thread())
     }
 
     /// The kernel thread id of the holder, if the lock is held (a snapshot).
@@ -223,10 +291,10 @@ impl RawLock {
     ///
     /// # Errors
     ///
-    /// [`NotHeld`] unless the calling thread holds the lock.
-    pub fn mark_consistent(&self) -> Result<(), NotHeld> {
+    /// [`NotOwner`] unless the calling thread holds the lock.
+    pub fn mark_consistent(&self) -> Result<(), NotOwner> {
         if !self.is_held_by_current_thread() {
-            return Err(NotHeld);
+            return Err(NotOwner);
         }
         // Relaxed: only the holder's own bit changes; the release that ends
         // this hold publishes it with the data.
@@ -234,63 +302,113 @@ impl RawLock {
         Ok(())
     }
 
+    /// The calling thread's current hold, if it holds the lock.
+    pub fn current_hold(&self) -> Option<LockHold> {
+        let me = shim::current_thread();
+        self.is_held_by(me).then(|| LockHold {
+            tid: me.tid,
+            // Relaxed: written by this thread when it took the lock.
+            number: self.number.load(Ordering::Relaxed),
+            stamp: me.stamp,
+        })
+    }
+
+    /// Whether `me` holds the lock: the word names its id and the stamp is
+    /// its own (not that of an earlier thread with the same id).
+    #[inline]
+    fn is_held_by(&self, me: Caller) -> bool {
+        holder(self.word.load(Ordering::Relaxed)) == me.tid
+            && self.stamp.load(Ordering::Relaxed) == me.stamp
+    }
+
+    /// Whether `hold` is `me`'s and is the lock's current hold.
+    #[inline]
+    fn holds(&self, me: Caller, hold: LockHold) -> bool {
+        hold.tid == me.tid
+            && hold.stamp == me.stamp
+            && self.is_held_by(me)
+            && self.number.load(Ordering::Relaxed) == hold.number
+    }
+
+    /// Notes who holds the lock now; the caller has just acquired it.
+    #[inline]
+    fn record(&self, me: Caller, number: u32, acquired: Acquired) -> Locked<LockHold> {
+        // Relaxed: see the module docs; the holder's own release publishes
+        // them with everything else.
+        self.number.store(number, Ordering::Relaxed);
+        self.stamp.store(me.stamp, Ordering::Relaxed);
+        Locked {
+            hold: LockHold {
+                tid: me.tid,
+                number,
+                stamp: me.stamp,
+            },
+            acquired,
+        }
+    }
+
     /// The one-CAS attempt on a free, consistent, uncontended lock.
     #[inline]
-    fn try_fast(&self, tid: u32) -> Option<Acquired> {
+    fn try_fast(&self, me: Caller) -> bool {
         // Acquire: pairs with the Release of the previous holder's release.
         self.word
-            .compare_exchange(0, tid, Ordering::Acquire, Ordering::Relaxed)
-            .ok()
-            .map(|_| Acquired::Clean)
+            .compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// Takes the lock if it is free, keeping the INCONSISTENT bit and
     /// adding `extra` (WAITERS after having slept: others may sleep too).
-    fn try_take(&self, tid: u32, extra: u32) -> Option<Acquired> {
+    fn try_take(&self, me: Caller, extra: u32) -> Option<Acquired> {
         let mut word = self.word.load(Ordering::Relaxed);
         while is_free(word) {
-            let new = tid | (word & (INCONSISTENT | WAITERS)) | extra;
+            let new = me.tid | (word & (INCONSISTENT | WAITERS)) | extra;
             // Acquire: pairs with the Release of the previous release.
             match self
                 .word
                 .compare_exchange_weak(word, new, Ordering::Acquire, Ordering::Relaxed)
             {
-                Ok(_) => return Some(Acquired::from_word(word)),
+                Ok(_) => return Some(outcome(word)),
                 Err(now) => word = now,
             }
         }
         None
     }
 
+    /// The slow path of every acquisition: spin, then sleep, checking now
+    /// and then whether the holder still exists.
     #[cold]
-    fn lock_slow(&self, tid: u32, deadline: Deadline) -> Option<Acquired> {
+    fn lock_slow(&self, me: Caller, deadline: Deadline) -> Option<Acquired> {
         debug_assert!(
-            tid != 0 && tid <= TID_MASK,
-            "thread id {tid} does not fit the lock word"
+            me.tid != 0 && me.tid <= TID_MASK,
+            "thread id {} does not fit the lock word",
+            me.tid
         );
-        if let Some(acquired) = self.try_take(tid, 0) {
+        if let Some(acquired) = self
+            .try_take(me, 0)
+            .or_else(|| self.take_over(me, 0, Liveness::OwnIdOnly))
+        {
             return Some(acquired);
         }
         // Spin: a holder on another core usually lets go well before a
         // sleep and wake-up would complete.
-        sys::spin_until(deadline, sys::Poll::Backoff, || {
+        shim::spin_until(deadline, Poll::Backoff, || {
             is_free(self.word.load(Ordering::Relaxed))
         });
-        if let Some(acquired) = self.try_take(tid, 0) {
+        if let Some(acquired) = self.try_take(me, 0) {
             return Some(acquired);
         }
         if deadline.has_passed() {
             return None;
         }
 
-        let mut probe = sys::Probe::start();
+        let mut probe = Probe::start();
         loop {
             // After sleeping once this thread cannot know whether others
             // still sleep, so it takes the lock with WAITERS set.
-            if let Some(acquired) = self.try_take(tid, WAITERS) {
+            if let Some(acquired) = self.try_take(me, WAITERS) {
                 return Some(acquired);
             }
-            let slept = sys::sleep_flagged(
+            let slept = sleep_flagged(
                 &self.cell,
                 &self.word,
                 WAITERS,
@@ -299,10 +417,10 @@ impl RawLock {
             );
             if slept == Some(Wake::TimedOut) {
                 if deadline.has_passed() {
-                    return self.try_take(tid, WAITERS);
+                    return self.try_take(me, WAITERS);
                 }
                 if probe.due() {
-                    if let Some(acquired) = self.take_from_dead_holder(tid) {
+                    if let Some(acquired) = self.take_over(me, WAITERS, Liveness::AskKernel) {
                         return Some(acquired);
                     }
                 }
@@ -310,13 +428,23 @@ impl RawLock {
         }
     }
 
-    /// If the holder no longer exists, takes the lock over and marks it
-    /// inconsistent.
+    /// If the holder certainly no longer exists, takes the lock over (adding
+    /// `extra` to the word) and marks it inconsistent.
+    ///
+    /// A holder with the caller's own id but another stamp is an earlier
+    /// thread that had this id: it is certainly gone, and seeing so costs
+    /// nothing. Any other id must be asked of the kernel (an id no thread
+    /// can have counts as gone), a syscall, so only sleepers on their probe
+    /// schedule ask.
     #[cold]
-    fn take_from_dead_holder(&self, tid: u32) -> Option<Acquired> {
+    fn take_over(&self, me: Caller, extra: u32, liveness: Liveness) -> Option<Acquired> {
         let word = self.word.load(Ordering::Relaxed);
-        let dead = holder(word);
-        if dead == 0 || dead == tid || !sys::thread_is_gone(dead) {
+        let gone = match holder(word) {
+            0 => false,
+            tid if tid == me.tid => self.stamp.load(Ordering::Relaxed) != me.stamp,
+            tid => liveness == Liveness::AskKernel && shim::thread_is_gone(tid),
+        };
+        if !gone {
             return None;
         }
         // Acquire: whatever the dead holder managed to publish is seen. The
@@ -325,7 +453,7 @@ impl RawLock {
         self.word
             .compare_exchange(
                 word,
-                tid | INCONSISTENT | WAITERS,
+                me.tid | INCONSISTENT | (word & WAITERS) | extra,
                 Ordering::Acquire,
                 Ordering::Relaxed,
             )
@@ -333,11 +461,13 @@ impl RawLock {
             .map(|_| Acquired::OwnerDied)
     }
 
+    /// Releases the lock if it is held (by thread `only`, if given), waking a
+    /// sleeper if the word says there may be one.
     #[cold]
-    fn release_slow(&self) -> Result<(), NotHeld> {
+    fn release_slow(&self, only: Option<u32>) -> Result<(), NotHeld> {
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
-            if is_free(word) {
+            if is_free(word) || only.is_some_and(|tid| holder(word) != tid) {
                 return Err(NotHeld);
             }
             // Release: pairs with the Acquire of the next acquisition.
@@ -356,59 +486,136 @@ impl RawLock {
         }
         Ok(())
     }
+
+    /// Takes the lock back for a condition variable's waiter, with the hold
+    /// number it had before the wait.
+    fn relock(&self, number: u32, deadline: Deadline) -> Option<Acquired> {
+        let me = shim::current_thread();
+        let acquired = if self.try_fast(me) {
+            Acquired::Clean
+        } else {
+            self.lock_slow(me, deadline)?
+        };
+        Some(self.record(me, number, acquired).acquired)
+    }
 }
 
-// Not under loom: `INIT` needs a const constructor.
-#[cfg(not(loom))]
-// SAFETY: `lock`/`try_lock`/`try_lock_*` grant exclusive ownership until
-// `unlock` (the CAS protocol above); `unlock` is only called by a holder
-// (trait contract), on the thread that locked (GuardNoSend), so the word
-// names that thread.
-unsafe impl lock_api::RawMutex for RawLock {
-    #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: RawLock = RawLock::new();
-
-    type Guard = lock_api::GuardNoSend;
+// SAFETY: the CAS protocol above grants the lock to one thread at a time,
+// with Acquire on every acquisition and Release on every release.
+unsafe impl Lockable for RawLock {
+    type Hold = LockHold;
+    type Saved = LockHold;
 
     #[inline]
-    fn lock(&self) -> Self::Guard {
-        let _ = RawLock::lock(self);
-        lock_api::GuardNoSend::new()
+    fn try_lock(&self) -> Option<Locked<LockHold>> {
+        RawLock::try_lock(self)
     }
 
     #[inline]
-    fn try_lock(&self) -> Option<Self::Guard> {
-        RawLock::try_lock(self).map(|_| lock_api::GuardNoSend::new())
+    fn try_lock_until(&self, deadline: Deadline) -> Option<Locked<LockHold>> {
+        RawLock::try_lock_until(self, deadline)
     }
 
     #[inline]
-    unsafe fn unlock(&self, _guard: Self::Guard) {
-        // The caller holds the lock (trait contract), so it is not free.
-        let _ = self.release();
+    fn try_lock_for(&self, timeout: Duration) -> Option<Locked<LockHold>> {
+        RawLock::try_lock_for(self, timeout)
     }
 
     #[inline]
+    fn lock(&self) -> Locked<LockHold> {
+        RawLock::lock(self)
+    }
+
+    #[inline]
+    fn unlock(&self, hold: LockHold) -> Result<(), NotOwner> {
+        RawLock::unlock(self, hold)
+    }
+
     fn is_locked(&self) -> bool {
         RawLock::is_locked(self)
     }
-}
 
-#[cfg(not(loom))]
-// SAFETY: the timed forms follow the same protocol as `lock`, and give up
-// no earlier than the deadline (the backends sleep until an absolute
-// CLOCK_MONOTONIC instant).
-unsafe impl lock_api::RawMutexTimed for RawLock {
-    type Duration = Duration;
-    type Instant = Deadline;
-
-    #[inline]
-    fn try_lock_for(&self, timeout: Duration) -> Option<Self::Guard> {
-        self.lock_for(timeout).map(|_| lock_api::GuardNoSend::new())
+    fn is_held_by_current_thread(&self) -> bool {
+        RawLock::is_held_by_current_thread(self)
     }
 
-    #[inline]
-    fn try_lock_until(&self, deadline: Deadline) -> Option<Self::Guard> {
-        self.lock_until(deadline)
-            .map(|_| lock_api::GuardNoSend::new())
+    fn is_inconsistent(&self) -> bool {
+        RawLock::is_inconsistent(self)
+    }
+
+    fn current_hold(&self) -> Option<LockHold> {
+        RawLock::current_hold(self)
+    }
+
+    fn holder_tid(&self) -> Option<u32> {
+        RawLock::holder_tid(self)
+    }
+
+    fn mark_consistent(&self) -> Result<(), NotOwner> {
+        RawLock::mark_consistent(self)
+    }
+
+    fn unlock_all(&self) -> Result<LockHold, NotOwner> {
+        let hold = self.current_hold().ok_or(NotOwner)?;
+        RawLock::unlock(self, hold)?;
+        Ok(hold)
+    }
+
+    fn relock_until(&self, saved: LockHold, deadline: Deadline) -> Option<Acquired> {
+        self.relock(saved.number, deadline)
+    }
+}
+
+outside_loom! {
+    // SAFETY: `lock`/`try_lock`/`try_lock_*` grant exclusive ownership until
+    // `unlock` (the CAS protocol above). The guard state is the hold, kept
+    // on the thread that locked (GuardNoSend makes lock_api's guards
+    // `!Send`), and `unlock` releases exactly that hold, never one taken
+    // independently of it.
+    unsafe impl lock_api::RawMutex for RawLock {
+        #[allow(clippy::declare_interior_mutable_const)]
+        const INIT: RawLock = RawLock::new();
+
+        type Guard = (LockHold, lock_api::GuardNoSend);
+
+        #[inline]
+        fn lock(&self) -> Self::Guard {
+            (RawLock::lock(self).hold, lock_api::GuardNoSend::new())
+        }
+
+        #[inline]
+        fn try_lock(&self) -> Option<Self::Guard> {
+            RawLock::try_lock(self).map(|locked| (locked.hold, lock_api::GuardNoSend::new()))
+        }
+
+        #[inline]
+        unsafe fn unlock(&self, (hold, _): Self::Guard) {
+            let _ = RawLock::unlock(self, hold);
+        }
+
+        #[inline]
+        fn is_locked(&self) -> bool {
+            RawLock::is_locked(self)
+        }
+    }
+
+    // SAFETY: the timed forms follow the same protocol as `lock`, and give up
+    // no earlier than the deadline (the backends sleep until an absolute
+    // CLOCK_MONOTONIC instant).
+    unsafe impl lock_api::RawMutexTimed for RawLock {
+        type Duration = Duration;
+        type Instant = Deadline;
+
+        #[inline]
+        fn try_lock_for(&self, timeout: Duration) -> Option<Self::Guard> {
+            RawLock::try_lock_for(self, timeout)
+                .map(|locked| (locked.hold, lock_api::GuardNoSend::new()))
+        }
+
+        #[inline]
+        fn try_lock_until(&self, deadline: Deadline) -> Option<Self::Guard> {
+            RawLock::try_lock_until(self, deadline)
+                .map(|locked| (locked.hold, lock_api::GuardNoSend::new()))
+        }
     }
 }

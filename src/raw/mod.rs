@@ -7,25 +7,31 @@
 //! [`Segment`](crate::Segment) do it for safe code. Everything here also
 //! builds without `std` and without `alloc`.
 //!
-//! On the `pthread` backend a raw primitive must not move after its first
-//! use (its pthread objects are initialised in place then).
+//! "A lock" is one seam, the [`Lockable`] trait, implemented by [`RawLock`]
+//! and [`RawRLock`]: [`RawCondition`] waits with any `Lockable`.
+//!
+//! On the `posix-sem` backend a raw primitive must not move after its first
+//! use (its semaphore is initialised in place then).
+//!
+//! Every primitive takes its atomics, wait cell, clock, identity and spin
+//! from the crate's loom shim, so the same source runs inside `loom::model`.
 
 mod barrier;
 mod condition;
 mod event;
 mod lock;
+mod lockable;
 mod rlock;
 mod semaphore;
+mod wait;
 
-pub use barrier::{Arrival, BrokenBarrier, RawBarrier, MAX_PARTIES};
-pub use condition::{ConditionLock, RawCondition, Waited};
+pub use barrier::{Arrival, BarrierBusy, BrokenBarrier, RawBarrier, MAX_PARTIES};
+pub use condition::{RawCondition, Waited};
 pub use event::RawEvent;
-pub use lock::{Acquired, NotHeld, RawLock};
-pub use rlock::{Depth, NotOwner, RawRLock};
+pub use lock::{LockHold, NotHeld, RawLock};
+pub use lockable::{Acquired, Lockable, Locked, NotOwner};
+pub use rlock::{Depth, RawRLock};
 pub use semaphore::{RawSemaphore, ReleasedTooManyTimes, SEM_VALUE_MAX};
-
-#[allow(unused_imports)]
-pub(crate) use lock::{INCONSISTENT, TID_MASK, WAITERS};
 
 /// A value on cache lines of its own: what one side polls stays off the
 /// lines the other side writes. 128 bytes, since x86's spatial prefetcher
@@ -44,7 +50,7 @@ impl<T> core::ops::Deref for CachePadded<T> {
     }
 }
 
-#[cfg(not(loom))]
+crate::shim::outside_loom! {
 mod layout {
     use super::*;
     use core::mem::align_of;
@@ -57,27 +63,28 @@ mod layout {
     assert_impl_all!(RawCondition: Send, Sync);
     assert_impl_all!(RawBarrier: Send, Sync);
 
-    // Futex backend: the lock is its word.
-    #[cfg(all(target_os = "linux", not(feature = "pthread")))]
+    // Futex backend: the lock is its word, the holder's hold number and
+    // stamp.
+    #[cfg(all(target_os = "linux", not(feature = "posix-sem")))]
     const _: () = {
-        static_assertions::const_assert_eq!(core::mem::size_of::<RawLock>(), 4);
-        static_assertions::const_assert_eq!(align_of::<RawLock>(), 4);
-        static_assertions::const_assert_eq!(core::mem::size_of::<RawRLock>(), 8);
-        static_assertions::const_assert_eq!(align_of::<RawRLock>(), 4);
+        static_assertions::const_assert_eq!(core::mem::size_of::<RawLock>(), 16);
+        static_assertions::const_assert_eq!(align_of::<RawLock>(), 8);
+        static_assertions::const_assert_eq!(core::mem::size_of::<RawRLock>(), 24);
+        static_assertions::const_assert_eq!(align_of::<RawRLock>(), 8);
         static_assertions::const_assert_eq!(core::mem::size_of::<RawSemaphore>(), 12);
         static_assertions::const_assert_eq!(core::mem::size_of::<RawEvent>(), 4);
         static_assertions::const_assert_eq!(core::mem::size_of::<RawCondition>(), 256);
         static_assertions::const_assert_eq!(align_of::<RawCondition>(), 128);
         static_assertions::const_assert_eq!(
             core::mem::size_of::<RawBarrier>(),
-            16 + 4 * MAX_PARTIES as usize + 4
+            16 + 4 * MAX_PARTIES as usize + 16
         );
-        static_assertions::const_assert_eq!(align_of::<RawBarrier>(), 4);
+        static_assertions::const_assert_eq!(align_of::<RawBarrier>(), 8);
     };
 
-    // Pthread backend: a word and a wait cell, no stricter than 8-aligned
-    // so that segments can place them on 8-byte boundaries.
-    #[cfg(any(feature = "pthread", not(target_os = "linux")))]
+    // POSIX-semaphore backend: a word and a wait cell, no stricter than
+    // 8-aligned so that segments can place them on 8-byte boundaries.
+    #[cfg(any(feature = "posix-sem", not(target_os = "linux")))]
     const _: () = {
         static_assertions::const_assert!(align_of::<RawLock>() <= 8);
         static_assertions::const_assert!(align_of::<RawRLock>() <= 8);
@@ -85,4 +92,5 @@ mod layout {
         static_assertions::const_assert!(align_of::<RawEvent>() <= 8);
         static_assertions::const_assert!(align_of::<RawBarrier>() <= 8);
     };
+}
 }

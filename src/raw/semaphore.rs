@@ -20,8 +20,8 @@
 //! clearing of the bit (`Acquire`) and the departure (`Release`), which
 //! order a departing sleeper's guess against the arrival it missed.
 
-use crate::shim::{loom_const_fn, AtomicU32, Ordering};
-use crate::sys::{self, Deadline, WaitCell, Wake};
+use super::wait::sleep_flagged;
+use crate::shim::{self, loom_const_fn, AtomicU32, Deadline, Ordering, Poll, WaitCell, Wake};
 use core::fmt;
 use core::time::Duration;
 
@@ -201,7 +201,7 @@ impl RawSemaphore {
         if deadline.has_passed() {
             return self.try_acquire();
         }
-        if sys::spin_until(deadline, sys::Poll::Eager, || {
+        if shim::spin_until(deadline, Poll::Eager, || {
             units(self.word.load(Ordering::Relaxed)) > 0
         }) && self.try_acquire()
         {
@@ -214,7 +214,7 @@ impl RawSemaphore {
                 break true;
             }
             let ready = |word: u32| units(word) > 0;
-            if sys::sleep_flagged(&self.cell, &self.word, SLEEPERS, deadline, ready)
+            if sleep_flagged(&self.cell, &self.word, SLEEPERS, deadline, ready)
                 == Some(Wake::TimedOut)
                 && deadline.has_passed()
             {

@@ -120,9 +120,9 @@ const_assert_eq!(offset_of!(Entry, offset), 64);
 const_assert_eq!(offset_of!(Entry, size), 72);
 const_assert_eq!(size_of::<Entry>(), 80);
 const_assert_eq!(align_of::<Entry>(), 8);
-#[cfg(all(target_os = "linux", not(feature = "pthread")))]
-const_assert_eq!(size_of::<Header>(), 48);
-#[cfg(all(target_os = "linux", not(feature = "pthread")))]
+#[cfg(all(target_os = "linux", not(feature = "posix-sem")))]
+const_assert_eq!(size_of::<Header>(), 56);
+#[cfg(all(target_os = "linux", not(feature = "posix-sem")))]
 const_assert_eq!(DIRECTORY_OFFSET, 64);
 static_assertions::assert_impl_all!(Header: Send, Sync);
 static_assertions::assert_impl_all!(Entry: Send, Sync);

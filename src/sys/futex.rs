@@ -36,6 +36,7 @@ impl WaitCell {
     /// `FUTEX_WAIT_BITSET`: sleeps while `*word == expected`, until woken or
     /// `deadline` passes. May return [`Wake::Woken`] spuriously (a signal,
     /// or the word already differing); callers re-check their condition.
+    /// Returns [`Wake::TimedOut`] whenever `deadline` has passed.
     #[inline]
     pub fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) -> Wake {
         let ts;
@@ -46,12 +47,14 @@ impl WaitCell {
             ts = rustix::time::Timespec { tv_sec, tv_nsec };
             Some(&ts)
         };
-        match futex::wait_bitset(word, futex::Flags::empty(), expected, timeout, MATCH_ANY) {
-            Err(Errno::TIMEDOUT) => Wake::TimedOut,
-            // Ok: woken. AGAIN: the word had already changed. INTR: a signal
-            // (the absolute deadline makes the retry no longer than asked).
-            _ => Wake::Woken,
-        }
+        let woke =
+            match futex::wait_bitset(word, futex::Flags::empty(), expected, timeout, MATCH_ANY) {
+                Err(Errno::TIMEDOUT) => Wake::TimedOut,
+                // Ok: woken. AGAIN: the word had already changed. INTR: a signal
+                // (the absolute deadline makes the retry no longer than asked).
+                _ => Wake::Woken,
+            };
+        Wake::checked(woke, deadline)
     }
 
     /// `FUTEX_WAKE` for one sleeper on `word`.

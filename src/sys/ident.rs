@@ -1,48 +1,102 @@
-//! Who is running: the kernel thread id that lock words record, and whether
-//! the thread behind a recorded id still exists.
+//! Who is running: the kernel thread id that lock words record, a stamp
+//! that tells this thread from every other thread that ever had the same id,
+//! and whether the thread behind a recorded id still exists.
 //!
 //! A thread id is unique across the machine (within one pid namespace) for as
 //! long as the thread lives, so it names both the process and the thread.
-//! With `std` it is cached per thread, so the lock fast path makes no
-//! syscall; a `pthread_atfork` child handler forgets the cache, because a
-//! forked child runs on a thread with a new id. Without `std` there is no
-//! thread-local storage to cache in, and every call asks the kernel.
+//! But the kernel hands a dead thread's id to a new thread sooner or later
+//! (after `pid_max` ids, 32 768 on many systems), so an id read from shared
+//! memory may name a thread that never held anything. The stamp settles it:
+//! the `CLOCK_MONOTONIC` instant at which the thread first asked who it is.
+//! Two threads with the same id never live at once, so the later one first
+//! asks after the earlier one is gone: their stamps differ. Locks store the
+//! stamp beside the id, and "this thread holds it" means both match.
+//!
+//! With `std`, id and stamp are cached per thread, so the lock fast path
+//! makes no syscall; a `pthread_atfork` child handler forgets the cache,
+//! because a forked child runs on a thread with a new id, and gets a new
+//! stamp. Without `std` there is no thread-local storage: every call asks
+//! the kernel for the id, and the stamp is the same constant for every
+//! thread, so ownership is by id alone (see the README's known limits).
 
-#[cfg(not(loom))]
 mod os {
-    /// The calling thread's kernel thread id.
+    /// The largest thread id a live thread can have: Linux keeps ids below
+    /// `PID_MAX_LIMIT` (2^22), which also makes them fit the 30 bits lock
+    /// words keep for them.
+    pub(crate) const MAX_TID: u32 = (1 << 22) - 1;
+
+    /// The calling thread, as lock words record it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) struct Caller {
+        /// The kernel thread id: nonzero, at most [`MAX_TID`].
+        pub(crate) tid: u32,
+        /// Tells this thread from every other thread that had `tid` before
+        /// (see the module docs); never 0.
+        pub(crate) stamp: u64,
+    }
+
+    /// The calling thread's id and stamp.
     #[inline]
-    pub(crate) fn current_tid() -> u32 {
+    pub(crate) fn current_thread() -> Caller {
         #[cfg(feature = "std")]
         {
-            cached::current_tid()
+            cached::current_thread()
         }
         #[cfg(not(feature = "std"))]
         {
-            gettid()
+            Caller {
+                tid: gettid(),
+                stamp: 1,
+            }
+        }
+    }
+
+    /// A number for the calling thread's next lock acquisition: each call
+    /// on a thread gives a new one (until it wraps, after 2^32).
+    #[inline]
+    pub(crate) fn next_hold() -> u32 {
+        #[cfg(feature = "std")]
+        {
+            cached::next_hold()
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            use core::sync::atomic::{AtomicU32, Ordering};
+            static HOLDS: AtomicU32 = AtomicU32::new(0);
+            // Relaxed: only uniqueness matters.
+            HOLDS.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
         }
     }
 
     fn gettid() -> u32 {
-        let tid = rustix::thread::gettid().as_raw_nonzero().get();
-        // Linux thread ids are positive and below PID_MAX_LIMIT (2^22), so
-        // they fit the 30 bits lock words keep for them.
-        tid as u32
+        // Linux thread ids are positive and at most MAX_TID.
+        rustix::thread::gettid().as_raw_nonzero().get() as u32
+    }
+
+    /// The stamp of a thread that asks now: `CLOCK_MONOTONIC` in
+    /// nanoseconds, never 0.
+    #[cfg(feature = "std")]
+    fn new_stamp() -> u64 {
+        crate::sys::Deadline::now().as_nanos().max(1)
     }
 
     #[cfg(feature = "std")]
     mod cached {
+        use super::Caller;
         use core::cell::Cell;
         use core::sync::atomic::{AtomicBool, Ordering};
 
-        /// Whether the fork handler is in place; until it is, every call asks
-        /// the kernel, since a cached id could be a parent's.
+        /// Whether the fork handler is in place; until it is, every call
+        /// checks the cached id against the kernel's, since a cached id
+        /// could be a parent's.
         static FORK_SAFE: AtomicBool = AtomicBool::new(false);
 
         std::thread_local! {
-            /// This thread's id, or 0 before the first call (and in a child
-            /// right after `fork`).
-            static TID: Cell<u32> = const { Cell::new(0) };
+            /// This thread's id and stamp; id 0 before the first call (and
+            /// in a child right after `fork`).
+            static ME: Cell<Caller> = const { Cell::new(Caller { tid: 0, stamp: 0 }) };
+            /// The last number `next_hold` gave out on this thread.
+            static HOLDS: Cell<u32> = const { Cell::new(0) };
         }
 
         /// Registers the fork handler when the program is loaded, before any
@@ -64,40 +118,64 @@ mod os {
 
         extern "C" fn forget_after_fork() {
             // Runs in the child, on the one thread fork copied: that thread's
-            // cached id is its parent's, so drop it.
-            let _ = TID.try_with(|t| t.set(0));
+            // cached id and stamp are its parent's, so drop them.
+            let _ = ME.try_with(|me| me.set(Caller { tid: 0, stamp: 0 }));
         }
 
         #[inline]
-        pub(crate) fn current_tid() -> u32 {
-            let tid = TID.with(Cell::get);
-            if tid != 0 {
-                return tid;
+        pub(crate) fn current_thread() -> Caller {
+            let me = ME.with(Cell::get);
+            if me.tid != 0 && FORK_SAFE.load(Ordering::Relaxed) {
+                return me;
             }
-            refresh()
+            refresh(me)
         }
 
+        /// Asks the kernel for the id; keeps the stamp while the id is the
+        /// same (without the fork handler, a forked child finds its id
+        /// changed and takes a new stamp).
         #[cold]
-        fn refresh() -> u32 {
+        fn refresh(cached: Caller) -> Caller {
             let tid = super::gettid();
-            if FORK_SAFE.load(Ordering::Relaxed) {
-                TID.with(|t| t.set(tid));
+            if cached.tid == tid {
+                return cached;
             }
-            tid
+            let me = Caller {
+                tid,
+                stamp: super::new_stamp(),
+            };
+            ME.with(|cell| cell.set(me));
+            me
+        }
+
+        #[inline]
+        pub(crate) fn next_hold() -> u32 {
+            HOLDS.with(|holds| {
+                let next = holds.get().wrapping_add(1);
+                holds.set(next);
+                next
+            })
         }
     }
 
     /// Whether the thread `tid` is certainly gone.
     ///
-    /// `kill(tid, 0)` fails with `ESRCH` once a thread has been reaped. A
+    /// `tid` may come from shared memory that anyone could have written: an
+    /// id no live thread can have (0, or above [`MAX_TID`]) is gone; it is
+    /// never handed to `kill`, where a negative number would name a process
+    /// group. `kill(tid, 0)` fails with `ESRCH` once a thread has been reaped. A
     /// process that died but was not yet waited for is a zombie, and `kill`
     /// still succeeds on it; `/proc/<tid>/stat` then says `Z` (or `X`).
     /// Errors other than `ESRCH` (`EPERM`: someone else's process) mean the
     /// thread exists. A thread id the kernel has handed to a new thread looks
     /// alive: reuse can delay the verdict, never fake a death.
     pub(crate) fn thread_is_gone(tid: u32) -> bool {
-        let Some(pid) = rustix::process::Pid::from_raw(tid as i32) else {
-            return false;
+        let Some(pid) = i32::try_from(tid)
+            .ok()
+            .filter(|_| tid <= MAX_TID)
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return true;
         };
         match rustix::process::test_kill_process(pid) {
             Err(rustix::io::Errno::SRCH) => true,
@@ -180,7 +258,26 @@ mod os {
         }
 
         #[test]
+        fn impossible_ids_are_gone_and_never_probed() {
+            for tid in [0, MAX_TID + 1, 1 << 30, i32::MAX as u32, 1 << 31, u32::MAX] {
+                assert!(thread_is_gone(tid), "{tid}");
+            }
+        }
+
+        #[test]
+        fn a_thread_keeps_its_stamp_and_threads_differ_in_stamp() {
+            let me = current_thread();
+            assert_eq!(current_thread(), me);
+            assert_ne!(me.stamp, 0);
+            let other = std::thread::spawn(current_thread).join().unwrap();
+            assert_ne!(other.tid, me.tid);
+            assert_ne!(other.stamp, me.stamp);
+            assert_ne!(next_hold(), next_hold());
+        }
+
+        #[test]
         fn current_thread_is_alive_and_a_finished_thread_is_gone() {
+            let current_tid = || current_thread().tid;
             assert!(!thread_is_gone(current_tid()));
             let tid = std::thread::spawn(current_tid).join().unwrap();
             assert_ne!(tid, current_tid());
@@ -198,26 +295,4 @@ mod os {
     }
 }
 
-#[cfg(loom)]
-mod os {
-    use loom::sync::atomic::{AtomicU32, Ordering};
-
-    loom::lazy_static! {
-        static ref NEXT: AtomicU32 = AtomicU32::new(1);
-    }
-    loom::thread_local! {
-        static TID: u32 = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Loom threads get small distinct ids, fresh for every execution.
-    pub(crate) fn current_tid() -> u32 {
-        TID.with(|t| *t)
-    }
-
-    /// Loom models no thread deaths.
-    pub(crate) fn thread_is_gone(_tid: u32) -> bool {
-        false
-    }
-}
-
-pub(crate) use os::{current_tid, thread_is_gone};
+pub(crate) use os::{current_thread, next_hold, thread_is_gone, Caller};

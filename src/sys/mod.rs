@@ -1,150 +1,72 @@
 //! The operating-system seam: sleeping on and waking a shared 32-bit word,
-//! monotonic deadlines, thread identity, and the bounded spin before sleep.
+//! the monotonic clock, thread identity, and the bounded spin before sleep.
+//! Nothing else in the crate calls the OS for these.
 //!
-//! One backend is chosen here, at compile time, and every backend exports the
+//! One wait backend is chosen here, at compile time, and both export the
 //! same [`WaitCell`] with the same three operations:
 //!
 //! | backend | when | cell |
 //! |---|---|---|
 //! | `futex` | Linux (default) | empty: the kernel queues sleepers by address |
-//! | `pthread` | feature `pthread`, or not Linux | process-shared POSIX semaphore + sleeper count |
-//! | `loom` | `cfg(loom)` | loom's mutex + condvar |
+//! | `posix-sem` | feature `posix-sem` (alias `pthread`), or not Linux | process-shared POSIX semaphore + sleeper count |
 //!
-//! The contract, for all three: `wait(word, expected, deadline)` sleeps only
-//! while `*word == expected` (checked atomically with going to sleep), wakes
-//! when woken, at `deadline`, or spuriously; the caller re-checks its
-//! condition. A waker changes the word first and wakes after, and changes
-//! it with read-modify-write operations only (a swap rather than a store):
-//! like the kernel's futex check, the pthread and loom cells compare
-//! `expected` with the word's latest value by a compare-and-swap, and loom
-//! orders such a compare-and-swap soundly only against other
-//! read-modify-writes. Only this module calls the OS.
+//! The contract: `wait(word, expected, deadline)` sleeps only while
+//! `*word == expected` (checked atomically with going to sleep), and returns
+//! when woken, spuriously, or at `deadline`. It returns [`Wake::TimedOut`]
+//! whenever `deadline` has passed by the time it returns, whatever woke it,
+//! so a caller that loops until `TimedOut` honours its deadline even if a
+//! peer keeps changing the word or posting. A waker changes the word first
+//! and wakes after, and changes it with read-modify-write operations only (a
+//! swap rather than a store): like the kernel's futex check, the
+//! POSIX-semaphore cell (and the loom cell of [`crate::shim`]) compares
+//! `expected` with the word's latest value by a compare-and-swap.
+//!
+//! Under `cfg(loom)` the shim replaces the cell, the clock, the identity and
+//! the spin with loom's; this module is then compiled but unused.
 
 mod ident;
 mod spin;
 mod time;
 
-#[cfg(loom)]
-#[path = "loom.rs"]
-mod backend;
-
-#[cfg(all(not(loom), target_os = "linux", not(feature = "pthread")))]
+#[cfg(all(target_os = "linux", not(feature = "posix-sem")))]
 #[path = "futex.rs"]
 mod backend;
 
-#[cfg(all(not(loom), any(feature = "pthread", not(target_os = "linux"))))]
-#[path = "pthread.rs"]
+#[cfg(any(feature = "posix-sem", not(target_os = "linux")))]
+#[path = "posix_sem.rs"]
 mod backend;
 
 pub use backend::WaitCell;
-pub(crate) use ident::{current_tid, thread_is_gone};
-#[cfg(not(loom))]
+pub(crate) use ident::{current_thread, next_hold, thread_is_gone, Caller};
 pub use spin::{set_spin_duration, spin_duration, MAX_SPIN};
 pub(crate) use spin::{spin_until, Poll};
 pub use time::Deadline;
 
-/// The name of the compiled-in wait backend: `"futex"`, `"pthread"` or
-/// `"loom"`.
-pub const BACKEND: &str = if cfg!(loom) {
-    "loom"
-} else if cfg!(all(target_os = "linux", not(feature = "pthread"))) {
+/// The name of the compiled-in wait backend: `"futex"` or `"posix-sem"`.
+pub const BACKEND: &str = if cfg!(all(target_os = "linux", not(feature = "posix-sem"))) {
     "futex"
 } else {
-    "pthread"
+    "posix-sem"
 };
-
-/// When a waiter next checks whether the thread it waits on still exists:
-/// 1 ms into the wait, then at doubling intervals of at most 100 ms, so a
-/// death is noticed within about 100 ms at a cost of at most ten checks a
-/// second. Loom models no deaths: never.
-pub(crate) struct Probe {
-    interval: core::time::Duration,
-    at: Deadline,
-}
-
-impl Probe {
-    const FIRST: core::time::Duration = core::time::Duration::from_millis(1);
-    const MAX: core::time::Duration = core::time::Duration::from_millis(100);
-
-    /// The schedule of a wait starting now.
-    pub(crate) fn start() -> Probe {
-        Probe {
-            interval: Probe::FIRST,
-            at: Probe::after(Probe::FIRST),
-        }
-    }
-
-    /// The next check.
-    pub(crate) fn at(&self) -> Deadline {
-        self.at
-    }
-
-    /// Whether the next check is due; if so, schedules the one after.
-    pub(crate) fn due(&mut self) -> bool {
-        if !self.at.has_passed() {
-            return false;
-        }
-        self.interval = (self.interval * 2).min(Probe::MAX);
-        self.at = Probe::after(self.interval);
-        true
-    }
-
-    fn after(interval: core::time::Duration) -> Deadline {
-        if cfg!(loom) {
-            Deadline::NEVER
-        } else {
-            Deadline::after(interval)
-        }
-    }
-}
-
-/// Announces a sleeper and sleeps: sets `flag` in `word` unless
-/// `ready(word)` says there is nothing to wait for, then sleeps while the
-/// word stays exactly as it was left. Returns `None` if `ready` held,
-/// otherwise how the sleep ended (perhaps spuriously).
-///
-/// This is the sleeper side of every "waiters bit" protocol: whoever changes
-/// the word next sees the bit and wakes, or the change makes the sleep
-/// return at once.
-pub(crate) fn sleep_flagged(
-    cell: &WaitCell,
-    word: &crate::shim::AtomicU32,
-    flag: u32,
-    deadline: Deadline,
-    ready: impl Fn(u32) -> bool,
-) -> Option<Wake> {
-    use crate::shim::Ordering;
-    // Relaxed throughout: the caller re-reads with the ordering it needs
-    // once `ready` holds; the flag only decides who wakes whom.
-    let mut current = word.load(Ordering::Relaxed);
-    loop {
-        if ready(current) {
-            return None;
-        }
-        if current & flag != 0 {
-            break;
-        }
-        match word.compare_exchange_weak(
-            current,
-            current | flag,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => {
-                current |= flag;
-                break;
-            }
-            Err(now) => current = now,
-        }
-    }
-    Some(cell.wait(word, current, deadline))
-}
 
 /// Why a [`WaitCell::wait`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wake {
     /// Woken, or the word had changed, or spuriously: look again.
     Woken,
-    /// The deadline passed.
+    /// The deadline has passed.
     TimedOut,
+}
+
+impl Wake {
+    /// `TimedOut` if `deadline` has passed by now, whatever `woke` says: the
+    /// last step of every backend's `wait`.
+    #[inline]
+    pub(crate) fn checked(woke: Wake, deadline: Deadline) -> Wake {
+        if woke == Wake::TimedOut || deadline.has_passed() {
+            Wake::TimedOut
+        } else {
+            Wake::Woken
+        }
+    }
 }

@@ -9,25 +9,19 @@
 //! wake-up latency.
 
 use super::Deadline;
-#[cfg(not(loom))]
-use crate::shim::{AtomicU32, Ordering};
-#[cfg(not(loom))]
+use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 
 /// Default spin before sleeping, in nanoseconds.
-#[cfg(not(loom))]
 const DEFAULT_SPIN_NANOS: u32 = 20_000;
 
 /// The longest spin [`set_spin_duration`] accepts (one millisecond): past
 /// that, sleeping is cheaper than polling on any machine.
-#[cfg(not(loom))]
 pub const MAX_SPIN: Duration = Duration::from_millis(1);
 
-#[cfg(not(loom))]
 static SPIN_NANOS: AtomicU32 = AtomicU32::new(DEFAULT_SPIN_NANOS);
 
 /// How many pauses a spin makes between two looks at the clock.
-#[cfg(not(loom))]
 const CLOCK_EVERY: u32 = 32;
 
 /// Sets how long a waiter polls before it sleeps in the kernel, for every
@@ -47,7 +41,6 @@ const CLOCK_EVERY: u32 = 32;
 /// shmsync::set_spin_duration(Duration::from_secs(3));
 /// assert_eq!(shmsync::spin_duration(), shmsync::MAX_SPIN);
 /// ```
-#[cfg(not(loom))]
 pub fn set_spin_duration(spin: Duration) {
     let nanos = spin.min(MAX_SPIN).as_nanos() as u32;
     // Relaxed: a plain setting; no other memory is published with it.
@@ -55,7 +48,6 @@ pub fn set_spin_duration(spin: Duration) {
 }
 
 /// The current spin bound set by [`set_spin_duration`].
-#[cfg(not(loom))]
 pub fn spin_duration() -> Duration {
     Duration::from_nanos(u64::from(SPIN_NANOS.load(Ordering::Relaxed)))
 }
@@ -76,7 +68,6 @@ const MAX_BACKOFF: u32 = 64;
 
 /// Polls `done` until it returns true, the spin bound runs out or `limit`
 /// passes; returns its last answer.
-#[cfg(not(loom))]
 #[inline]
 pub(crate) fn spin_until(limit: Deadline, poll: Poll, mut done: impl FnMut() -> bool) -> bool {
     let nanos = SPIN_NANOS.load(Ordering::Relaxed);
@@ -104,15 +95,4 @@ pub(crate) fn spin_until(limit: Deadline, poll: Poll, mut done: impl FnMut() -> 
             }
         }
     }
-}
-
-/// Under loom a spin is one look: loom explores the interleavings a longer
-/// spin would only repeat.
-#[cfg(loom)]
-pub(crate) fn spin_until(_limit: Deadline, _poll: Poll, mut done: impl FnMut() -> bool) -> bool {
-    if done() {
-        return true;
-    }
-    loom::thread::yield_now();
-    done()
 }

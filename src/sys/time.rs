@@ -64,11 +64,6 @@ impl Deadline {
     /// Whether this instant is no longer in the future.
     #[inline]
     pub fn has_passed(self) -> bool {
-        if cfg!(loom) {
-            // Loom has no clock: a real deadline is always reached, so models
-            // take the time-out paths without sleeping.
-            return !self.is_never();
-        }
         !self.is_never() && Deadline::now() >= self
     }
 
@@ -83,8 +78,22 @@ impl Deadline {
         self == Deadline::NEVER
     }
 
+    /// Nanoseconds of `CLOCK_MONOTONIC` at this instant (`u64::MAX` for
+    /// [`Deadline::NEVER`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Deadline;
+    ///
+    /// assert!(Deadline::now().as_nanos() <= Deadline::now().as_nanos());
+    /// assert_eq!(Deadline::NEVER.as_nanos(), u64::MAX);
+    /// ```
+    pub fn as_nanos(self) -> u64 {
+        self.nanos
+    }
+
     /// Seconds and nanoseconds of the instant, for the kernel's `timespec`.
-    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn as_secs_nanos(self) -> (i64, i64) {
         let secs = (self.nanos / NANOS_PER_SEC) as i64;
         let nanos = (self.nanos % NANOS_PER_SEC) as i64;
@@ -92,14 +101,14 @@ impl Deadline {
     }
 }
 
-#[cfg(all(not(loom), target_os = "linux"))]
+#[cfg(target_os = "linux")]
 fn monotonic_nanos() -> u64 {
     // vDSO on Linux: no syscall.
     let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     (ts.tv_sec as u64) * NANOS_PER_SEC + ts.tv_nsec as u64
 }
 
-#[cfg(all(not(loom), not(target_os = "linux")))]
+#[cfg(not(target_os = "linux"))]
 fn monotonic_nanos() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -109,10 +118,4 @@ fn monotonic_nanos() -> u64 {
     // every POSIX system this backend targets.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     (ts.tv_sec as u64) * NANOS_PER_SEC + ts.tv_nsec as u64
-}
-
-/// Under loom time stands still (see [`Deadline::has_passed`]).
-#[cfg(loom)]
-fn monotonic_nanos() -> u64 {
-    1 << 62
 }

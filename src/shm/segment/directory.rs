@@ -3,7 +3,7 @@
 //! the way (see the parent module's docs for the protocol).
 
 use super::{header_of, Segment, SegmentError};
-use crate::raw::{Acquired, RawLock};
+use crate::raw::RawLock;
 use crate::shm::header::{
     self, Entry, EntryInfo, EntryState, Header, DIRECTORY_OFFSET, ENTRY_SIZE, INITIALISING, READY,
 };
@@ -251,7 +251,7 @@ impl Segment {
         if lock.is_held_by_current_thread() {
             return Err(SegmentError::Reentrant);
         }
-        if lock.lock() == Acquired::OwnerDied {
+        if lock.lock().owner_died() {
             // This thread holds the lock, so this cannot fail.
             let _ = lock.mark_consistent();
         }

@@ -5,7 +5,7 @@
 //! of those converts into [`Error`], so callers that do not care which
 //! operation failed can use `?`.
 
-use crate::raw::{BrokenBarrier, NotHeld, NotOwner, ReleasedTooManyTimes};
+use crate::raw::{BarrierBusy, BrokenBarrier, NotHeld, NotOwner, ReleasedTooManyTimes};
 use crate::shm::SegmentError;
 use std::fmt;
 use std::io;
@@ -26,9 +26,12 @@ pub enum Error {
     /// A non-blocking operation could not proceed without waiting.
     WouldBlock,
     /// A lock was acquired after its previous holder died holding it; the
-    /// guarded data may be inconsistent. (Converted from
-    /// [`OwnerDied`](crate::OwnerDied), whose guard was dropped, releasing
-    /// the lock, which stays marked inconsistent.)
+    /// guarded data may be inconsistent, and the lock stays marked so until
+    /// someone calls `mark_consistent`. Converted from
+    /// [`OwnerDied`](crate::OwnerDied): from a guard-returning call, the
+    /// guard was dropped with the conversion, releasing the lock; from
+    /// Python-style `acquire` (`OwnerDied<()>`), the lock is still held by
+    /// the caller, who must release it.
     OwnerDied,
     /// Release of a lock that is not held.
     NotHeld,
@@ -43,6 +46,12 @@ pub enum Error {
     },
     /// The barrier is broken (Python's `BrokenBarrierError`).
     BrokenBarrier,
+    /// A barrier's internal lock stayed held by another thread until the
+    /// deadline (a party stopped inside the barrier?).
+    BarrierBusy {
+        /// The thread id the lock named when the wait gave up.
+        holder: Option<u32>,
+    },
     /// An argument out of range; the text says which and why.
     InvalidArgument(&'static str),
 }
@@ -78,6 +87,7 @@ impl fmt::Display for Error {
             Error::Segment(e) => e.fmt(f),
             Error::ReleasedTooManyTimes { max } => ReleasedTooManyTimes { max: *max }.fmt(f),
             Error::BrokenBarrier => BrokenBarrier.fmt(f),
+            Error::BarrierBusy { holder } => BarrierBusy { holder: *holder }.fmt(f),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
         }
     }
@@ -123,7 +133,14 @@ impl From<BrokenBarrier> for Error {
     }
 }
 
+impl From<BarrierBusy> for Error {
+    fn from(e: BarrierBusy) -> Error {
+        Error::BarrierBusy { holder: e.holder }
+    }
+}
+
 impl std::error::Error for NotHeld {}
 impl std::error::Error for NotOwner {}
 impl std::error::Error for ReleasedTooManyTimes {}
 impl std::error::Error for BrokenBarrier {}
+impl std::error::Error for BarrierBusy {}

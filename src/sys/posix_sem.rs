@@ -1,5 +1,6 @@
 //! Waiting and waking with process-shared POSIX semaphores: the portable
-//! backend (feature `pthread`, and every target but Linux).
+//! backend (feature `posix-sem`, alias `pthread`, and every target but
+//! Linux).
 //!
 //! Each primitive carries one [`WaitCell`]: a `sem_t` made with `pshared`
 //! set, and a count of the threads that may be asleep on it. A wait
@@ -32,6 +33,16 @@
 //! this backend must therefore not be moved after first use; the `shm`
 //! layer places them once and never moves them.
 //!
+//! Hostile or stuck state never makes a call spin or post without bound. A
+//! waiter that finds the cell being initialised by another (live, perhaps
+//! stopped) thread naps for at most [`INIT_NAP`] and reports a spurious
+//! wake-up, so its caller's loop, and its deadline, stay in charge; a waker
+//! that finds the cell not ready posts nothing (nobody can be asleep on an
+//! uninitialised semaphore, and nappers look again by themselves). A wake
+//! posts at most [`MAX_POSTS`] times whatever the sleeper count says, and
+//! a wait returns [`Wake::TimedOut`] once its deadline has passed, however
+//! many posts the semaphore holds.
+//!
 //! Orderings: the sleeper count and the word form a Dekker pair. A waiter
 //! counts itself, then (after a `SeqCst` fence) reads the word; a waker has
 //! changed the word, then (after a `SeqCst` fence) reads the count. At
@@ -40,13 +51,26 @@
 
 use super::{ident, Deadline, Wake};
 use core::cell::UnsafeCell;
-use core::sync::atomic::{fence, AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 /// The longest one sleep lasts before the sleeper looks at its word again
 /// (see the module docs): the worst-case delay of a wake-up on this
 /// backend, and the period of a sleeper's wasted wake-ups (a few
 /// microseconds of CPU each).
 pub const MAX_SLEEP: core::time::Duration = core::time::Duration::from_millis(10);
+
+/// The longest nap of a waiter that finds another thread initialising the
+/// cell: it then reports a spurious wake-up and its caller looks again.
+pub const INIT_NAP: core::time::Duration = core::time::Duration::from_millis(1);
+
+/// The most posts one wake makes, whatever the sleeper count says (a count
+/// a peer scribbled, or one inflated by sleepers that died). Sleepers beyond
+/// it notice their word within [`MAX_SLEEP`].
+pub const MAX_POSTS: u32 = 1024;
+
+/// How long a thread may sit on an unfinished initialisation before others
+/// check whether it still exists.
+const INIT_PATIENCE: core::time::Duration = core::time::Duration::from_millis(5);
 
 /// `state`: nobody has initialised the semaphore yet.
 const UNINIT: u32 = 0;
@@ -62,6 +86,9 @@ pub struct WaitCell {
     state: AtomicU32,
     /// Threads that may be asleep on `sem` (or about to be).
     sleepers: AtomicU32,
+    /// When (CLOCK_MONOTONIC nanoseconds) a waiter first found `state`
+    /// naming an initialiser; 0 if none did. Only a hint for patience.
+    init_seen: AtomicU64,
     sem: UnsafeCell<libc::sem_t>,
 }
 
@@ -75,7 +102,7 @@ unsafe impl Send for WaitCell {}
 impl core::fmt::Debug for WaitCell {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("WaitCell")
-            .field("ready", &(self.state.load(Ordering::Relaxed) == READY))
+            .field("ready", &self.is_ready())
             .field("sleepers", &self.sleepers.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -94,16 +121,23 @@ impl WaitCell {
         WaitCell {
             state: AtomicU32::new(UNINIT),
             sleepers: AtomicU32::new(0),
+            init_seen: AtomicU64::new(0),
             // SAFETY: an all-zero sem_t is plain storage for sem_init; it is
-            // never used before `ensure_init` has initialised it.
+            // never used before `try_init` has initialised it.
             sem: UnsafeCell::new(unsafe { core::mem::zeroed() }),
         }
     }
 
     /// Sleeps while `*word == expected`, until woken or `deadline` passes.
-    /// May return [`Wake::Woken`] spuriously.
+    /// May return [`Wake::Woken`] spuriously; returns [`Wake::TimedOut`]
+    /// whenever `deadline` has passed.
     pub fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) -> Wake {
-        self.ensure_init();
+        if !self.try_init() {
+            // Another thread is initialising the semaphore (or is stuck doing
+            // so): nap briefly and let the caller look at its word again.
+            nap(deadline.min(Deadline::after(INIT_NAP)));
+            return Wake::checked(Wake::Woken, deadline);
+        }
         // Relaxed + fence: the waiter's half of the Dekker pair (module docs).
         self.sleepers.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
@@ -121,7 +155,7 @@ impl WaitCell {
         };
         // Relaxed: a late decrement costs a waker one spare post at most.
         self.sleepers.fetch_sub(1, Ordering::Relaxed);
-        woke
+        Wake::checked(woke, deadline)
     }
 
     /// Wakes one sleeper on `word`, if there may be one.
@@ -135,23 +169,23 @@ impl WaitCell {
     }
 
     /// Posts until the semaphore holds one post per registered sleeper, but
-    /// no more than `most` new ones: posts nobody takes stay bounded by the
-    /// number of sleepers (dead ones included).
+    /// no more than `most` new ones, nor [`MAX_POSTS`]: posts nobody takes
+    /// stay bounded by the number of sleepers (dead ones included).
     fn post_up_to(&self, most: u32) {
         // Fence + Relaxed: the waker's half of the Dekker pair; the caller
         // changed the word before.
         fence(Ordering::SeqCst);
         let sleepers = self.sleepers.load(Ordering::Relaxed);
-        if sleepers == 0 {
+        // Not ready: nobody sleeps on the semaphore yet (see the module docs).
+        if sleepers == 0 || !self.is_ready() {
             return;
         }
-        self.ensure_init();
         let pending = self.value();
-        let posts = sleepers.saturating_sub(pending).min(most);
+        let posts = sleepers.saturating_sub(pending).min(most).min(MAX_POSTS);
         for _ in 0..posts {
-            // SAFETY: the semaphore is initialised (ensure_init) and never
+            // SAFETY: the semaphore is initialised (is_ready) and never
             // moves while in use (module docs). EOVERFLOW cannot happen
-            // below SEM_VALUE_MAX posts, which the cap above rules out.
+            // below SEM_VALUE_MAX posts, which MAX_POSTS rules out.
             unsafe { libc::sem_post(self.sem.get()) };
         }
     }
@@ -180,56 +214,84 @@ impl WaitCell {
         }
     }
 
+    /// Whether the semaphore is initialised.
     #[inline]
-    fn ensure_init(&self) {
-        // Acquire pairs with the Release store of READY in `init_slow`, so the
-        // initialised semaphore is visible here.
-        if self.state.load(Ordering::Acquire) != READY {
-            self.init_slow();
-        }
+    fn is_ready(&self) -> bool {
+        // Acquire: pairs with the Release store of READY in `init_slow`, so
+        // the initialised semaphore is visible here.
+        self.state.load(Ordering::Acquire) == READY
+    }
+
+    /// Makes sure the semaphore is initialised, initialising it if nobody
+    /// has or its initialiser died; false if another thread is at it.
+    #[inline]
+    fn try_init(&self) -> bool {
+        self.is_ready() || self.init_slow()
     }
 
     #[cold]
-    fn init_slow(&self) {
-        let me = ident::current_tid();
-        let mut patience = Deadline::after(core::time::Duration::from_millis(5));
-        loop {
-            // Acquire: pairs with the Release store of READY below.
-            let state = self.state.load(Ordering::Acquire);
-            if state == READY {
-                return;
-            }
-            // A thread that died half-way through initialising (a few
-            // instructions) must not block everyone: after a while, check.
-            let claimable =
-                state == UNINIT || (patience.has_passed() && ident::thread_is_gone(state));
-            if claimable
-                && self
-                    .state
-                    .compare_exchange(state, me, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-            {
-                // SAFETY: this thread owns the initialisation (the CAS above);
-                // nobody uses the semaphore until READY is published. pshared
-                // = 1: shared between processes. sem_init only fails for
-                // values above SEM_VALUE_MAX (not 0) or without pshared
-                // support, where this backend cannot work at all.
-                let rc = unsafe { libc::sem_init(self.sem.get(), 1, 0) };
-                assert_eq!(
-                    rc, 0,
-                    "sem_init(pshared) failed: this platform lacks process-shared semaphores"
-                );
-                // Release: publishes the initialised semaphore to every
-                // Acquire load of `state`.
-                self.state.store(READY, Ordering::Release);
-                return;
-            }
-            if patience.has_passed() {
-                patience = Deadline::after(core::time::Duration::from_millis(5));
-            }
-            core::hint::spin_loop();
+    fn init_slow(&self) -> bool {
+        // Acquire: pairs with the Release store of READY below.
+        let state = self.state.load(Ordering::Acquire);
+        if state == READY {
+            return true;
         }
+        // A thread that died half-way through initialising (a few
+        // instructions) must not block everyone: claim the cell from it.
+        // Its id was read from shared memory: `thread_is_gone` treats an
+        // impossible id as gone. The liveness check costs a syscall, so
+        // it is made only once the first look found the same initialiser
+        // a while ago: the caller naps in between (see `wait`).
+        let claimable = state == UNINIT || self.initialiser_is_gone(state);
+        let me = ident::current_thread().tid;
+        if !claimable
+            || self
+                .state
+                .compare_exchange(state, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return false;
+        }
+        // SAFETY: this thread owns the initialisation (the CAS above);
+        // nobody uses the semaphore until READY is published. pshared = 1:
+        // shared between processes. sem_init only fails for values above
+        // SEM_VALUE_MAX (not 0) or without pshared support, where this
+        // backend cannot work at all.
+        let rc = unsafe { libc::sem_init(self.sem.get(), 1, 0) };
+        assert_eq!(
+            rc, 0,
+            "sem_init(pshared) failed: this platform lacks process-shared semaphores"
+        );
+        // Release: publishes the initialised semaphore to every Acquire load
+        // of `state`.
+        self.state.store(READY, Ordering::Release);
+        true
     }
+
+    /// Whether the thread recorded as initialising the cell is gone, once it
+    /// has had [`INIT_PATIENCE`] to finish: the first time a thread sees an
+    /// initialiser it only notes when; it asks the kernel on a later look.
+    fn initialiser_is_gone(&self, state: u32) -> bool {
+        let first_seen = self.init_seen.load(Ordering::Relaxed);
+        let now = Deadline::now().as_nanos();
+        if first_seen == 0 || first_seen > now {
+            // Relaxed: a hint of when someone first saw this initialiser.
+            self.init_seen.store(now, Ordering::Relaxed);
+            return false;
+        }
+        now - first_seen >= INIT_PATIENCE.as_nanos() as u64 && ident::thread_is_gone(state)
+    }
+}
+
+/// Sleeps until `until` (at most [`INIT_NAP`] in practice), ignoring
+/// signals' early returns: the caller looks again either way.
+fn nap(until: Deadline) {
+    let remaining = until.remaining();
+    let ts = rustix::thread::Timespec {
+        tv_sec: remaining.as_secs() as _,
+        tv_nsec: remaining.subsec_nanos() as _,
+    };
+    let _ = rustix::thread::nanosleep(&ts);
 }
 
 /// `sem_clockwait` on `CLOCK_MONOTONIC` (glibc 2.30 and later).
