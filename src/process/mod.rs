@@ -6,7 +6,39 @@
 //! `MAP_SHARED`), and then leaves with `_exit`: it never returns into, or
 //! unwinds through, the parent's code, and runs no destructors or `atexit`
 //! handlers that belong to the parent. A panic in the closure becomes exit
-//! code 1.
+//! code 1, and its message is written straight to file descriptor 2 (see
+//! below).
+//!
+//! Python's `Process` attributes map as follows: `name` and `daemon` are set
+//! with [`ProcessBuilder`] and read with [`Process::name`] and
+//! [`Process::is_daemon`]; `start()` is [`ProcessBuilder::spawn`];
+//! `sentinel` is [`Process::sentinel`]; `close()` is [`Process::close`];
+//! `current_process().name` is [`Process::current_name`]; the module-level
+//! `active_children()` is [`active_children`]. Python's `run()` is the
+//! closure; `authkey` and the other start methods have no counterpart.
+//!
+//! # Reaping
+//!
+//! Every child is recorded in a per-process registry until it has been
+//! reaped. A handle reaps its child in `join`, `is_alive`, `exitcode` and
+//! `close`, and when dropped after the child ended; a child whose handle was
+//! dropped while it ran is reaped by the next [`active_children`] or spawn
+//! in the same process (Python's `_cleanup`). Only `waitpid` on pids this
+//! module spawned is used, never `waitpid(-1)`: the program's other
+//! children are left alone (and a `waitpid(-1)` elsewhere in the program
+//! steals the exit codes of these).
+//!
+//! # Panic messages
+//!
+//! Before the first fork, the parent installs a panic hook that chains to
+//! the one it replaces. In a child spawned here it writes
+//! `thread '…' in process '…' (pid N) panicked at file:line:col:` and the
+//! message to file descriptor 2 with `write`, once: not through `stderr`'s
+//! lock, which another parent thread may have held at the fork, and not
+//! into the test harness's output capture, which the child inherits from
+//! the thread that forked and which `_exit` throws away. No backtrace is
+//! printed. A hook set after the first spawn replaces this one, in
+//! children too.
 //!
 //! # Forking a multithreaded process
 //!
@@ -14,21 +46,37 @@
 //! of the parent held at the moment of the fork stays held in the child
 //! forever: keep the closure to shmsync primitives and plain computation.
 //! glibc's `malloc` is safe to use after fork; `stdout` and `stderr` locks
-//! are not guaranteed to be.
+//! are not guaranteed to be. This module's own state (registry, names,
+//! panic hook) is fork-safe in that sense.
 
-use crate::sys::Deadline;
+mod builder;
+mod child;
+mod panic;
+mod registry;
+mod state;
+
+pub use builder::ProcessBuilder;
+pub use registry::{active_children, ActiveChild};
+
 use crate::Error;
-use rustix::event::{poll, PollFd, PollFlags};
-use rustix::io::Errno;
-use rustix::process::{Pid, WaitOptions, WaitStatus};
+use child::Identity;
+use rustix::process::Signal;
+use state::ChildState;
 use std::fmt;
-use std::io::Write;
-use std::os::fd::OwnedFd;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Mutex;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A child process running a closure.
+///
+/// # Dropping a handle
+///
+/// Dropping a `Process` neither waits for the child nor kills it: the child
+/// keeps running. If it has already ended it is reaped at once; otherwise
+/// it stays recorded and is reaped by the next [`active_children`] or spawn
+/// in this process after it ends (a zombie until then), or by the kernel's
+/// reaper when this process exits. A daemon child (see
+/// [`ProcessBuilder::daemon`]) is killed when its parent thread exits.
 ///
 /// # Examples
 ///
@@ -40,55 +88,61 @@ use std::time::Duration;
 /// assert_eq!(ok.join()?, 0);
 /// assert_eq!(boom.join()?, 1);
 /// assert_eq!(ok.exitcode(), Some(0));
+/// assert!(ok.name().starts_with("Process-"));
 /// # Ok::<(), shmsync::Error>(())
 /// ```
 pub struct Process {
-    pid: Pid,
-    /// A pidfd for the child: lets `join_timeout` sleep in `poll` and makes
-    /// signals race-free against pid reuse. `None` on kernels without
-    /// `pidfd_open` (before 5.3), which fall back to polling `waitpid`.
+    /// Shared with the registry (and any `ActiveChild`) until reaped.
+    child: Arc<ChildState>,
+    /// A pidfd for the child: the `sentinel`, lets `join_timeout` sleep in
+    /// `poll`, and makes signals race-free against pid reuse. `None` on
+    /// kernels without `pidfd_open` (before 5.3) or when no file descriptor
+    /// was free; waiting then polls `waitpid`.
     pidfd: Option<OwnedFd>,
-    /// The exit code once the child has been reaped. Reaping happens under
-    /// this lock, so signals (sent under it too) never reach a reused pid.
-    exit: Mutex<Option<i32>>,
 }
 
 impl Process {
-    /// Forks a child that runs `f`, then exits: with 0 when `f` returns, 1
-    /// when it panics (or with the code it gives `std::process::exit`).
-    ///
-    /// The closure runs on the child's copy of memory, so it may borrow
-    /// from the parent's stack. Buffered standard output is flushed first,
-    /// so the child does not print it again.
+    /// Forks a child that runs `f`, with a default name and the calling
+    /// process's daemon flag: [`ProcessBuilder::spawn`] on
+    /// [`Process::builder()`].
     ///
     /// # Errors
     ///
     /// [`Error::Os`] if `fork` fails (`EAGAIN`: process limit, `ENOMEM`).
     pub fn spawn<F: FnOnce()>(f: F) -> Result<Process, Error> {
-        let _ = std::io::stdout().flush();
-        // SAFETY: fork has no memory-safety preconditions of its own; in the
-        // child we only run `f` and `_exit`, never returning into the
-        // caller's frames (see `run_child`).
-        let pid = unsafe { libc::fork() };
-        match pid {
-            -1 => Err(Error::os("fork", std::io::Error::last_os_error())),
-            0 => run_child(f),
-            pid => {
-                let pid = Pid::from_raw(pid).expect("fork returned a positive pid");
-                let pidfd =
-                    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
-                Ok(Process {
-                    pid,
-                    pidfd,
-                    exit: Mutex::new(None),
-                })
-            }
-        }
+        ProcessBuilder::new().spawn(f)
+    }
+
+    /// A builder to name the child or make it a daemon before spawning it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    ///
+    /// let child = Process::builder().name("indexer").spawn(|| {})?;
+    /// assert_eq!(child.name(), "indexer");
+    /// # child.join()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn builder() -> ProcessBuilder {
+        ProcessBuilder::new()
+    }
+
+    /// The child's name: the one given to [`ProcessBuilder::name`], or
+    /// `Process-N` (see there).
+    pub fn name(&self) -> &str {
+        self.child.identity().name()
+    }
+
+    /// Whether the child is a daemon (see [`ProcessBuilder::daemon`]).
+    pub fn is_daemon(&self) -> bool {
+        self.child.identity().daemon()
     }
 
     /// The child's process id.
     pub fn pid(&self) -> u32 {
-        self.pid.as_raw_nonzero().get() as u32
+        self.child.pid()
     }
 
     /// Waits for the child to end and returns its exit code: `0`, the code
@@ -113,27 +167,18 @@ impl Process {
     ///
     /// [`Error::Os`] if waiting fails.
     pub fn join_timeout(&self, timeout: Duration) -> Result<Option<i32>, Error> {
-        let deadline = Deadline::after(timeout);
-        loop {
-            if let Some(code) = self.try_reap()? {
-                return Ok(Some(code));
-            }
-            if deadline.has_passed() {
-                return Ok(None);
-            }
-            self.sleep_until_exit(deadline)?;
-        }
+        self.child.join_timeout(self.sentinel(), timeout)
     }
 
     /// Whether the child is still running.
     pub fn is_alive(&self) -> bool {
-        matches!(self.try_reap(), Ok(None))
+        matches!(self.child.try_reap(), Ok(None))
     }
 
     /// The exit code if the child has ended (see [`Process::join`]), else
     /// `None`.
     pub fn exitcode(&self) -> Option<i32> {
-        self.try_reap().ok().flatten()
+        self.child.try_reap().ok().flatten()
     }
 
     /// Sends `SIGTERM` (Python's `terminate`). Does nothing if the child has
@@ -143,7 +188,7 @@ impl Process {
     ///
     /// [`Error::Os`] if the signal cannot be sent.
     pub fn terminate(&self) -> Result<(), Error> {
-        self.signal(rustix::process::Signal::TERM)
+        self.child.signal(self.sentinel(), Signal::TERM)
     }
 
     /// Sends `SIGKILL` (Python's `kill`). Does nothing if the child has
@@ -153,114 +198,163 @@ impl Process {
     ///
     /// [`Error::Os`] if the signal cannot be sent.
     pub fn kill(&self) -> Result<(), Error> {
-        self.signal(rustix::process::Signal::KILL)
+        self.child.signal(self.sentinel(), Signal::KILL)
     }
 
-    fn signal(&self, sig: rustix::process::Signal) -> Result<(), Error> {
-        let exit = self.lock_exit();
-        if exit.is_some() {
-            return Ok(());
+    /// A file descriptor that polls readable (`POLLIN`) once the child has
+    /// exited, to wait for it beside other descriptors with `poll`, `epoll`
+    /// or an async reactor (Python's `sentinel`). It is the child's pidfd,
+    /// so it stays readable after the child is reaped and never refers to
+    /// a process that reused the pid. Reading from it is not meaningful;
+    /// call [`join`](Process::join) or [`exitcode`](Process::exitcode) for
+    /// the exit code.
+    ///
+    /// `None` if there is no pidfd: on kernels without `pidfd_open`
+    /// (Linux before 5.3), or if the process had no free file descriptor
+    /// when it spawned the child. `join` and the others work without it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rustix::event::{poll, PollFd, PollFlags};
+    /// use shmsync::{Event, Process};
+    ///
+    /// let go = Event::new()?;
+    /// let child = Process::spawn(|| {
+    ///     go.wait(None);
+    /// })?;
+    /// let sentinel = child.sentinel().expect("Linux 5.3 or later");
+    ///
+    /// let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+    /// let mut fds = [PollFd::new(&sentinel, PollFlags::IN)];
+    /// assert_eq!(poll(&mut fds, Some(&zero)).unwrap(), 0); // still running
+    ///
+    /// go.set();
+    /// let mut fds = [PollFd::new(&sentinel, PollFlags::IN)];
+    /// assert_eq!(poll(&mut fds, None).unwrap(), 1); // exited
+    /// assert_eq!(child.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn sentinel(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(AsFd::as_fd)
+    }
+
+    /// Releases the handle's resources (its pidfd and its record in the
+    /// registry), if the child has ended: Python's `close()`. The child is
+    /// reaped first if it has ended but was not joined. Dropping a handle
+    /// does the same, but does not tell you when the child still runs.
+    ///
+    /// # Errors
+    ///
+    /// [`CloseError`] if the child is still running; it hands the handle
+    /// back ([`CloseError::into_process`]), so you can join or kill the
+    /// child and close again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Event, Process};
+    ///
+    /// let go = Event::new()?;
+    /// let child = Process::spawn(|| {
+    ///     go.wait(None);
+    /// })?;
+    /// let child = child.close().unwrap_err().into_process(); // still running
+    /// go.set();
+    /// assert_eq!(child.join()?, 0);
+    /// child.close()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn close(self) -> Result<(), CloseError> {
+        match self.child.try_reap() {
+            Ok(None) => Err(CloseError { process: self }),
+            // Reaped now or before; or ECHILD: reaped by someone else.
+            // Either way it no longer runs as our child: drop releases it.
+            Ok(Some(_)) | Err(_) => Ok(()),
         }
-        // Unreaped, and reaping needs the lock we hold: the pid is still
-        // this child's (perhaps a zombie), never a stranger's.
-        let sent = match &self.pidfd {
-            Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
-            None => rustix::process::kill_process(self.pid, sig),
-        };
-        match sent {
-            Ok(()) | Err(Errno::SRCH) => Ok(()),
-            Err(e) => Err(Error::os("kill", e)),
-        }
     }
 
-    /// Reaps the child if it has ended, without blocking.
-    fn try_reap(&self) -> Result<Option<i32>, Error> {
-        let mut exit = self.lock_exit();
-        if let Some(code) = *exit {
-            return Ok(Some(code));
-        }
-        loop {
-            match rustix::process::waitpid(Some(self.pid), WaitOptions::NOHANG) {
-                Ok(Some((_, status))) => {
-                    let code = exit_code(status);
-                    if let Some(code) = code {
-                        *exit = Some(code);
-                    }
-                    return Ok(code);
-                }
-                Ok(None) => return Ok(None),
-                Err(Errno::INTR) => continue,
-                Err(e) => return Err(Error::os("waitpid", e)),
-            }
-        }
+    /// The name of the calling process: its [`Process::name`] if this
+    /// crate spawned it, `"MainProcess"` otherwise (Python's
+    /// `current_process().name`). Reads a static: no system call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    ///
+    /// assert_eq!(Process::current_name(), "MainProcess");
+    /// let child = Process::builder().name("worker").spawn(|| {
+    ///     assert_eq!(Process::current_name(), "worker");
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn current_name() -> &'static str {
+        child::current().map_or("MainProcess", Identity::name)
     }
 
-    /// Sleeps until the child may have ended, or `deadline`.
-    fn sleep_until_exit(&self, deadline: Deadline) -> Result<(), Error> {
-        let remaining = deadline.remaining();
-        match &self.pidfd {
-            Some(fd) => {
-                // A pidfd polls readable once the process has exited.
-                let ts =
-                    rustix::time::Timespec::try_from(remaining).unwrap_or(rustix::time::Timespec {
-                        tv_sec: i64::MAX,
-                        tv_nsec: 0,
-                    });
-                let mut fds = [PollFd::new(fd, PollFlags::IN)];
-                match poll(&mut fds, Some(&ts)) {
-                    Ok(_) | Err(Errno::INTR) => Ok(()),
-                    Err(e) => Err(Error::os("poll", e)),
-                }
-            }
-            None => {
-                std::thread::sleep(remaining.min(Duration::from_millis(5)));
-                Ok(())
-            }
-        }
+    /// Whether the calling process is a daemon spawned by this crate
+    /// (Python's `current_process().daemon`); `false` in the main process.
+    pub fn current_is_daemon() -> bool {
+        child::current().is_some_and(Identity::daemon)
     }
-
-    fn lock_exit(&self) -> std::sync::MutexGuard<'_, Option<i32>> {
-        // The lock guards a plain Option; a panic elsewhere cannot leave it
-        // half-written.
-        self.exit
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// Python's exit code for a wait status; `None` for a stop or continue.
-fn exit_code(status: WaitStatus) -> Option<i32> {
-    if let Some(code) = status.exit_status() {
-        Some(code)
-    } else {
-        status.terminating_signal().map(|sig| -sig)
-    }
-}
-
-/// The child's side of `spawn`: run, then `_exit`, whatever happens.
-fn run_child<F: FnOnce()>(f: F) -> ! {
-    let code = match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(()) => 0,
-        Err(_) => 1,
-    };
-    // SAFETY: _exit ends the process at once, without running the parent's
-    // atexit handlers or destructors; always sound to call.
-    unsafe { libc::_exit(code) }
 }
 
 impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Process")
+            .field("name", &self.name())
             .field("pid", &self.pid())
-            .field("exitcode", &*self.lock_exit())
+            .field("daemon", &self.is_daemon())
+            .field("exitcode", &self.child.reaped())
             .finish()
     }
 }
 
 impl Drop for Process {
-    /// Reaps the child if it has already ended; a running child is neither
-    /// waited for nor killed.
+    /// Closes the pidfd and reaps the child if it has already ended; a
+    /// running child is neither waited for nor killed, but left to the
+    /// registry (see [`Process`]).
     fn drop(&mut self) {
-        let _ = self.try_reap();
+        let ended = !matches!(self.child.try_reap(), Ok(None));
+        registry::release(&self.child, ended);
+    }
+}
+
+/// [`Process::close`] on a child that still runs; holds the handle.
+pub struct CloseError {
+    process: Process,
+}
+
+impl CloseError {
+    /// The handle that could not be closed.
+    pub fn into_process(self) -> Process {
+        self.process
+    }
+}
+
+impl fmt::Debug for CloseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CloseError").field(&self.process).finish()
+    }
+}
+
+impl fmt::Display for CloseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(CLOSE_RUNNING)
+    }
+}
+
+impl std::error::Error for CloseError {}
+
+const CLOSE_RUNNING: &str =
+    "cannot close a process that is still running; join, terminate or kill it first";
+
+impl From<CloseError> for Error {
+    /// An [`Error::InvalidArgument`]; the handle is dropped, the child
+    /// keeps running (see [`Process`]).
+    fn from(_: CloseError) -> Error {
+        Error::InvalidArgument(CLOSE_RUNNING)
     }
 }
