@@ -55,13 +55,18 @@ impl ProcessBuilder {
     /// the calling process is one (Python's rule).
     ///
     /// The kernel sends the signal when the *thread* that spawned the
-    /// daemon exits (`PR_SET_PDEATHSIG` counts a thread as the parent), not
-    /// only when the whole parent process does. So a daemon spawned from a
+    /// daemon exits (`PR_SET_PDEATHSIG` takes a thread for the parent), not
+    /// when the whole parent process does. So a daemon spawned from a
     /// short-lived thread (a test, a task on a thread pool) dies when that
-    /// thread ends, even though its process goes on: spawn daemons from a
-    /// thread that lives as long as they should, such as the main thread.
-    /// A daemon whose parent is already gone by the time it has asked for
-    /// the signal kills itself at once, before running its closure.
+    /// thread ends, although its process goes on. More precisely, the
+    /// daemon asks for the signal just after the fork, before it runs its
+    /// closure; if the spawning thread has ended before that, the kernel
+    /// has already handed the daemon to another thread of the parent, and
+    /// it dies when *that* thread ends. Either way a daemon never outlives
+    /// its parent process: one that finds its parent process gone when it
+    /// asks for the signal kills itself with `SIGKILL` at once. Spawn
+    /// daemons from a thread that lives as long as they should, such as
+    /// the main thread.
     ///
     /// A daemon may spawn children only if they are daemons too (the
     /// default in a daemon): they then die with it, as it dies with its

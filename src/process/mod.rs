@@ -76,7 +76,8 @@ use std::time::Duration;
 /// it stays recorded and is reaped by the next [`active_children`] or spawn
 /// in this process after it ends (a zombie until then), or by the kernel's
 /// reaper when this process exits. A daemon child (see
-/// [`ProcessBuilder::daemon`]) is killed when its parent thread exits.
+/// [`ProcessBuilder::daemon`]) is killed when the thread that spawned it
+/// exits, whatever became of its handle.
 ///
 /// # Examples
 ///
