@@ -15,7 +15,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
 use shmsync::{active_children, Error, Event, Process, Shared};
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------
@@ -65,6 +65,15 @@ fn is_reaped(pid: u32) -> bool {
         Err(rustix::io::Errno::CHILD) => true,
         Ok(_) => false,
         Err(e) => panic!("waitid: {e}"),
+    }
+}
+
+/// Sets the flag when dropped, also while unwinding.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -588,30 +597,47 @@ fn active_children_is_empty_in_a_forked_child() {
 
 #[test]
 fn children_never_block_on_the_registry_while_parent_threads_use_it() {
-    // Another thread spawns, drops and lists children without pause while
-    // this one forks: a child that took its copy of a registry lock held
-    // at the fork would hang, and `join_within` would fail the test.
+    // Another thread lists 20 live children without pause, so it holds the
+    // registry lock most of the time, while this one forks 200 times: a
+    // child that used its copy of a lock held at the fork would hang (it
+    // does, within a few forks, if children keep the parent's registry),
+    // and `join_within` would fail the test.
     let _w = Watchdog::new("registry_fork_safety", 2 * PATIENCE);
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let go = Event::new().unwrap();
+    let sleepers: Vec<KillOnDrop> = (0..20)
+        .map(|_| {
+            KillOnDrop(
+                Process::spawn(|| {
+                    assert!(go.wait(Some(PATIENCE)));
+                })
+                .unwrap(),
+            )
+        })
+        .collect();
+    let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
-        let churn = s.spawn(|| {
+        s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
-                drop(Process::spawn(|| {}).unwrap());
                 active_children();
             }
         });
-        for _ in 0..100 {
+        // Stops the lister even if an assertion below fails, so the scope
+        // can end and the failure be reported.
+        let _stop = SetOnDrop(&stop);
+        for _ in 0..200 {
             let child = Process::spawn(|| {
                 active_children();
                 let own = Process::spawn(|| {}).unwrap();
                 assert_eq!(own.join().unwrap(), 0);
             })
             .unwrap();
-            join_ok(&child);
+            assert_eq!(join_within(&child, Duration::from_secs(10)), 0);
         }
-        stop.store(true, Ordering::Relaxed);
-        churn.join().unwrap();
     });
+    go.set();
+    for sleeper in &sleepers {
+        assert_eq!(join_within(sleeper, PATIENCE), 0);
+    }
 }
 
 // ---------------------------------------------------------------------------
