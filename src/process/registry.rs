@@ -65,8 +65,9 @@ fn registry() -> &'static Registry {
             owner: me,
             children: Mutex::new(Vec::new()),
         }));
-        // Release: publishes the new registry to the Acquire loads above.
-        match REGISTRY.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // Release on success: publishes the new registry to the Acquire
+        // loads here. Acquire on failure: as the load above.
+        match REGISTRY.compare_exchange(current, fresh, Ordering::Release, Ordering::Acquire) {
             // SAFETY: just made from a Box and now leaked for good.
             Ok(_) => return unsafe { &*fresh },
             Err(other) => {
@@ -81,7 +82,7 @@ fn registry() -> &'static Registry {
 impl Registry {
     fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
         // Entries are inserted and removed whole; a panic cannot leave the
-        // map half-updated in a way that matters.
+        // list half-updated in a way that matters.
         self.children
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
