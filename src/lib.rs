@@ -50,7 +50,7 @@ pub use api::{
     SharedLockGuard, TryLockError,
 };
 #[cfg(all(feature = "std", not(loom)))]
-pub use process::Process;
+pub use process::{active_children, ActiveChild, CloseError, Process, ProcessBuilder};
 #[cfg(all(feature = "std", not(loom)))]
 pub use shm::{EntryInfo, EntryState, HeaderInfo, Segment, SegmentError, Shared, ShmSafe};
 

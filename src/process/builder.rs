@@ -1,0 +1,126 @@
+//! `ProcessBuilder`: a child's name and daemon flag, set before it exists,
+//! and the parent's side of `fork`.
+
+use super::child::{self, Identity};
+use super::state::ChildState;
+use super::{panic, registry, Process};
+use crate::Error;
+use rustix::process::{Pid, PidfdFlags};
+use std::io::Write;
+use std::sync::Arc;
+
+/// Settings for a child process, Python's `Process(name=..., daemon=...)`:
+/// made by [`Process::builder`], consumed by [`spawn`](ProcessBuilder::spawn).
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::Process;
+///
+/// let worker = Process::builder().name("worker").daemon(true).spawn(|| {
+///     assert_eq!(Process::current_name(), "worker");
+///     assert!(Process::current_is_daemon());
+/// })?;
+/// assert_eq!(worker.name(), "worker");
+/// assert!(worker.is_daemon());
+/// assert_eq!(worker.join()?, 0);
+/// # Ok::<(), shmsync::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use = "a builder does nothing until `spawn` is called"]
+pub struct ProcessBuilder {
+    name: Option<String>,
+    daemon: Option<bool>,
+}
+
+impl ProcessBuilder {
+    /// A builder with Python's defaults: see [`name`](Self::name) and
+    /// [`daemon`](Self::daemon).
+    pub fn new() -> ProcessBuilder {
+        ProcessBuilder::default()
+    }
+
+    /// Names the child. Without a name it is called `Process-N`, where `N`
+    /// counts the processes this process has spawned (1 for the first);
+    /// in a child spawned here, the child's own numbers come first:
+    /// `Process-2:1` is the first child of the main process's second.
+    /// Names need not be unique.
+    pub fn name(mut self, name: impl Into<String>) -> ProcessBuilder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Makes the child a daemon, or not: a daemon is killed (`SIGKILL`)
+    /// when its parent goes. Without this call the child is a daemon if
+    /// the calling process is one (Python's rule).
+    ///
+    /// The kernel sends the signal when the *thread* that spawned the
+    /// daemon exits (`PR_SET_PDEATHSIG` takes a thread for the parent), not
+    /// when the whole parent process does. So a daemon spawned from a
+    /// short-lived thread (a test, a task on a thread pool) dies when that
+    /// thread ends, although its process goes on. More precisely, the
+    /// daemon asks for the signal just after the fork, before it runs its
+    /// closure; if the spawning thread has ended before that, the kernel
+    /// has already handed the daemon to another thread of the parent, and
+    /// it dies when *that* thread ends. Either way a daemon never outlives
+    /// its parent process: one that finds its parent process gone when it
+    /// asks for the signal kills itself with `SIGKILL` at once. Spawn
+    /// daemons from a thread that lives as long as they should, such as
+    /// the main thread.
+    ///
+    /// A daemon may spawn children only if they are daemons too (the
+    /// default in a daemon): they then die with it, as it dies with its
+    /// parent, and no process is left behind. A non-daemon child would be
+    /// orphaned when its daemon parent is killed, which is why Python
+    /// forbids daemons any children; see [`spawn`](Self::spawn).
+    pub fn daemon(mut self, daemon: bool) -> ProcessBuilder {
+        self.daemon = Some(daemon);
+        self
+    }
+
+    /// Forks a child that runs `f`, then exits: with 0 when `f` returns, 1
+    /// when it panics (or with the code it gives `std::process::exit`).
+    ///
+    /// The closure runs on the child's copy of memory, so it may borrow
+    /// from the parent's stack. Buffered standard output is flushed first,
+    /// so the child does not print it again. Before forking, children whose
+    /// handles were dropped are reaped if they have ended (see
+    /// [`active_children`](crate::active_children)).
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidArgument`] if the calling process is a daemon and
+    ///   the builder asks for a non-daemon child.
+    /// - [`Error::Os`] if `fork` fails (`EAGAIN`: process limit, `ENOMEM`).
+    pub fn spawn<F: FnOnce()>(self, f: F) -> Result<Process, Error> {
+        let in_daemon = child::current().is_some_and(Identity::daemon);
+        let daemon = self.daemon.unwrap_or(in_daemon);
+        if in_daemon && !daemon {
+            return Err(Error::InvalidArgument(
+                "a daemon process can only spawn daemons (which die with it); drop `.daemon(false)`",
+            ));
+        }
+        panic::install_hook();
+        registry::reap_orphans();
+        let me = Arc::new(Identity::next_child(self.name, daemon));
+        let parent = rustix::process::getpid();
+        let _ = std::io::stdout().flush();
+        // SAFETY: fork has no memory-safety preconditions of its own; in the
+        // child we only run `f` and `_exit`, never returning into the
+        // caller's frames (see `run_child`).
+        let pid = unsafe { libc::fork() };
+        match pid {
+            -1 => Err(Error::os("fork", std::io::Error::last_os_error())),
+            0 => child::run_child(f, me, parent),
+            pid => {
+                let pid = Pid::from_raw(pid).expect("fork returned a positive pid");
+                // Opened before this crate can reap the child, so it names
+                // the child and not a process that reused its pid.
+                let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty()).ok();
+                let child = Arc::new(ChildState::new(pid, me));
+                registry::register(&child);
+                Ok(Process { child, pidfd })
+            }
+        }
+    }
+}

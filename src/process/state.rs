@@ -1,0 +1,155 @@
+//! The parent's record of one child: its pid, who it is, and its exit code
+//! once reaped.
+//!
+//! The `Process` handle, the registry and any `ActiveChild` share one
+//! record, so whichever of them reaps the child first tells the others, and
+//! all of them send signals under the same lock as reaping.
+
+use super::child::Identity;
+use crate::sys::Deadline;
+use crate::Error;
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::io::Errno;
+use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
+use std::os::fd::BorrowedFd;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// One child this process forked.
+pub(super) struct ChildState {
+    pid: Pid,
+    /// Its name, daemon flag and spawn number.
+    identity: Arc<Identity>,
+    /// The exit code once the child has been reaped. Reaping happens under
+    /// this lock and signals are sent under it, so a signal never reaches a
+    /// stranger that reused the pid: an unreaped child's pid stays its own.
+    exit: Mutex<Option<i32>>,
+}
+
+impl ChildState {
+    pub(super) fn new(pid: Pid, identity: Arc<Identity>) -> ChildState {
+        ChildState {
+            pid,
+            identity,
+            exit: Mutex::new(None),
+        }
+    }
+
+    pub(super) fn pid(&self) -> u32 {
+        self.pid.as_raw_nonzero().get() as u32
+    }
+
+    pub(super) fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The exit code if the child has been reaped already; no system call.
+    pub(super) fn reaped(&self) -> Option<i32> {
+        *self.lock_exit()
+    }
+
+    /// Reaps the child if it has ended, without blocking.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Os`] from `waitpid`; `ECHILD` means someone else reaped it
+    /// (a `waitpid(-1)` elsewhere in the program) and the exit code is lost.
+    pub(super) fn try_reap(&self) -> Result<Option<i32>, Error> {
+        let mut exit = self.lock_exit();
+        if let Some(code) = *exit {
+            return Ok(Some(code));
+        }
+        loop {
+            match rustix::process::waitpid(Some(self.pid), WaitOptions::NOHANG) {
+                Ok(Some((_, status))) => {
+                    let code = exit_code(status);
+                    if let Some(code) = code {
+                        *exit = Some(code);
+                    }
+                    return Ok(code);
+                }
+                Ok(None) => return Ok(None),
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(Error::os("waitpid", e)),
+            }
+        }
+    }
+
+    /// Waits at most `timeout` for the child to end, sleeping in `poll` on
+    /// `pidfd` when there is one and in short naps otherwise.
+    pub(super) fn join_timeout(
+        &self,
+        pidfd: Option<BorrowedFd<'_>>,
+        timeout: Duration,
+    ) -> Result<Option<i32>, Error> {
+        let deadline = Deadline::after(timeout);
+        loop {
+            if let Some(code) = self.try_reap()? {
+                return Ok(Some(code));
+            }
+            if deadline.has_passed() {
+                return Ok(None);
+            }
+            sleep_until_exit(pidfd, deadline)?;
+        }
+    }
+
+    /// Sends `sig` unless the child has been reaped already.
+    pub(super) fn signal(&self, pidfd: Option<BorrowedFd<'_>>, sig: Signal) -> Result<(), Error> {
+        let exit = self.lock_exit();
+        if exit.is_some() {
+            return Ok(());
+        }
+        // Unreaped, and reaping needs the lock we hold: the pid is still
+        // this child's (perhaps a zombie), never a stranger's.
+        let sent = match pidfd {
+            Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
+            None => rustix::process::kill_process(self.pid, sig),
+        };
+        match sent {
+            Ok(()) | Err(Errno::SRCH) => Ok(()),
+            Err(e) => Err(Error::os("kill", e)),
+        }
+    }
+
+    fn lock_exit(&self) -> MutexGuard<'_, Option<i32>> {
+        // The lock guards a plain Option; a panic elsewhere cannot leave it
+        // half-written.
+        self.exit
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Sleeps until the child may have ended, or `deadline`.
+fn sleep_until_exit(pidfd: Option<BorrowedFd<'_>>, deadline: Deadline) -> Result<(), Error> {
+    let remaining = deadline.remaining();
+    match pidfd {
+        Some(fd) => {
+            // A pidfd polls readable once the process has exited.
+            let ts =
+                rustix::time::Timespec::try_from(remaining).unwrap_or(rustix::time::Timespec {
+                    tv_sec: i64::MAX,
+                    tv_nsec: 0,
+                });
+            let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+            match poll(&mut fds, Some(&ts)) {
+                Ok(_) | Err(Errno::INTR) => Ok(()),
+                Err(e) => Err(Error::os("poll", e)),
+            }
+        }
+        None => {
+            std::thread::sleep(remaining.min(Duration::from_millis(5)));
+            Ok(())
+        }
+    }
+}
+
+/// Python's exit code for a wait status; `None` for a stop or continue.
+fn exit_code(status: WaitStatus) -> Option<i32> {
+    if let Some(code) = status.exit_status() {
+        Some(code)
+    } else {
+        status.terminating_signal().map(|sig| -sig)
+    }
+}
