@@ -45,7 +45,9 @@ pub use error::Error;
 #[cfg(all(feature = "std", not(loom)))]
 pub use process::Process;
 #[cfg(all(feature = "std", not(loom)))]
-pub use shm::{EntryInfo, EntryState, HeaderInfo, Segment, SegmentError, Shared, ShmSafe};
+pub use shm::{
+    EntryInfo, EntryState, HeaderInfo, Segment, SegmentError, SegmentOptions, Shared, ShmSafe,
+};
 
 /// `lock_api::Mutex` over a [`raw::RawLock`]: data guarded across processes
 /// once placed in shared memory (e.g. `Shared<Mutex<u64>>`).
