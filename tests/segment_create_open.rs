@@ -6,9 +6,13 @@
 mod common;
 mod segment_helpers;
 
-use segment_helpers::{image, segment_error, Name};
-use shmsync::{Error, Segment, SegmentError};
+use segment_helpers::{image, owner_and_mode, raw_object, segment_error, Name};
+use shmsync::{Error, Segment, SegmentError, SegmentOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+const ENOSPC: i32 = 28;
+const ENOMEM: i32 = 12;
 
 #[test]
 fn create_then_open_round_trips() {
@@ -213,6 +217,34 @@ fn error_messages_are_lowercase_and_say_what_to_do() {
         SegmentError::NoSuchObject { name: "x".into() },
         SegmentError::Abandoned { name: "x".into() },
         SegmentError::Reentrant,
+        SegmentError::Os {
+            op: "mmap",
+            errno: ENOMEM,
+        },
+        SegmentError::NoSpace {
+            size: 1 << 40,
+            errno: ENOSPC,
+        },
+        SegmentError::TooSmall {
+            name: "/x".into(),
+            size: 8192,
+            requested: 16384,
+        },
+        SegmentError::Untrusted {
+            name: "/x".into(),
+            owner_uid: 65534,
+            mode: 0o666,
+            reason: "a reason; and advice",
+        },
+        SegmentError::BadMode { mode: 0o444 },
+        SegmentError::DirectoryBusy {
+            holder: Some(4242),
+            waited: Duration::from_secs(5),
+        },
+        SegmentError::DirectoryBusy {
+            holder: None,
+            waited: Duration::from_secs(5),
+        },
     ];
     for e in errors {
         let text = e.to_string();
@@ -224,4 +256,192 @@ fn error_messages_are_lowercase_and_say_what_to_do() {
         let e: Error = e.into();
         assert_eq!(e.to_string(), text);
     }
+}
+
+#[test]
+fn an_os_error_keeps_its_call_and_errno() {
+    let e = SegmentError::Os {
+        op: "mmap",
+        errno: ENOMEM,
+    };
+    assert_eq!(e.raw_os_error(), Some(ENOMEM));
+    assert_eq!(
+        e.to_string(),
+        "mmap failed: Cannot allocate memory (os error 12)"
+    );
+    let e: Error = e.into();
+    assert_eq!(e.raw_os_error(), Some(ENOMEM));
+    assert!(matches!(
+        e,
+        Error::Segment(SegmentError::Os { op: "mmap", .. })
+    ));
+    assert_eq!(SegmentError::BadMagic.raw_os_error(), None);
+}
+
+#[test]
+fn a_named_segment_larger_than_dev_shm_fails_at_creation_and_leaves_nothing() {
+    let fs = rustix::fs::statvfs("/dev/shm").unwrap();
+    let capacity = fs.f_blocks.saturating_mul(fs.f_frsize);
+    if capacity == 0 {
+        eprintln!("skipped: /dev/shm has no size limit here");
+        return;
+    }
+    // More than the whole filesystem holds, whatever is free right now:
+    // tmpfs refuses it before allocating anything.
+    let size = usize::try_from(capacity + (1 << 20)).unwrap();
+    let name = Name::new("no-space");
+    let e = segment_error(Segment::create(&name, size));
+    match e {
+        SegmentError::NoSpace { size: asked, errno } => {
+            assert_eq!(asked, size);
+            // ENOMEM when the size exceeds the machine's memory too.
+            assert!(errno == ENOSPC || errno == ENOMEM, "errno {errno}");
+        }
+        other => panic!("expected NoSpace, got {other:?}"),
+    }
+    assert!(e.to_string().contains(&size.to_string()), "{e}");
+    assert!(e.raw_os_error().is_some());
+    // Nothing left behind under the name.
+    assert_eq!(
+        segment_error(Segment::open(&name)),
+        SegmentError::NotFound {
+            name: name.0.clone()
+        }
+    );
+    // The same through open_or_create, which creates.
+    assert!(matches!(
+        segment_error(Segment::open_or_create(&name, size)),
+        SegmentError::NoSpace { .. }
+    ));
+    assert!(matches!(
+        segment_error(Segment::open(&name)),
+        SegmentError::NotFound { .. }
+    ));
+}
+
+#[test]
+fn an_anonymous_segment_beyond_memory_fails_at_creation() {
+    const TIB: usize = 1 << 40;
+    let mut info = std::mem::MaybeUninit::<libc::sysinfo>::uninit();
+    // SAFETY: sysinfo fills in the struct the pointer points to.
+    assert_eq!(unsafe { libc::sysinfo(info.as_mut_ptr()) }, 0);
+    // SAFETY: sysinfo succeeded.
+    let info = unsafe { info.assume_init() };
+    let memory = (info.totalram + info.totalswap) as u128 * info.mem_unit as u128;
+    if memory >= TIB as u128 {
+        eprintln!("skipped: this machine has 1 TiB of memory and swap");
+        return;
+    }
+    let e = segment_error(Segment::anonymous(TIB));
+    assert_eq!(
+        e,
+        SegmentError::NoSpace {
+            size: TIB,
+            errno: ENOMEM
+        }
+    );
+    assert!(e.to_string().contains("1099511627776 bytes"), "{e}");
+}
+
+#[test]
+fn creation_reserves_every_page() {
+    let name = Name::new("reserved");
+    let size = 1 << 20;
+    let seg = Segment::create(&name, size).unwrap();
+    let blocks = rustix::fs::fstat(seg.fd()).unwrap().st_blocks as usize;
+    // st_blocks counts 512-byte units of allocated storage.
+    assert!(blocks * 512 >= size, "{blocks} blocks for {size} bytes");
+    let anon = Segment::anonymous(size).unwrap();
+    let blocks = rustix::fs::fstat(anon.fd()).unwrap().st_blocks as usize;
+    assert!(blocks * 512 >= size, "{blocks} blocks for {size} bytes");
+}
+
+#[test]
+fn open_or_create_refuses_an_existing_segment_smaller_than_asked() {
+    let name = Name::new("too-small");
+    let _first = Segment::create(&name, 16 * 1024).unwrap();
+    let e = segment_error(Segment::open_or_create(&name, 32 * 1024));
+    assert_eq!(
+        e,
+        SegmentError::TooSmall {
+            name: name.0.clone(),
+            size: 16 * 1024,
+            requested: 32 * 1024
+        }
+    );
+    let text = e.to_string();
+    assert!(text.contains("16384") && text.contains("32768"), "{text}");
+    // Exactly the size, or less, opens.
+    assert_eq!(
+        Segment::open_or_create(&name, 16 * 1024).unwrap().size(),
+        16 * 1024
+    );
+}
+
+#[test]
+fn named_segments_get_mode_0600_or_exactly_the_mode_asked_for() {
+    let euid = rustix::process::geteuid().as_raw();
+    let name = Name::new("mode-default");
+    let seg = Segment::create(&name, 8192).unwrap();
+    assert_eq!(owner_and_mode(seg.fd()), (euid, 0o600));
+
+    // Whatever the umask (process-wide: restored at once; the other tests
+    // here create objects with explicit modes anyway).
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    let name = Name::new("mode-asked");
+    let made = Segment::options().mode(0o666).create(&name, 8192);
+    rustix::process::umask(old);
+    assert_eq!(owner_and_mode(made.unwrap().fd()), (euid, 0o666));
+
+    let name = Name::new("mode-ooc");
+    let seg = Segment::options()
+        .mode(0o640)
+        .open_or_create(&name, 8192)
+        .unwrap();
+    assert_eq!(owner_and_mode(seg.fd()), (euid, 0o640));
+}
+
+#[test]
+fn a_mode_without_owner_read_write_or_beyond_0777_is_refused() {
+    let name = Name::new("bad-mode");
+    for mode in [0o444, 0o200, 0o060, 0o1600, 0o4777, 0o10600] {
+        assert_eq!(
+            segment_error(Segment::options().mode(mode).create(&name, 8192)),
+            SegmentError::BadMode { mode },
+            "{mode:o}"
+        );
+        assert!(matches!(
+            segment_error(Segment::open(&name)),
+            SegmentError::NotFound { .. }
+        ));
+    }
+}
+
+#[test]
+fn options_reuse_and_the_shorthands_use_the_defaults() {
+    assert_eq!(Segment::options(), SegmentOptions::new());
+    assert_eq!(SegmentOptions::default(), SegmentOptions::new());
+    assert_eq!(SegmentOptions::DEFAULT_MODE, 0o600);
+    assert!(SegmentOptions::DEFAULT_DIRECTORY_LOCK_TIMEOUT >= Duration::from_secs(1));
+
+    let options = Segment::options()
+        .mode(0o660)
+        .trust_shared_mode(true)
+        .directory_lock_timeout(Duration::from_millis(100));
+    let name = Name::new("options-reuse");
+    let created = options.create(&name, 8192).unwrap();
+    let opened = options.open(&name).unwrap();
+    let again = options.open_or_create(&name, 8192).unwrap();
+    assert_eq!((opened.size(), again.size()), (created.size(), 8192));
+    assert!(matches!(
+        segment_error(Segment::open(&name)),
+        SegmentError::Untrusted { mode: 0o660, .. }
+    ));
+    // A raw object planted without a header is no segment, trusted or not.
+    let planted = Name::new("options-planted");
+    raw_object(&planted, true).set_len(8192).unwrap();
+    assert!(matches!(
+        segment_error(options.open(&planted)),
+        SegmentError::NotInitialised
+    ));
 }
