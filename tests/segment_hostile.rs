@@ -1,16 +1,26 @@
 //! Segments that peers tampered with: corrupted, truncated or foreign
-//! bytes, which must give errors, never crashes or out-of-bounds accesses;
-//! memfd seals. Every named segment is unlinked when its test ends.
+//! bytes, which must give errors, never crashes or out-of-bounds accesses
+//! (except the `SIGBUS` of a truncation under a mapping, pinned down here
+//! too); memfd seals; a directory lock word naming a live thread; objects
+//! planted or opened up by other users. Every named segment is unlinked
+//! when its test ends; every wait is bounded.
 
 mod common;
 mod segment_helpers;
 
+use common::{join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use segment_helpers::*;
-use shmsync::{Segment, SegmentError};
+use shmsync::{Process, Segment, SegmentError, Shared};
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+const EPERM: i32 = 1;
+/// The uid of `nobody`, owner of the objects planted in these tests.
+const NOBODY: u32 = 65534;
 
 #[test]
 fn corrupted_header_fields_give_errors() {
@@ -226,6 +236,28 @@ fn memfd_segments_cannot_be_truncated() {
     assert!(file.set_len(100).is_err());
     assert!(file.set_len(1 << 20).is_err());
     assert_eq!(reattach(&seg).unwrap().size(), seg.size());
+    // Sealed (F_SEAL_SHRINK, F_SEAL_GROW): ftruncate fails with EPERM, and
+    // the seals themselves are sealed (F_SEAL_SEAL).
+    assert_eq!(
+        rustix::fs::ftruncate(seg.fd(), 100)
+            .unwrap_err()
+            .raw_os_error(),
+        EPERM
+    );
+    assert_eq!(
+        rustix::fs::ftruncate(seg.fd(), 0)
+            .unwrap_err()
+            .raw_os_error(),
+        EPERM
+    );
+    assert_eq!(file.set_len(0).unwrap_err().raw_os_error(), Some(EPERM));
+    assert_eq!(
+        rustix::fs::fcntl_add_seals(seg.fd(), rustix::fs::SealFlags::WRITE)
+            .unwrap_err()
+            .raw_os_error(),
+        EPERM
+    );
+    assert_eq!(reattach(&seg).unwrap().size(), seg.size());
 }
 
 #[test]
@@ -282,4 +314,249 @@ fn random_corruptions_never_yield_entries_outside_the_segment() {
         }
     }
     assert!(accepted > 0);
+}
+
+#[test]
+fn a_named_segment_truncated_under_a_mapping_kills_whoever_touches_the_lost_pages() {
+    let _w = Watchdog::new("truncated_sigbus", PATIENCE);
+    const CUT: u64 = 8192;
+    let name = Name::new("sigbus");
+    let seg = Segment::create(&name, 64 * 1024).unwrap();
+    // A filler pushes "far" beyond the cut.
+    seg.get_or_init("filler", || [0u8; 16 * 1024]).unwrap();
+    drop(seg.get_or_init("far", || AtomicU64::new(1)).unwrap());
+    let bytes = image(seg.fd());
+    let far = Segment::parse_header(&bytes)
+        .unwrap()
+        .entry(&bytes, 1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(far.name(), "far");
+    assert!(far.offset as u64 >= CUT);
+
+    let ready = Shared::new(AtomicU32::new(0)).unwrap();
+    let cut = Shared::new(AtomicU32::new(0)).unwrap();
+    let child = KillOnDrop(
+        Process::spawn(|| {
+            // The child maps the segment itself, by name.
+            let seg = Segment::open(&name).unwrap();
+            let far = seg.get::<AtomicU64>("far").unwrap();
+            // Release/Acquire: pair with the parent's wait_until and store.
+            ready.store(1, Ordering::Release);
+            let start = Instant::now();
+            while cut.load(Ordering::Acquire) == 0 {
+                assert!(start.elapsed() < PATIENCE, "the cut never came");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // Past the cut: the kernel has no page to give.
+            far.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap(),
+    );
+    wait_until(PATIENCE, "the child to map the segment", || {
+        ready.load(Ordering::Acquire) == 1
+    });
+    // Another party with write access truncates the object.
+    raw_object(&name, false).set_len(CUT).unwrap();
+    cut.store(1, Ordering::Release);
+    assert_eq!(join_within(&child, PATIENCE), -7, "not killed by SIGBUS");
+
+    // Nobody can open what is left; the parent touches nothing past the cut.
+    assert_eq!(
+        segment_error(Segment::open(&name)),
+        SegmentError::SizeMismatch {
+            header: 64 * 1024,
+            actual: CUT
+        }
+    );
+}
+
+#[test]
+fn a_lock_word_naming_a_live_thread_gives_busy_not_a_hang() {
+    let _w = Watchdog::new("scribbled_lock_word", PATIENCE);
+    let bound = Duration::from_millis(200);
+    let seg = Segment::options()
+        .directory_lock_timeout(bound)
+        .anonymous(Segment::MIN_SIZE + 4096)
+        .unwrap();
+    seg.get_or_init("ready", || 1u64).unwrap();
+
+    // Another live thread of this process, whose id a peer writes into the
+    // directory lock word.
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let bystander = std::thread::spawn(move || {
+        tid_tx
+            .send(rustix::thread::gettid().as_raw_nonzero().get() as u32)
+            .unwrap();
+        let _ = done_rx.recv_timeout(PATIENCE);
+    });
+    let tid = tid_rx.recv_timeout(PATIENCE).unwrap();
+    poke(seg.fd(), LOCK_WORD_AT, &tid.to_ne_bytes());
+
+    let start = Instant::now();
+    let e = segment_error(seg.get_or_init("new", || 2u64));
+    let waited = start.elapsed();
+    assert_eq!(
+        e,
+        SegmentError::DirectoryBusy {
+            holder: Some(tid),
+            waited: bound
+        }
+    );
+    assert!(
+        waited >= bound && waited < PATIENCE / 2,
+        "returned after {waited:?}"
+    );
+    assert!(e.to_string().contains(&tid.to_string()), "{e}");
+    // Finished objects are found without the lock ...
+    assert_eq!(*seg.get::<u64>("ready").unwrap(), 1);
+    assert_eq!(*seg.get_or_init("ready", || 9u64).unwrap(), 1);
+    // ... an unfinished one waits for it, boundedly.
+    let ready_state = entry_at(&seg, 0) + ENTRY_STATE_AT;
+    poke(seg.fd(), ready_state, &INITIALISING.to_ne_bytes());
+    assert!(matches!(
+        segment_error(seg.get::<u64>("ready")),
+        SegmentError::DirectoryBusy {
+            holder: Some(h),
+            ..
+        } if h == tid
+    ));
+
+    // Repaired bytes: everything proceeds.
+    poke(seg.fd(), LOCK_WORD_AT, &0u32.to_ne_bytes());
+    poke(seg.fd(), ready_state, &2u32.to_ne_bytes());
+    assert_eq!(*seg.get_or_init("new", || 2u64).unwrap(), 2);
+    assert_eq!(*seg.get::<u64>("ready").unwrap(), 1);
+    done_tx.send(()).unwrap();
+    bystander.join().unwrap();
+}
+
+/// Gives the object of `seg` to `nobody`, as if that user had made it.
+fn give_to_nobody(seg: &Segment) {
+    rustix::fs::fchown(seg.as_fd(), Some(rustix::fs::Uid::from_raw(NOBODY)), None).unwrap();
+}
+
+#[test]
+fn open_refuses_a_segment_of_another_owner_unless_trusted() {
+    if !can_chown() {
+        eprintln!("skipped: planting another user's object needs root");
+        return;
+    }
+    let name = Name::new("other-owner");
+    let planted = Segment::create(&name, 16 * 1024).unwrap();
+    planted.get_or_init("v", || 5u64).unwrap();
+    give_to_nobody(&planted);
+    assert_eq!(owner_and_mode(planted.fd()), (NOBODY, 0o600));
+
+    // Root too: the owner is what counts, not the permission to open.
+    let e = segment_error(Segment::open(&name));
+    assert!(
+        matches!(
+            &e,
+            SegmentError::Untrusted {
+                owner_uid: NOBODY,
+                mode: 0o600,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("65534") && text.contains("trust_other_owners(true)"),
+        "{text}"
+    );
+    assert!(matches!(
+        segment_error(Segment::open_or_create(&name, 16 * 1024)),
+        SegmentError::Untrusted { .. }
+    ));
+    // A trusted mode does not make a trusted owner.
+    assert!(matches!(
+        segment_error(Segment::options().trust_shared_mode(true).open(&name)),
+        SegmentError::Untrusted { .. }
+    ));
+
+    let opened = Segment::options()
+        .trust_other_owners(true)
+        .open(&name)
+        .unwrap();
+    assert_eq!(*opened.get::<u64>("v").unwrap(), 5);
+    let opened = Segment::options()
+        .trust_other_owners(true)
+        .open_or_create(&name, 16 * 1024)
+        .unwrap();
+    assert_eq!(*opened.get::<u64>("v").unwrap(), 5);
+}
+
+#[test]
+fn open_refuses_a_segment_open_to_group_or_others_unless_trusted() {
+    let name = Name::new("shared-mode");
+    let seg = Segment::create(&name, 16 * 1024).unwrap();
+    seg.get_or_init("v", || 6u64).unwrap();
+    for mode in [0o666, 0o660, 0o640, 0o604, 0o601] {
+        rustix::fs::fchmod(seg.fd(), rustix::fs::Mode::from_raw_mode(mode)).unwrap();
+        let e = segment_error(Segment::open(&name));
+        assert!(
+            matches!(&e, SegmentError::Untrusted { mode: m, .. } if *m == mode),
+            "{mode:o}: {e:?}"
+        );
+        assert!(e.to_string().contains("trust_shared_mode(true)"), "{e}");
+        assert!(matches!(
+            segment_error(Segment::open_or_create(&name, 16 * 1024)),
+            SegmentError::Untrusted { .. }
+        ));
+        let opened = Segment::options()
+            .trust_shared_mode(true)
+            .open(&name)
+            .unwrap();
+        assert_eq!(*opened.get::<u64>("v").unwrap(), 6);
+    }
+    rustix::fs::fchmod(seg.fd(), rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+    assert_eq!(*Segment::open(&name).unwrap().get::<u64>("v").unwrap(), 6);
+}
+
+#[test]
+fn open_or_create_does_not_adopt_a_name_squatted_by_another_user() {
+    if !can_chown() {
+        eprintln!("skipped: planting another user's object needs root");
+        return;
+    }
+    let name = Name::new("squatted");
+    // `nobody` got there first: a small segment anyone may write, whose
+    // directory lock it could hold or whose size it could cut.
+    let squat = Segment::options()
+        .mode(0o666)
+        .create(&name, Segment::MIN_SIZE + 4096)
+        .unwrap();
+    give_to_nobody(&squat);
+    assert_eq!(owner_and_mode(squat.fd()), (NOBODY, 0o666));
+
+    assert!(matches!(
+        segment_error(Segment::open_or_create(&name, 1 << 20)),
+        SegmentError::Untrusted {
+            owner_uid: NOBODY,
+            mode: 0o666,
+            ..
+        }
+    ));
+    // Trusting both still does not accept a smaller segment than asked.
+    let trusting = Segment::options()
+        .trust_other_owners(true)
+        .trust_shared_mode(true);
+    assert_eq!(
+        segment_error(trusting.open_or_create(&name, 1 << 20)),
+        SegmentError::TooSmall {
+            name: name.0.clone(),
+            size: Segment::MIN_SIZE + 4096,
+            requested: 1 << 20
+        }
+    );
+    assert_eq!(
+        trusting
+            .open_or_create(&name, Segment::MIN_SIZE)
+            .unwrap()
+            .size(),
+        Segment::MIN_SIZE + 4096
+    );
 }
