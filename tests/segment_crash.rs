@@ -6,12 +6,88 @@
 mod common;
 mod segment_helpers;
 
-use common::{join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
-use segment_helpers::{image, raw_object, segment_error, Name};
+use common::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
+use segment_helpers::{image, raw_object, reattach, segment_error, Name};
 use shmsync::{Process, Segment, SegmentError, Shared};
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+/// The bound the stopped-initialiser tests give their directory lock.
+const BOUND: Duration = Duration::from_millis(300);
+
+/// Sends `signal` to `child`.
+fn signal(child: &Process, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(child.pid() as i32).unwrap();
+    rustix::process::kill_process(pid, signal).unwrap();
+}
+
+/// Whether `pid` is stopped (state `T` in `/proc/<pid>/stat`).
+fn is_stopped(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state follows the parenthesised command name.
+    stat.rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('T'))
+}
+
+/// A child that starts initialising "slow" in `seg` and stops itself
+/// (SIGSTOP) inside `init`, alive and holding the directory lock; returns
+/// once it is stopped.
+fn stopped_initialiser(seg: &Segment) -> KillOnDrop {
+    let started = Shared::new(AtomicU32::new(0)).unwrap();
+    let child = KillOnDrop(
+        Process::spawn(|| {
+            let value = seg
+                .get_or_init("slow", || -> u64 {
+                    // Release: pairs with the parent's Acquire in wait_until.
+                    started.store(1, Ordering::Release);
+                    rustix::process::kill_process(
+                        rustix::process::getpid(),
+                        rustix::process::Signal::STOP,
+                    )
+                    .unwrap();
+                    5
+                })
+                .unwrap();
+            assert_eq!(*value, 5);
+        })
+        .unwrap(),
+    );
+    wait_until(PATIENCE, "the child to start initialising", || {
+        started.load(Ordering::Acquire) == 1
+    });
+    wait_until(PATIENCE, "the child to stop", || is_stopped(child.pid()));
+    child
+}
+
+/// The parent's view of `seg`, with a short directory lock bound.
+fn impatient_view(seg: &Segment) -> Segment {
+    Segment::options()
+        .directory_lock_timeout(BOUND)
+        .from_fd(seg.as_fd().try_clone_to_owned().unwrap())
+        .unwrap()
+}
+
+/// Asserts that `result` is the busy error naming `holder`, and that the
+/// call returned after the bound but well within the test's patience.
+#[track_caller]
+fn assert_busy<T: std::fmt::Debug>(call: impl FnOnce() -> Result<T, SegmentError>, holder: u32) {
+    let start = Instant::now();
+    let e = segment_error(call());
+    let waited = start.elapsed();
+    assert_eq!(
+        e,
+        SegmentError::DirectoryBusy {
+            holder: Some(holder),
+            waited: BOUND
+        }
+    );
+    assert!(
+        waited >= BOUND && waited < PATIENCE / 2,
+        "returned after {waited:?}"
+    );
+}
 
 #[test]
 fn a_killed_initialiser_does_not_hang_get_or_init() {
@@ -113,4 +189,67 @@ fn open_waits_for_a_creator_that_is_still_writing() {
     let seg = Segment::open(&name).unwrap();
     writer.join().unwrap();
     assert_eq!(*seg.get::<u64>("v").unwrap(), 77);
+}
+
+#[test]
+fn an_initialiser_stopped_inside_init_makes_lookups_fail_busy_until_it_resumes() {
+    let _w = Watchdog::new("stopped_initialiser_resumes", PATIENCE);
+    let seg = Segment::anonymous(Segment::MIN_SIZE + 4096).unwrap();
+    seg.get_or_init("before", || 1u64).unwrap();
+    let child = stopped_initialiser(&seg);
+    let view = impatient_view(&seg);
+
+    // The entry it reserved, another new one, and a bare lookup of it all
+    // need the lock that the stopped child holds: each gives up in time.
+    assert_busy(|| view.get_or_init("slow", || 6u64), child.pid());
+    assert_busy(|| view.get::<u64>("slow"), child.pid());
+    assert_busy(|| view.get_or_init("other", || 7u64), child.pid());
+    // Finished objects need no lock.
+    assert_eq!(*view.get::<u64>("before").unwrap(), 1);
+
+    signal(&child, rustix::process::Signal::CONT);
+    join_ok(&child);
+    assert_eq!(*view.get::<u64>("slow").unwrap(), 5);
+    assert_eq!(*view.get_or_init("other", || 7u64).unwrap(), 7);
+}
+
+#[test]
+fn an_initialiser_killed_while_stopped_leaves_the_object_to_the_next_caller() {
+    let _w = Watchdog::new("stopped_initialiser_killed", PATIENCE);
+    let seg = Segment::anonymous(Segment::MIN_SIZE + 4096).unwrap();
+    let child = stopped_initialiser(&seg);
+    let view = impatient_view(&seg);
+    assert_busy(|| view.get::<u64>("slow"), child.pid());
+
+    child.kill().unwrap();
+    assert_eq!(join_within(&child, PATIENCE), -9);
+    assert_eq!(
+        segment_error(view.get::<u64>("slow")),
+        SegmentError::Abandoned {
+            name: "slow".into()
+        }
+    );
+    assert_eq!(*view.get_or_init("slow", || 8u64).unwrap(), 8);
+    assert_eq!(*reattach(&seg).unwrap().get::<u64>("slow").unwrap(), 8);
+}
+
+#[test]
+fn the_default_bound_is_used_by_the_shorthand_constructors() {
+    let _w = Watchdog::new("default_bound", PATIENCE);
+    let seg = Segment::anonymous(Segment::MIN_SIZE + 4096).unwrap();
+    let child = stopped_initialiser(&seg);
+    let start = Instant::now();
+    let e = segment_error(seg.get_or_init("other", || 1u8));
+    let waited = start.elapsed();
+    assert_eq!(
+        e,
+        SegmentError::DirectoryBusy {
+            holder: Some(child.pid()),
+            waited: shmsync::SegmentOptions::DEFAULT_DIRECTORY_LOCK_TIMEOUT
+        }
+    );
+    assert!(
+        waited >= shmsync::SegmentOptions::DEFAULT_DIRECTORY_LOCK_TIMEOUT && waited < PATIENCE / 2,
+        "returned after {waited:?}"
+    );
 }
