@@ -192,6 +192,43 @@ fn open_waits_for_a_creator_that_is_still_writing() {
 }
 
 #[test]
+fn open_waits_for_a_creator_still_reserving_a_large_segment() {
+    let _w = Watchdog::new("reserving_creator", PATIENCE);
+    const SIZE: usize = 32 << 20;
+    const CHUNKS: usize = 16;
+    let name = Name::new("reserving-creator");
+    let template = Segment::anonymous(SIZE).unwrap();
+    template.get_or_init("v", || 78u64).unwrap();
+    // Header, directory and the first object.
+    let header = image(template.fd())[..Segment::MIN_SIZE + 4096].to_vec();
+    drop(template);
+
+    // A creator that takes longer than the opener's one-second wait to
+    // reserve its pages, but keeps making progress.
+    let object = raw_object(&name, true);
+    object.set_len(SIZE as u64).unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = (SIZE / CHUNKS) as u64;
+        for i in 0..CHUNKS as u64 {
+            rustix::fs::fallocate(
+                &object,
+                rustix::fs::FallocateFlags::empty(),
+                i * chunk,
+                chunk,
+            )
+            .unwrap();
+            std::thread::sleep(Duration::from_millis(120));
+        }
+        object.write_all_at(&header[8..], 8).unwrap();
+        object.write_all_at(&header[..8], 0).unwrap(); // the magic, last
+    });
+    let seg = Segment::open(&name).unwrap();
+    writer.join().unwrap();
+    assert_eq!(seg.size(), SIZE);
+    assert_eq!(*seg.get::<u64>("v").unwrap(), 78);
+}
+
+#[test]
 fn an_initialiser_stopped_inside_init_makes_lookups_fail_busy_until_it_resumes() {
     let _w = Watchdog::new("stopped_initialiser_resumes", PATIENCE);
     let seg = Segment::anonymous(Segment::MIN_SIZE + 4096).unwrap();

@@ -57,8 +57,8 @@ pub enum SegmentError {
         /// The segment name, with its leading `/`.
         name: String,
     },
-    /// The segment's header was not complete within the wait (one second):
-    /// its creator may have died while creating it.
+    /// The segment's header was not complete within the wait (a second
+    /// without progress): its creator may have died while creating it.
     NotInitialised,
     /// The object does not start with shmsync's magic number: it is not a
     /// shmsync segment.

@@ -14,9 +14,11 @@
 //!
 //! The creator makes the object with `O_CREAT | O_EXCL`, sizes it, reserves
 //! its pages, maps it, writes the header and stores the magic number last,
-//! with `Release`. An opener that finds the object shorter than a header or
-//! its magic still zero polls for up to a second ([`INIT_WAIT`]) and then
-//! gives up with [`SegmentError::NotInitialised`]: nobody waits forever on a
+//! with `Release`. An opener that finds the object shorter than a header
+//! polls for up to a second ([`INIT_WAIT`]); one that finds the magic still
+//! zero polls until a second has passed without the object's reserved
+//! pages growing (reserving a large segment takes a while). Then it gives
+//! up with [`SegmentError::NotInitialised`]: nobody waits forever on a
 //! creator that died.
 //!
 //! # Crashes and stops during `get_or_init`
@@ -215,7 +217,8 @@ impl Segment {
     /// Opens the named segment that another process created.
     ///
     /// If the segment is still being created, waits for its creator to
-    /// finish, up to one second. Refuses an object that another user owns
+    /// finish: up to a second after the creator last made progress
+    /// reserving its pages. Refuses an object that another user owns
     /// or whose mode lets group or others use it: such a peer could
     /// truncate it (every process touching the lost pages dies of
     /// `SIGBUS`) or rewrite it. To share with other users deliberately, see
@@ -227,7 +230,8 @@ impl Segment {
     /// [`SegmentError::NotFound`] if no object has the name;
     /// [`SegmentError::Untrusted`] for another owner or a mode beyond
     /// `0600`; [`SegmentError::NotInitialised`] if its header stayed
-    /// unfinished for a second (its creator probably died: unlink it);
+    /// unfinished for a second without progress (its creator probably
+    /// died: unlink it);
     /// [`SegmentError::BadMagic`], [`SegmentError::Version`],
     /// [`SegmentError::Layout`], [`SegmentError::Truncated`],
     /// [`SegmentError::SizeMismatch`], [`SegmentError::Corrupted`] if the
@@ -508,7 +512,12 @@ impl Segment {
     }
 
     /// Maps an existing object and validates its header, waiting (boundedly)
-    /// for a creator that has not finished it.
+    /// for a creator that has not finished it: first for its size, up to
+    /// [`INIT_WAIT`]; then for its magic number, up to `INIT_WAIT` after the
+    /// object's reserved bytes last reached a new high (a live creator of a
+    /// large segment spends a while reserving its pages; a dead one stops).
+    /// The high-water mark is bounded by the filesystem's size, so no peer
+    /// can stretch the wait for ever.
     fn attach(fd: &OwnedFd) -> Result<(Arc<Region>, HeaderInfo), SegmentError> {
         let deadline = Instant::now() + INIT_WAIT;
         let minimum = size_of::<header::Header>() as u64;
@@ -533,9 +542,18 @@ impl Segment {
                 "object larger than the address space",
             ))?;
         let region = Region::from_fd(fd, len)?;
+        let mut reserved = 0;
+        let mut deadline = Instant::now() + INIT_WAIT;
         let fields = loop {
             let fields = header::header_of(&region).fields();
-            if fields.magic != 0 || Instant::now() >= deadline {
+            if fields.magic != 0 {
+                break fields;
+            }
+            let now_reserved = object::reserved_bytes(fd.as_fd())?;
+            if now_reserved > reserved {
+                reserved = now_reserved;
+                deadline = Instant::now() + INIT_WAIT;
+            } else if Instant::now() >= deadline {
                 break fields;
             }
             std::thread::sleep(INIT_POLL);

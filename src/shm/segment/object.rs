@@ -111,6 +111,15 @@ pub(crate) fn size_of_object(fd: BorrowedFd<'_>) -> Result<u64, SegmentError> {
     Ok(u64::try_from(stat.st_size).unwrap_or(0))
 }
 
+/// The bytes of storage allocated to the object (`fstat`'s `st_blocks`, in
+/// 512-byte units): what a creator's reservation has filled in so far.
+pub(crate) fn reserved_bytes(fd: BorrowedFd<'_>) -> Result<u64, SegmentError> {
+    let stat = rustix::fs::fstat(fd).map_err(|e| SegmentError::os("fstat", e))?;
+    Ok(u64::try_from(stat.st_blocks)
+        .unwrap_or(0)
+        .saturating_mul(512))
+}
+
 /// Refuses an object that another user owns (unless `other_owners`), or
 /// whose mode gives group or others any access (unless `shared_mode`):
 /// whoever can write it can truncate it under every mapping (`SIGBUS` for
