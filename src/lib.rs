@@ -52,7 +52,9 @@ pub use api::{
 #[cfg(all(feature = "std", not(loom)))]
 pub use process::{active_children, ActiveChild, CloseError, Process, ProcessBuilder};
 #[cfg(all(feature = "std", not(loom)))]
-pub use shm::{EntryInfo, EntryState, HeaderInfo, Segment, SegmentError, Shared, ShmSafe};
+pub use shm::{
+    EntryInfo, EntryState, HeaderInfo, Segment, SegmentError, SegmentOptions, Shared, ShmSafe,
+};
 
 pub use raw::{
     BarrierBusy, BrokenBarrier, NotHeld, NotOwner, ReleasedTooManyTimes, MAX_PARTIES, SEM_VALUE_MAX,

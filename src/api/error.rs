@@ -64,10 +64,12 @@ impl Error {
         }
     }
 
-    /// The errno of an [`Error::Os`].
+    /// The errno of an [`Error::Os`], or of a segment's failed system call
+    /// ([`SegmentError::raw_os_error`]).
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Os { source, .. } => source.raw_os_error(),
+            Error::Segment(e) => e.raw_os_error(),
             _ => None,
         }
     }
@@ -115,6 +117,9 @@ impl From<NotOwner> for Error {
     }
 }
 
+/// The `shm` layer's error, whole: a failed system call stays
+/// [`SegmentError::Os`] inside [`Error::Segment`], and
+/// [`Error::raw_os_error`] finds its errno there.
 impl From<SegmentError> for Error {
     fn from(e: SegmentError) -> Error {
         Error::Segment(e)

@@ -14,14 +14,16 @@
 //! functions ([`check_header`], [`check_entry`]), which are also what
 //! [`parse_header`] and [`HeaderInfo::entry`] run on plain bytes (and what
 //! the fuzz target drives). Nothing a segment's bytes say can make a reader
-//! form a reference outside the mapping.
+//! form a reference outside the mapping. The writer of a new header,
+//! [`format`], sits beside them.
 //!
 //! Publication: the creator writes the whole header, then stores `magic`
 //! last with `Release`; openers load it with `Acquire` (see
 //! [`Header::magic`]). A directory entry is published the same way through
 //! its `state`.
 
-use super::segment::SegmentError;
+use super::error::SegmentError;
+use super::region::Region;
 use crate::raw::{RawLock, RawRLock};
 use core::mem::{align_of, offset_of, size_of};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -104,7 +106,7 @@ pub(crate) struct Entry {
 }
 
 // The parts of the layout every build shares; the lock (and so the header's
-// size) differs between the futex and pthread backends, which the
+// size) differs between the futex and posix-sem backends, which the
 // fingerprint tells apart.
 const_assert_eq!(offset_of!(Header, magic), 0);
 const_assert_eq!(offset_of!(Header, version), 8);
@@ -156,7 +158,7 @@ const fn layout_of<T>(hash: u64) -> u64 {
 ///
 /// When a primitive is added to `crate::raw`, add it here.
 pub(crate) const FINGERPRINT: u64 = {
-    let mut hash = fnv1a(FNV_OFFSET, crate::BACKEND.as_bytes());
+    let mut hash = fnv1a(FNV_OFFSET, crate::sys::BACKEND.as_bytes());
     hash = fnv1a_usize(hash, usize::BITS as usize);
     hash = fnv1a(
         hash,
@@ -226,7 +228,7 @@ impl Header {
     /// Copies the fields out.
     ///
     /// `magic` is loaded first, with `Acquire`: it pairs with the creator's
-    /// `Release` store of `magic` (in `Segment::create`), so once it reads
+    /// `Release` store of `magic` (in [`format`]), so once it reads
     /// non-zero every other field reads as the creator wrote it. The other
     /// loads are Relaxed: they only need to follow that one.
     pub(crate) fn fields(&self) -> HeaderFields {
@@ -336,6 +338,68 @@ impl Entry {
             size: self.size.load(Ordering::Relaxed),
         }
     }
+}
+
+/// The header at the start of a mapping; its bytes may say anything.
+///
+/// # Panics
+///
+/// If the mapping is shorter than a header (callers map at least that).
+pub(crate) fn header_of(region: &Region) -> &Header {
+    assert!(
+        region.len() >= size_of::<Header>(),
+        "mapping shorter than a header"
+    );
+    // SAFETY: the mapping is at least a Header long (checked above) and
+    // page-aligned; a Header is atomics and a RawLock, valid for any bytes
+    // (RawLock is ShmSafe), and meant to be shared with other processes.
+    // The reference lives no longer than the borrow of the region.
+    unsafe { &*region.base().as_ptr().cast::<Header>() }
+}
+
+/// Writes the header of a new segment into `region`, magic last, and
+/// returns what it says: the writer of what [`Header::fields`] and
+/// [`check_header`] read.
+///
+/// `region` maps the whole of a fresh, zero-filled object (so every
+/// directory entry is already `EMPTY`) of at least [`MIN_SIZE`] bytes.
+/// Openers may map it already, but touch nothing before they see the magic.
+///
+/// # Errors
+///
+/// [`SegmentError::BadSize`] if `region` is shorter than [`MIN_SIZE`].
+pub(crate) fn format(region: &Region) -> Result<HeaderInfo, SegmentError> {
+    let size = region.len();
+    if size < MIN_SIZE {
+        return Err(SegmentError::BadSize {
+            size,
+            minimum: MIN_SIZE,
+        });
+    }
+    let heap = heap_offset(DEFAULT_CAPACITY).expect("the default directory fits");
+    // SAFETY: the mapping is at least MIN_SIZE bytes (checked above), more
+    // than a Header, and its page-aligned base is aligned for RawLock.
+    // Nobody touches the lock before the magic is published below; the
+    // pointer comes from the mapping's base, not from a reference.
+    unsafe {
+        region
+            .base()
+            .as_ptr()
+            .add(offset_of!(Header, lock))
+            .cast::<RawLock>()
+            .write(RawLock::new())
+    };
+    let header = header_of(region);
+    // All Relaxed: the Release store of the magic publishes them.
+    header.version.store(FORMAT_VERSION, Ordering::Relaxed);
+    header.capacity.store(DEFAULT_CAPACITY, Ordering::Relaxed);
+    header.fingerprint.store(FINGERPRINT, Ordering::Relaxed);
+    header.size.store(size as u64, Ordering::Relaxed);
+    header.cursor.store(heap, Ordering::Relaxed);
+    // Release: pairs with the Acquire load of `magic` in `Header::fields`,
+    // by openers.
+    header.magic.store(MAGIC, Ordering::Release);
+    check_header(&header.fields(), size)
 }
 
 /// Validates copied header fields against the length `len` of the bytes or

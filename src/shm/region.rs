@@ -7,7 +7,7 @@
 //! `MmapMut::map_mut` — never memmap2's anonymous maps, which are private: a forked child's
 //! writes to a private mapping stay in the child.
 
-use std::io;
+use super::error::SegmentError;
 use std::os::fd::AsFd;
 use std::ptr::NonNull;
 
@@ -36,7 +36,11 @@ unsafe impl Sync for Region {}
 impl Region {
     /// Zero-filled anonymous shared memory of at least `len` bytes (at least
     /// one page), page-aligned.
-    pub(crate) fn anonymous(len: usize) -> io::Result<Region> {
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::Os`] if `mmap` fails.
+    pub(crate) fn anonymous(len: usize) -> Result<Region, SegmentError> {
         let len = len.max(1);
         // SAFETY: a fresh anonymous mapping at an address the kernel picks
         // aliases no Rust object.
@@ -47,9 +51,9 @@ impl Region {
                 rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
                 rustix::mm::MapFlags::SHARED,
             )
-        }?;
-        let base = NonNull::new(base.cast::<u8>())
-            .ok_or_else(|| io::Error::other("mmap returned null"))?;
+        }
+        .map_err(|e| SegmentError::os("mmap", e))?;
+        let base = NonNull::new(base.cast::<u8>()).ok_or(null_mapping())?;
         Ok(Region {
             base,
             len,
@@ -58,14 +62,18 @@ impl Region {
     }
 
     /// Maps all `len` bytes of `fd` shared, read-write.
-    pub(crate) fn from_fd(fd: impl AsFd, len: usize) -> io::Result<Region> {
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::Os`] if `mmap` fails.
+    pub(crate) fn from_fd(fd: impl AsFd, len: usize) -> Result<Region, SegmentError> {
         // SAFETY: memmap2's caveat is that another process may change the
         // file under the mapping. That is the point here: every type placed
         // in a region is ShmSafe (valid for any bytes a peer can store
         // through its API), and handles give out only shared references.
-        let mut map = unsafe { memmap2::MmapOptions::new().len(len).map_mut(&fd.as_fd())? };
-        let base =
-            NonNull::new(map.as_mut_ptr()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        let mut map = unsafe { memmap2::MmapOptions::new().len(len).map_mut(&fd.as_fd()) }
+            .map_err(|e| SegmentError::os_io("mmap", &e))?;
+        let base = NonNull::new(map.as_mut_ptr()).ok_or(null_mapping())?;
         Ok(Region {
             base,
             len,
@@ -82,6 +90,13 @@ impl Region {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
+}
+
+/// A mapping the kernel placed at address 0 (possible only where
+/// `vm.mmap_min_addr` is 0), which a `NonNull` cannot hold: reported as no
+/// room for it.
+fn null_mapping() -> SegmentError {
+    SegmentError::os("mmap", rustix::io::Errno::NOMEM)
 }
 
 impl Drop for Region {

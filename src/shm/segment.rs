@@ -5,21 +5,23 @@
 //!
 //! The bytes (see `header.rs`): a header (magic, format version, this
 //! build's layout fingerprint, size, directory capacity, allocation cursor,
-//! and a [`RawLock`] guarding the directory), a fixed-capacity directory of
-//! entries (name, state, type tag, offset, size), then the objects,
-//! bump-allocated and never freed. Handles are offsets into this process's
-//! mapping, never pointers.
+//! and a [`RawLock`](crate::raw::RawLock) guarding the directory), a
+//! fixed-capacity directory of entries (name, state, type tag, offset,
+//! size), then the objects, bump-allocated and never freed. Handles are
+//! offsets into this process's mapping, never pointers.
 //!
 //! # Creation race
 //!
-//! The creator makes the object with `O_CREAT | O_EXCL`, sizes it, maps it,
-//! writes the header and stores the magic number last, with `Release`. An
-//! opener that finds the object shorter than a header or its magic still
-//! zero polls for up to a second ([`INIT_WAIT`]) and then gives up with
-//! [`SegmentError::NotInitialised`]: nobody waits forever on a creator that
-//! died.
+//! The creator makes the object with `O_CREAT | O_EXCL`, sizes it, reserves
+//! its pages, maps it, writes the header and stores the magic number last,
+//! with `Release`. An opener that finds the object shorter than a header
+//! polls for up to a second ([`INIT_WAIT`]); one that finds the magic still
+//! zero polls until a second has passed without the object's reserved
+//! pages growing (reserving a large segment takes a while). Then it gives
+//! up with [`SegmentError::NotInitialised`]: nobody waits forever on a
+//! creator that died.
 //!
-//! # Crashes during `get_or_init`
+//! # Crashes and stops during `get_or_init`
 //!
 //! Looking up, reserving and initialising an object all happen under the
 //! directory lock. An entry goes `EMPTY` → `INITIALISING` (name, type,
@@ -31,31 +33,39 @@
 //! free), and since initialisation only ever runs under the lock, an
 //! `INITIALISING` entry seen by a lock holder is abandoned: `get_or_init`
 //! runs its own `init` into the reserved space and marks the entry ready.
+//! A holder that is alive but does not let go (stopped, stuck in `init`, or
+//! a thread id a peer wrote into the lock word) is waited for up to a bound
+//! ([`SegmentOptions::directory_lock_timeout`]), then reported as
+//! [`SegmentError::DirectoryBusy`].
 //!
-//! # Hostile bytes
+//! # Hostile peers and bytes
 //!
 //! Peers can change any byte at any time. Every header and entry field is
 //! copied out before it is checked, every check is against this process's
 //! mapping length (never a length the segment states), and it is re-done on
 //! every lookup: a corrupted segment gives [`SegmentError`]s, never an
-//! access outside the mapping. What is left out: a named object truncated
-//! by another process under a live mapping makes the kernel raise `SIGBUS`
-//! on access, which no check can prevent (memfd segments are sealed against
-//! shrinking and growing, so theirs cannot be); objects cannot be freed;
-//! segments cannot grow.
+//! access outside the mapping.
+//!
+//! What no check can prevent: a named object truncated by a process with
+//! write access to it, under live mappings, makes the kernel raise `SIGBUS`
+//! in every process that then touches a page past the cut. Hence named
+//! segments are made with mode `0600` and [`Segment::open`] refuses objects
+//! of another owner or with a mode open to group or others unless told to
+//! trust them ([`SegmentOptions`]); anonymous (memfd) segments are sealed
+//! against shrinking and growing, so theirs cannot be truncated at all.
+//! Objects cannot be freed; segments cannot grow.
 
 mod directory;
-mod error;
 mod name;
+mod object;
+mod options;
 
-pub use error::SegmentError;
+pub use options::SegmentOptions;
 
-use super::header::{self, Header, HeaderInfo};
+use super::error::SegmentError;
+use super::header::{self, HeaderInfo};
 use super::Region;
-use crate::raw::RawLock;
-use crate::Error;
-use core::mem::{offset_of, size_of};
-use core::sync::atomic::Ordering;
+use core::mem::size_of;
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -80,6 +90,14 @@ const INIT_POLL: Duration = Duration::from_millis(1);
 /// anonymous segment ([`Segment::anonymous`]) has no name and disappears
 /// with its last file descriptor and mapping; pass its [`fd`](Segment::fd)
 /// to a child process, which attaches with [`Segment::from_fd`].
+///
+/// [`Segment::create`], [`open`](Segment::open),
+/// [`open_or_create`](Segment::open_or_create) and
+/// [`anonymous`](Segment::anonymous) use the default
+/// [`SegmentOptions`]: mode `0600`, only objects of this user with that
+/// mode are trusted, and the directory lock is waited for at most
+/// [`SegmentOptions::DEFAULT_DIRECTORY_LOCK_TIMEOUT`].
+/// [`Segment::options`] chooses others.
 ///
 /// # Examples
 ///
@@ -115,6 +133,8 @@ pub struct Segment {
     /// The header as validated when this handle was made: the capacity and
     /// object area used for every access, whatever the bytes say later.
     info: HeaderInfo,
+    /// How long `get_or_init` and `get` wait for the directory lock.
+    lock_timeout: Duration,
 }
 
 impl Segment {
@@ -132,6 +152,26 @@ impl Segment {
     /// The longest segment name, in bytes, counting the leading `/`.
     pub const MAX_NAME: usize = name::MAX_SEGMENT_NAME;
 
+    /// Options for creating or opening a segment otherwise than by the
+    /// defaults: the creation mode, sharing with other users, the bound on
+    /// waits for the directory lock. The same as [`SegmentOptions::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Segment;
+    /// use std::time::Duration;
+    ///
+    /// let seg = Segment::options()
+    ///     .directory_lock_timeout(Duration::from_millis(500))
+    ///     .anonymous(Segment::MIN_SIZE + 4096)?;
+    /// assert_eq!(*seg.get_or_init("n", || 1u32)?, 1);
+    /// # Ok::<(), shmsync::SegmentError>(())
+    /// ```
+    pub fn options() -> SegmentOptions {
+        SegmentOptions::new()
+    }
+
     /// Creates a named segment of `size` bytes (`shm_open` with
     /// `O_CREAT | O_EXCL`, mode `0600`), failing if the name is taken.
     ///
@@ -140,147 +180,116 @@ impl Segment {
     /// segment stays until [`Segment::unlink`]. Objects can use
     /// `size - MIN_SIZE` bytes, less alignment padding.
     ///
+    /// On Linux all `size` bytes are reserved now (`fallocate`), so a full
+    /// `/dev/shm` or a lack of memory is an error here, not a `SIGBUS` on a
+    /// later write. Another mode: [`SegmentOptions::mode`].
+    ///
     /// # Errors
     ///
     /// [`SegmentError::AlreadyExists`] if the name is taken;
     /// [`SegmentError::InvalidName`] / [`SegmentError::NameTooLong`];
-    /// [`SegmentError::BadSize`] if `size < MIN_SIZE`; [`Error::Os`] if
-    /// `shm_open`, `ftruncate` (e.g. `ENOSPC` in `/dev/shm`) or `mmap`
-    /// fails; the name is unlinked again then.
+    /// [`SegmentError::BadSize`] if `size < MIN_SIZE`;
+    /// [`SegmentError::NoSpace`] if the pages cannot be reserved (`ENOSPC`
+    /// in `/dev/shm`, or more than the machine's memory and swap);
+    /// [`SegmentError::Os`] if `shm_open`, `fchmod`, `ftruncate` or `mmap`
+    /// fails. After any failure past `shm_open` the name is unlinked again:
+    /// nothing is left behind.
     ///
     /// # Examples
     ///
     /// ```
-    /// use shmsync::{Error, Segment, SegmentError};
+    /// use shmsync::{Segment, SegmentError};
     ///
     /// let name = format!("/shmsync-doc-create-{}", std::process::id());
     /// let seg = Segment::create(&name, Segment::MIN_SIZE + 4096)?;
     /// assert_eq!(seg.name(), Some(name.as_str()));
     /// assert!(matches!(
     ///     Segment::create(&name, 8192),
-    ///     Err(Error::Segment(SegmentError::AlreadyExists { .. }))
+    ///     Err(SegmentError::AlreadyExists { .. })
     /// ));
     /// seg.remove()?;
     /// # Ok::<(), shmsync::Error>(())
     /// ```
-    pub fn create(name: &str, size: usize) -> Result<Segment, Error> {
-        let name = name::segment_name(name)?;
-        check_size(size)?;
-        let flags =
-            rustix::shm::OFlags::CREATE | rustix::shm::OFlags::EXCL | rustix::shm::OFlags::RDWR;
-        let mode = rustix::shm::Mode::RUSR | rustix::shm::Mode::WUSR;
-        let fd = match rustix::shm::open(name.as_str(), flags, mode) {
-            Ok(fd) => fd,
-            Err(rustix::io::Errno::EXIST) => {
-                return Err(SegmentError::AlreadyExists { name }.into())
-            }
-            Err(e) => return Err(Error::os("shm_open", e)),
-        };
-        match Segment::format(fd, size) {
-            Ok((region, fd, info)) => Ok(Segment {
-                region,
-                fd,
-                name: Some(name),
-                info,
-            }),
-            Err(e) => {
-                // Ours since O_EXCL succeeded: do not leave a half-made
-                // segment behind.
-                let _ = rustix::shm::unlink(name.as_str());
-                Err(e)
-            }
-        }
+    pub fn create(name: &str, size: usize) -> Result<Segment, SegmentError> {
+        SegmentOptions::new().create(name, size)
     }
 
     /// Opens the named segment that another process created.
     ///
     /// If the segment is still being created, waits for its creator to
-    /// finish, up to one second.
+    /// finish: up to a second after the creator last made progress
+    /// reserving its pages. Refuses an object that another user owns
+    /// or whose mode lets group or others use it: such a peer could
+    /// truncate it (every process touching the lost pages dies of
+    /// `SIGBUS`) or rewrite it. To share with other users deliberately, see
+    /// [`SegmentOptions::trust_other_owners`] and
+    /// [`SegmentOptions::trust_shared_mode`].
     ///
     /// # Errors
     ///
     /// [`SegmentError::NotFound`] if no object has the name;
-    /// [`SegmentError::NotInitialised`] if its header stayed unfinished for
-    /// a second (its creator probably died: unlink it);
+    /// [`SegmentError::Untrusted`] for another owner or a mode beyond
+    /// `0600`; [`SegmentError::NotInitialised`] if its header stayed
+    /// unfinished for a second without progress (its creator probably
+    /// died: unlink it);
     /// [`SegmentError::BadMagic`], [`SegmentError::Version`],
     /// [`SegmentError::Layout`], [`SegmentError::Truncated`],
     /// [`SegmentError::SizeMismatch`], [`SegmentError::Corrupted`] if the
     /// object is not a segment this build can use; name errors as for
-    /// [`create`](Segment::create); [`Error::Os`] if `shm_open`, `fstat` or
-    /// `mmap` fails (`EACCES`: another user's segment).
+    /// [`create`](Segment::create); [`SegmentError::Os`] if `shm_open`,
+    /// `fstat` or `mmap` fails (`EACCES`: another user's segment).
     ///
     /// # Examples
     ///
     /// ```
-    /// use shmsync::{Error, Segment, SegmentError};
+    /// use shmsync::{Segment, SegmentError};
     ///
     /// let name = format!("/shmsync-doc-open-{}", std::process::id());
-    /// assert!(matches!(Segment::open(&name), Err(Error::Segment(SegmentError::NotFound { .. }))));
+    /// assert!(matches!(Segment::open(&name), Err(SegmentError::NotFound { .. })));
     /// let created = Segment::create(&name, 16 * 1024)?;
     /// let opened = Segment::open(&name)?;
     /// assert_eq!(opened.size(), created.size());
     /// Segment::unlink(&name)?;
     /// # Ok::<(), shmsync::Error>(())
     /// ```
-    pub fn open(name: &str) -> Result<Segment, Error> {
-        let name = name::segment_name(name)?;
-        let fd = match rustix::shm::open(
-            name.as_str(),
-            rustix::shm::OFlags::RDWR,
-            rustix::shm::Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(rustix::io::Errno::NOENT) => return Err(SegmentError::NotFound { name }.into()),
-            Err(e) => return Err(Error::os("shm_open", e)),
-        };
-        let (region, fd, info) = Segment::attach(fd)?;
-        Ok(Segment {
-            region,
-            fd,
-            name: Some(name),
-            info,
-        })
+    pub fn open(name: &str) -> Result<Segment, SegmentError> {
+        SegmentOptions::new().open(name)
     }
 
     /// Opens the named segment, creating it with `size` bytes if it does
-    /// not exist. `size` only matters to the creator: see
-    /// [`size`](Segment::size) for what was opened.
+    /// not exist. An existing segment must be at least `size` bytes (see
+    /// [`size`](Segment::size) for what was opened) and pass the checks of
+    /// [`open`](Segment::open).
     ///
     /// # Errors
     ///
     /// As for [`create`](Segment::create) (except `AlreadyExists`) and
-    /// [`open`](Segment::open).
+    /// [`open`](Segment::open); [`SegmentError::TooSmall`] if the existing
+    /// segment is smaller than `size`.
     ///
     /// # Examples
     ///
     /// ```
-    /// use shmsync::Segment;
+    /// use shmsync::{Segment, SegmentError};
     ///
     /// let name = format!("/shmsync-doc-ooc-{}", std::process::id());
-    /// let first = Segment::open_or_create(&name, 32 * 1024)?; // creates
-    /// let second = Segment::open_or_create(&name, 1 << 20)?; // opens
-    /// assert_eq!(second.size(), 32 * 1024);
+    /// let first = Segment::open_or_create(&name, 1 << 20)?; // creates
+    /// let second = Segment::open_or_create(&name, 32 * 1024)?; // opens
+    /// assert_eq!(second.size(), 1 << 20);
+    /// assert!(matches!(
+    ///     Segment::open_or_create(&name, 2 << 20),
+    ///     Err(SegmentError::TooSmall { .. })
+    /// ));
     /// Segment::unlink(&name)?;
     /// # Ok::<(), shmsync::Error>(())
     /// ```
-    pub fn open_or_create(name: &str, size: usize) -> Result<Segment, Error> {
-        // Between a create that finds the name taken and an open that finds
-        // it gone, someone unlinked it: start over, a few times at most.
-        for _ in 0..3 {
-            match Segment::create(name, size) {
-                Err(Error::Segment(SegmentError::AlreadyExists { .. })) => {}
-                created => return created,
-            }
-            match Segment::open(name) {
-                Err(Error::Segment(SegmentError::NotFound { .. })) => {}
-                opened => return opened,
-            }
-        }
-        Segment::open(name)
+    pub fn open_or_create(name: &str, size: usize) -> Result<Segment, SegmentError> {
+        SegmentOptions::new().open_or_create(name, size)
     }
 
     /// Creates an anonymous segment of `size` bytes in a memfd
-    /// (`memfd_create`), sealed against shrinking and growing.
+    /// (`memfd_create`), its pages reserved (`fallocate`), sealed against
+    /// shrinking and growing: nobody can truncate it under a mapping.
     ///
     /// Forked children share it; for a process started with `exec`, pass
     /// [`fd`](Segment::fd) down (the descriptor is close-on-exec: dup it,
@@ -289,8 +298,11 @@ impl Segment {
     ///
     /// # Errors
     ///
-    /// [`SegmentError::BadSize`] if `size < MIN_SIZE`; [`Error::Os`] if
-    /// `memfd_create`, `ftruncate`, sealing or `mmap` fails.
+    /// [`SegmentError::BadSize`] if `size < MIN_SIZE`;
+    /// [`SegmentError::NoSpace`] if the pages cannot be reserved (more than
+    /// the machine's memory and swap, or a memory limit);
+    /// [`SegmentError::Os`] if `memfd_create`, `ftruncate`, sealing or
+    /// `mmap` fails.
     ///
     /// # Examples
     ///
@@ -301,39 +313,26 @@ impl Segment {
     /// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
     /// let n = seg.get_or_init("n", || 7u32)?;
     /// // What an exec'd child would do with the inherited descriptor:
-    /// let child_view = Segment::from_fd(seg.as_fd().try_clone_to_owned().unwrap())?;
+    /// let child_view = Segment::from_fd(seg.as_fd().try_clone_to_owned()?)?;
     /// assert_eq!(*child_view.get::<u32>("n")?, 7);
     /// assert_eq!(seg.name(), None);
-    /// # Ok::<(), shmsync::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub fn anonymous(size: usize) -> Result<Segment, Error> {
-        use rustix::fs::{MemfdFlags, SealFlags};
-
-        check_size(size)?;
-        let fd = rustix::fs::memfd_create(
-            "shmsync-segment",
-            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-        )
-        .map_err(|e| Error::os("memfd_create", e))?;
-        let (region, fd, info) = Segment::format(fd, size)?;
-        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)
-            .map_err(|e| Error::os("fcntl(F_ADD_SEALS)", e))?;
-        Ok(Segment {
-            region,
-            fd,
-            name: None,
-            info,
-        })
+    pub fn anonymous(size: usize) -> Result<Segment, SegmentError> {
+        SegmentOptions::new().anonymous(size)
     }
 
     /// Attaches to the segment behind a file descriptor: a memfd inherited
     /// from the process that made it with [`Segment::anonymous`], or any
     /// descriptor of a segment's shared memory object.
     ///
+    /// The descriptor is trusted as it is (whoever handed it over chose
+    /// to share): no owner or mode check.
+    ///
     /// # Errors
     ///
-    /// As for [`open`](Segment::open), less the name errors.
+    /// As for [`open`](Segment::open), less the name and trust errors.
     ///
     /// # Examples
     ///
@@ -348,14 +347,8 @@ impl Segment {
     /// let seg = Segment::from_fd(unsafe { OwnedFd::from_raw_fd(raw) })?;
     /// # Ok::<(), shmsync::Error>(())
     /// ```
-    pub fn from_fd(fd: OwnedFd) -> Result<Segment, Error> {
-        let (region, fd, info) = Segment::attach(fd)?;
-        Ok(Segment {
-            region,
-            fd,
-            name: None,
-            info,
-        })
+    pub fn from_fd(fd: OwnedFd) -> Result<Segment, SegmentError> {
+        SegmentOptions::new().from_fd(fd)
     }
 
     /// Removes the name `name` (`shm_unlink`). Processes that have the
@@ -365,7 +358,7 @@ impl Segment {
     /// # Errors
     ///
     /// [`SegmentError::NotFound`] if nothing has the name; name errors as
-    /// for [`create`](Segment::create); [`Error::Os`] otherwise
+    /// for [`create`](Segment::create); [`SegmentError::Os`] otherwise
     /// (`EACCES`).
     ///
     /// # Examples
@@ -380,12 +373,12 @@ impl Segment {
     /// assert!(Segment::unlink(&name).is_err());
     /// # Ok::<(), shmsync::Error>(())
     /// ```
-    pub fn unlink(name: &str) -> Result<(), Error> {
+    pub fn unlink(name: &str) -> Result<(), SegmentError> {
         let name = name::segment_name(name)?;
         match rustix::shm::unlink(name.as_str()) {
             Ok(()) => Ok(()),
-            Err(rustix::io::Errno::NOENT) => Err(SegmentError::NotFound { name }.into()),
-            Err(e) => Err(Error::os("shm_unlink", e)),
+            Err(rustix::io::Errno::NOENT) => Err(SegmentError::NotFound { name }),
+            Err(e) => Err(SegmentError::os("shm_unlink", e)),
         }
     }
 
@@ -408,7 +401,7 @@ impl Segment {
     /// assert!(Segment::open(&name).is_err());
     /// # Ok::<(), shmsync::Error>(())
     /// ```
-    pub fn remove(&self) -> Result<(), Error> {
+    pub fn remove(&self) -> Result<(), SegmentError> {
         match &self.name {
             Some(name) => Segment::unlink(name),
             None => Ok(()),
@@ -509,54 +502,27 @@ impl Segment {
         header::fuzz_header(bytes)
     }
 
-    /// Sizes a fresh, empty object, maps it and writes the header, magic
-    /// last.
-    fn format(fd: OwnedFd, size: usize) -> Result<(Arc<Region>, OwnedFd, HeaderInfo), Error> {
-        rustix::fs::ftruncate(&fd, size as u64).map_err(|e| Error::os("ftruncate", e))?;
-        let region = Region::from_fd(&fd, size).map_err(|e| Error::os("mmap", e))?;
-        let heap =
-            header::heap_offset(header::DEFAULT_CAPACITY).expect("the default directory fits");
-        // SAFETY: check_size made the mapping at least MIN_SIZE bytes, more
-        // than a Header, and the page-aligned base is aligned for RawLock.
-        // Nobody touches the lock before the magic is published below; the
-        // pointer comes from the mapping's base, not from a reference.
-        unsafe {
-            region
-                .base()
-                .as_ptr()
-                .add(offset_of!(Header, lock))
-                .cast::<RawLock>()
-                .write(RawLock::new())
-        };
-        let header = header_of(&region);
-        // All Relaxed: the Release store of the magic publishes them.
-        header
-            .version
-            .store(header::FORMAT_VERSION, Ordering::Relaxed);
-        header
-            .capacity
-            .store(header::DEFAULT_CAPACITY, Ordering::Relaxed);
-        header
-            .fingerprint
-            .store(header::FINGERPRINT, Ordering::Relaxed);
-        header.size.store(size as u64, Ordering::Relaxed);
-        header.cursor.store(heap, Ordering::Relaxed);
-        // The directory is all EMPTY: ftruncate zero-filled it.
-        // Release: pairs with the Acquire load of `magic` in
-        // `Header::fields`, by openers.
-        header.magic.store(header::MAGIC, Ordering::Release);
-        let info = header::check_header(&header.fields(), region.len())?;
-        Ok((Arc::new(region), fd, info))
+    /// Sizes a fresh, empty object and reserves its pages, maps it and
+    /// writes the header.
+    fn format(fd: &OwnedFd, size: usize) -> Result<(Arc<Region>, HeaderInfo), SegmentError> {
+        object::size_and_reserve(fd.as_fd(), size)?;
+        let region = Region::from_fd(fd, size)?;
+        let info = header::format(&region)?;
+        Ok((Arc::new(region), info))
     }
 
     /// Maps an existing object and validates its header, waiting (boundedly)
-    /// for a creator that has not finished it.
-    fn attach(fd: OwnedFd) -> Result<(Arc<Region>, OwnedFd, HeaderInfo), Error> {
+    /// for a creator that has not finished it: first for its size, up to
+    /// [`INIT_WAIT`]; then for its magic number, up to `INIT_WAIT` after the
+    /// object's reserved bytes last reached a new high (a live creator of a
+    /// large segment spends a while reserving its pages; a dead one stops).
+    /// The high-water mark is bounded by the filesystem's size, so no peer
+    /// can stretch the wait for ever.
+    fn attach(fd: &OwnedFd) -> Result<(Arc<Region>, HeaderInfo), SegmentError> {
         let deadline = Instant::now() + INIT_WAIT;
-        let minimum = size_of::<Header>() as u64;
+        let minimum = size_of::<header::Header>() as u64;
         let len = loop {
-            let stat = rustix::fs::fstat(&fd).map_err(|e| Error::os("fstat", e))?;
-            let len = u64::try_from(stat.st_size).unwrap_or(0);
+            let len = object::size_of_object(fd.as_fd())?;
             if len >= minimum {
                 break len;
             }
@@ -565,8 +531,7 @@ impl Segment {
                     SegmentError::NotInitialised
                 } else {
                     SegmentError::Truncated { size: len, minimum }
-                }
-                .into());
+                });
             }
             std::thread::sleep(INIT_POLL);
         };
@@ -576,30 +541,26 @@ impl Segment {
             .ok_or(SegmentError::Corrupted(
                 "object larger than the address space",
             ))?;
-        let region = Region::from_fd(&fd, len).map_err(|e| Error::os("mmap", e))?;
+        let region = Region::from_fd(fd, len)?;
+        let mut reserved = 0;
+        let mut deadline = Instant::now() + INIT_WAIT;
         let fields = loop {
-            let fields = header_of(&region).fields();
-            if fields.magic != 0 || Instant::now() >= deadline {
+            let fields = header::header_of(&region).fields();
+            if fields.magic != 0 {
+                break fields;
+            }
+            let now_reserved = object::reserved_bytes(fd.as_fd())?;
+            if now_reserved > reserved {
+                reserved = now_reserved;
+                deadline = Instant::now() + INIT_WAIT;
+            } else if Instant::now() >= deadline {
                 break fields;
             }
             std::thread::sleep(INIT_POLL);
         };
         let info = header::check_header(&fields, region.len())?;
-        Ok((Arc::new(region), fd, info))
+        Ok((Arc::new(region), info))
     }
-}
-
-/// The header at the start of a mapping.
-fn header_of(region: &Region) -> &Header {
-    assert!(
-        region.len() >= size_of::<Header>(),
-        "mapping shorter than a header"
-    );
-    // SAFETY: the mapping is at least a Header long (checked above) and
-    // page-aligned; a Header is atomics and a RawLock, valid for any bytes
-    // (RawLock is ShmSafe), and meant to be shared with other processes.
-    // The reference lives no longer than the borrow of the region.
-    unsafe { &*region.base().as_ptr().cast::<Header>() }
 }
 
 fn check_size(size: usize) -> Result<(), SegmentError> {
@@ -624,6 +585,7 @@ impl fmt::Debug for Segment {
             .field("name", &self.name)
             .field("size", &self.info.size)
             .field("capacity", &self.info.capacity)
+            .field("directory_lock_timeout", &self.lock_timeout)
             .finish_non_exhaustive()
     }
 }

@@ -1,8 +1,8 @@
 //! `Shared<T>`: one value in shared memory, and the `ShmSafe` promise that
 //! makes a type fit to live there.
 
+use super::error::SegmentError;
 use super::region::Region;
-use crate::Error;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -131,17 +131,27 @@ impl<T: ShmSafe> Shared<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::Os`] if the kernel refuses the mapping (`ENOMEM`, a
+    /// [`SegmentError::Os`] if the kernel refuses the mapping (`ENOMEM`, a
     /// `vm.max_map_count` limit).
-    pub fn new(value: T) -> Result<Shared<T>, Error> {
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Shared;
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    ///
+    /// let flag = Shared::new(AtomicU32::new(1))?;
+    /// assert_eq!(flag.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), shmsync::SegmentError>(())
+    /// ```
+    pub fn new(value: T) -> Result<Shared<T>, SegmentError> {
         const {
             assert!(
                 std::mem::align_of::<T>() <= 4096,
                 "ShmSafe types must not need more than page alignment"
             )
         };
-        let region =
-            Region::anonymous(std::mem::size_of::<T>()).map_err(|e| Error::os("mmap", e))?;
+        let region = Region::anonymous(std::mem::size_of::<T>())?;
         // SAFETY: the fresh mapping is page-aligned (so aligned for T), at
         // least size_of::<T>() long, and nobody else can see it yet.
         unsafe { region.base().as_ptr().cast::<T>().write(value) };
@@ -170,6 +180,18 @@ impl<T: ShmSafe> Shared<T> {
     }
 
     /// Whether two handles refer to the same value in this process's view.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Shared;
+    ///
+    /// let a = Shared::new(1u32)?;
+    /// let b = a.clone();
+    /// assert!(Shared::ptr_eq(&a, &b));
+    /// assert!(!Shared::ptr_eq(&a, &Shared::new(1u32)?));
+    /// # Ok::<(), shmsync::SegmentError>(())
+    /// ```
     pub fn ptr_eq(this: &Shared<T>, other: &Shared<T>) -> bool {
         std::ptr::eq(&**this, &**other)
     }

@@ -2,13 +2,14 @@
 //! named objects under the directory lock, and validating every entry on
 //! the way (see the parent module's docs for the protocol).
 
-use super::{header_of, Segment, SegmentError};
-use crate::raw::RawLock;
+use super::{Segment, SegmentError};
+use crate::raw::{LockHold, RawLock};
 use crate::shm::header::{
-    self, Entry, EntryInfo, EntryState, Header, DIRECTORY_OFFSET, ENTRY_SIZE, INITIALISING, READY,
+    self, header_of, Entry, EntryInfo, EntryState, Header, DIRECTORY_OFFSET, ENTRY_SIZE,
+    INITIALISING, READY,
 };
 use crate::shm::shared::{Shared, ShmSafe};
-use crate::Error;
+use crate::sys::Deadline;
 use core::mem::{align_of, size_of};
 use core::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,16 +24,18 @@ enum Found {
     },
 }
 
-/// Holds the directory lock; releases it when dropped (also when `init`
-/// panics).
+/// Holds the directory lock; gives its hold back when dropped (also when
+/// `init` panics).
 struct DirectoryGuard<'a> {
     lock: &'a RawLock,
+    hold: LockHold,
 }
 
 impl Drop for DirectoryGuard<'_> {
     fn drop(&mut self) {
-        // Held by this thread until now: not free, so this cannot fail.
-        let _ = self.lock.release();
+        // Err only if a peer released the lock under us (any-thread
+        // release): then there is nothing of ours to give back.
+        let _ = self.lock.unlock(self.hold);
     }
 }
 
@@ -43,14 +46,17 @@ impl Segment {
     ///
     /// `init` runs at most once per object in the usual case, while this
     /// process holds the segment's directory lock (so keep it short: other
-    /// `get_or_init`s on this segment wait for it). If it panics, or its
-    /// process dies, the object stays unfinished and the next
-    /// `get_or_init` for the name runs its own `init` instead: nobody waits
-    /// for a dead initialiser for longer than it takes the lock to notice
-    /// (about 100 ms).
+    /// `get_or_init`s on this segment wait for it, at most for their
+    /// [`directory_lock_timeout`](crate::SegmentOptions::directory_lock_timeout)).
+    /// If it panics, or its process dies, the object stays unfinished and
+    /// the next `get_or_init` for the name runs its own `init` instead:
+    /// nobody waits for a dead initialiser for longer than it takes the
+    /// lock to notice (about 100 ms).
     ///
     /// # Errors
     ///
+    /// [`SegmentError::DirectoryBusy`] if the directory lock stayed held
+    /// by a live thread for the whole bound (five seconds by default);
     /// [`SegmentError::TypeMismatch`] if the name holds another type;
     /// [`SegmentError::DirectoryFull`], [`SegmentError::OutOfSpace`] if a
     /// new object does not fit; [`SegmentError::InvalidName`] /
@@ -72,22 +78,22 @@ impl Segment {
     /// a.fetch_add(1, Ordering::Relaxed);
     /// assert_eq!(b.load(Ordering::Relaxed), 6);
     /// assert!(seg.get_or_init("counter", || 0u32).is_err()); // another type
-    /// # Ok::<(), shmsync::Error>(())
+    /// # Ok::<(), shmsync::SegmentError>(())
     /// ```
     pub fn get_or_init<T: ShmSafe>(
         &self,
         name: &str,
         init: impl FnOnce() -> T,
-    ) -> Result<Shared<T>, Error> {
+    ) -> Result<Shared<T>, SegmentError> {
         let key = self.checked_key::<T>(name)?;
         // Fast path, without the lock: a READY entry never changes.
         if let Found::Ready(entry) = self.find(&key)? {
-            return Ok(self.shared(name, &entry)?);
+            return self.shared(name, &entry);
         }
 
         let directory = self.lock_directory()?;
         let (index, offset) = match self.find(&key)? {
-            Found::Ready(entry) => return Ok(self.shared(name, &entry)?),
+            Found::Ready(entry) => return self.shared(name, &entry),
             Found::Initialising(index, entry) => {
                 // Initialisation only runs under the lock, which this thread
                 // holds: the entry's initialiser died or panicked. Its space
@@ -99,8 +105,7 @@ impl Segment {
             Found::Missing { free: None } => {
                 return Err(SegmentError::DirectoryFull {
                     capacity: self.info.capacity,
-                }
-                .into())
+                })
             }
             Found::Missing { free: Some(index) } => (index, self.reserve::<T>(index, &key)?),
         };
@@ -131,11 +136,14 @@ impl Segment {
 
     /// Returns the object called `name`, which some process made with
     /// [`get_or_init`](Segment::get_or_init). If it is being initialised
-    /// right now, waits for that to finish.
+    /// right now, waits for that to finish, at most for the segment's
+    /// [`directory_lock_timeout`](crate::SegmentOptions::directory_lock_timeout).
     ///
     /// # Errors
     ///
     /// [`SegmentError::NoSuchObject`] if there is none;
+    /// [`SegmentError::DirectoryBusy`] if its initialiser held the
+    /// directory lock for the whole bound;
     /// [`SegmentError::Abandoned`] if its initialiser died or panicked
     /// (a `get_or_init` will finish it); otherwise as for
     /// [`get_or_init`](Segment::get_or_init).
@@ -143,36 +151,37 @@ impl Segment {
     /// # Examples
     ///
     /// ```
-    /// use shmsync::{Error, Segment, SegmentError};
+    /// use shmsync::{Segment, SegmentError};
     ///
     /// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
-    /// assert!(matches!(seg.get::<u64>("config"), Err(Error::Segment(SegmentError::NoSuchObject { .. }))));
+    /// assert!(matches!(seg.get::<u64>("config"), Err(SegmentError::NoSuchObject { .. })));
     /// seg.get_or_init("config", || 3u64)?;
     /// assert_eq!(*seg.get::<u64>("config")?, 3);
-    /// # Ok::<(), shmsync::Error>(())
+    /// # Ok::<(), shmsync::SegmentError>(())
     /// ```
-    pub fn get<T: ShmSafe>(&self, name: &str) -> Result<Shared<T>, Error> {
+    pub fn get<T: ShmSafe>(&self, name: &str) -> Result<Shared<T>, SegmentError> {
         let key = self.checked_key::<T>(name)?;
         match self.find(&key)? {
-            Found::Ready(entry) => return Ok(self.shared(name, &entry)?),
-            Found::Missing { .. } => {
-                return Err(SegmentError::NoSuchObject { name: name.into() }.into())
-            }
+            Found::Ready(entry) => return self.shared(name, &entry),
+            Found::Missing { .. } => return Err(SegmentError::NoSuchObject { name: name.into() }),
             Found::Initialising(..) => {}
         }
         // Someone is initialising it, or died doing so: the lock waits for
-        // the former and detects the latter.
+        // the former (boundedly) and detects the latter.
         let _directory = self.lock_directory()?;
         match self.find(&key)? {
-            Found::Ready(entry) => Ok(self.shared(name, &entry)?),
-            Found::Initialising(..) => Err(SegmentError::Abandoned { name: name.into() }.into()),
-            Found::Missing { .. } => Err(SegmentError::NoSuchObject { name: name.into() }.into()),
+            Found::Ready(entry) => self.shared(name, &entry),
+            Found::Initialising(..) => Err(SegmentError::Abandoned { name: name.into() }),
+            Found::Missing { .. } => Err(SegmentError::NoSuchObject { name: name.into() }),
         }
     }
 
     /// The directory key for `name`, once the type fits a segment and the
     /// header still checks out: what every lookup starts with.
-    fn checked_key<T: ShmSafe>(&self, name: &str) -> Result<[u8; header::NAME_BYTES], Error> {
+    fn checked_key<T: ShmSafe>(
+        &self,
+        name: &str,
+    ) -> Result<[u8; header::NAME_BYTES], SegmentError> {
         const {
             assert!(
                 align_of::<T>() <= 4096,
@@ -243,19 +252,29 @@ impl Segment {
         Ok(unsafe { Shared::from_region(Arc::clone(&self.region), entry.offset) })
     }
 
-    /// Takes the directory lock. A previous holder that died cannot have
-    /// left the directory inconsistent (see the module docs), so the lock
-    /// is marked consistent at once.
+    /// Takes the directory lock, waiting at most this handle's bound. A
+    /// previous holder that died cannot have left the directory
+    /// inconsistent (see the module docs), so the lock is marked consistent
+    /// at once.
     fn lock_directory(&self) -> Result<DirectoryGuard<'_>, SegmentError> {
         let lock = &self.header().lock;
         if lock.is_held_by_current_thread() {
             return Err(SegmentError::Reentrant);
         }
-        if lock.lock().owner_died() {
+        let Some(locked) = lock.try_lock_until(Deadline::after(self.lock_timeout)) else {
+            return Err(SegmentError::DirectoryBusy {
+                holder: lock.holder_tid(),
+                waited: self.lock_timeout,
+            });
+        };
+        if locked.owner_died() {
             // This thread holds the lock, so this cannot fail.
             let _ = lock.mark_consistent();
         }
-        Ok(DirectoryGuard { lock })
+        Ok(DirectoryGuard {
+            lock,
+            hold: locked.hold,
+        })
     }
 
     /// Reserves space for a `T` and fills slot `index` in as INITIALISING.
