@@ -11,15 +11,14 @@
 //!   is checked afterwards. Reported as increments per second.
 //!
 //! Every shared lock lives in a `MAP_SHARED` mapping ([`shmsync::Shared`]),
-//! initialised in place. Run with `cargo bench --bench lock`.
+//! initialised in place. The peers and the two-process runner ([`Pair`])
+//! are in the `shmsync-testkit` crate. Run with `cargo bench --bench lock`.
 
-mod common;
-
-use common::{BenchLock, Guarded, MutexKind, Padded, Pair, PosixSem, PthreadMutex};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use shmsync::raw::RawLock;
 use shmsync::Shared;
+use shmsync_testkit::{BenchLock, Guarded, MutexKind, Padded, Pair, PosixSem, PthreadMutex};
 use std::hint::black_box;
 use std::time::Duration;
 
