@@ -33,21 +33,25 @@ pub struct Batch {
 /// is its key there).
 #[derive(Clone, Debug, Serialize)]
 pub struct Figures {
+    /// The criterion function's name.
     #[serde(skip)]
     pub name: String,
+    /// Wall time, in ns.
     #[serde(
         rename = "wall_ns_per_round_trip",
         serialize_with = "json::one_decimal"
     )]
     pub wall_ns: f64,
-    /// Parent and child together.
+    /// CPU time, parent and child together, in ns.
     #[serde(rename = "cpu_ns_per_round_trip", serialize_with = "json::one_decimal")]
     pub cpu_ns: f64,
+    /// The parent's CPU time, in ns.
     #[serde(
         rename = "cpu_parent_ns_per_round_trip",
         serialize_with = "json::one_decimal"
     )]
     pub cpu_parent_ns: f64,
+    /// The child's CPU time, in ns.
     #[serde(
         rename = "cpu_child_ns_per_round_trip",
         serialize_with = "json::one_decimal"
@@ -57,7 +61,9 @@ pub struct Figures {
     /// sleep.
     #[serde(serialize_with = "json::three_decimals")]
     pub cpu_per_wall: f64,
+    /// Measured batches the medians are taken over.
     pub batches: usize,
+    /// Round trips in those batches.
     pub round_trips: u64,
 }
 
@@ -148,6 +154,7 @@ pub struct Ratio {
     /// `a/b`, naming the functions.
     #[serde(skip)]
     pub label: String,
+    /// The ratio of wall times.
     #[serde(serialize_with = "json::three_decimals")]
     pub ratio: f64,
     /// The goal the issue sets, as text (`"<= 3"`).
@@ -226,19 +233,24 @@ pub fn print_table(group: &GroupFigures, floor: Option<&GroupFigures>) {
 /// Serialized as a row of `spin_bound` in the JSON file.
 #[derive(Clone, Debug, Serialize)]
 pub struct BoundRow {
+    /// `shmsync_event` or `shmsync_condition`.
     pub function: &'static str,
+    /// The spin bound the row ran with.
     #[serde(rename = "spin_duration_ns", serialize_with = "json::nanos")]
     pub spin: Duration,
+    /// Wall time, in ns.
     #[serde(
         rename = "wall_ns_per_round_trip",
         serialize_with = "json::one_decimal"
     )]
     pub wall_ns: f64,
+    /// The waiting parent's CPU time, in ns.
     #[serde(
         rename = "waiter_cpu_ns_per_round_trip",
         serialize_with = "json::one_decimal"
     )]
     pub waiter_cpu_ns: f64,
+    /// The sleeping, then answering, child's CPU time, in ns.
     #[serde(
         rename = "answerer_cpu_ns_per_round_trip",
         serialize_with = "json::one_decimal"
