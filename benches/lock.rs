@@ -11,15 +11,14 @@
 //!   is checked afterwards. Reported as increments per second.
 //!
 //! Every shared lock lives in a `MAP_SHARED` mapping ([`shmsync::Shared`]),
-//! initialised in place. Run with `cargo bench --bench lock`.
+//! initialised in place. The peers and the two-process runner ([`Pair`])
+//! are in the `shmsync-testkit` crate. Run with `cargo bench --bench lock`.
 
-mod common;
-
-use common::{BenchLock, Guarded, MutexKind, Padded, Pair, PosixSem, PthreadMutex};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use shmsync::raw::RawLock;
 use shmsync::Shared;
+use shmsync_testkit::{BenchLock, Guarded, MutexKind, Padded, Pair, PosixSem, PthreadMutex};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -33,9 +32,7 @@ fn uncontended(c: &mut Criterion) {
     let raw = Shared::new(RawLock::new()).expect("mmap");
     group.bench_function("shmsync", |b| {
         b.iter(|| {
-            // What a guard does: take a hold, give exactly that hold back.
-            let locked = black_box(raw.lock());
-            raw.unlock(locked.hold).expect("unlock of the current hold");
+            black_box(&*raw).cycle();
         })
     });
 
@@ -47,24 +44,21 @@ fn uncontended(c: &mut Criterion) {
     let pshared = PthreadMutex::new_shared(MutexKind::Pshared);
     group.bench_function("pthread_pshared", |b| {
         b.iter(|| {
-            pshared.lock();
-            pshared.unlock();
+            pshared.cycle();
         })
     });
 
     let robust = PthreadMutex::new_shared(MutexKind::Robust);
     group.bench_function("pthread_robust", |b| {
         b.iter(|| {
-            robust.lock();
-            robust.unlock();
+            robust.cycle();
         })
     });
 
     let sem = PosixSem::new_shared();
     group.bench_function("posix_sem", |b| {
         b.iter(|| {
-            sem.lock();
-            sem.unlock();
+            sem.cycle();
         })
     });
 

@@ -2,11 +2,9 @@
 //! passes, abort, reset, time-outs, parties that die inside `wait`, and
 //! actions that panic. Every wait is bounded.
 
-mod common;
-
-use common::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use shmsync::raw::BrokenBarrier;
 use shmsync::{Barrier, Process, Shared};
+use shmsync_testkit::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};

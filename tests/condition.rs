@@ -3,11 +3,9 @@
 //! ownership errors, recursive locks, and waiters that die. Every wait is
 //! bounded.
 
-mod common;
-
-use common::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use shmsync::raw::Lockable;
 use shmsync::{Condition, ConditionError, Lock, Process, RLock, Shared, SharedLock, ShmSafe};
+use shmsync_testkit::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 

@@ -2,11 +2,9 @@
 //! one and many waiters, and Python's rule that a `set` followed at once by
 //! a `clear` still releases everyone who was waiting. Every wait is bounded.
 
-mod common;
-
-use common::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use shmsync::raw::RawEvent;
 use shmsync::{Event, Process, Shared};
+use shmsync_testkit::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 

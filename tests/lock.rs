@@ -1,11 +1,9 @@
 //! `Lock` and `RLock` across real processes: exclusion, timeouts, recursion,
 //! ownership errors and owner death. Every wait is bounded.
 
-mod common;
-
-use common::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use shmsync::raw::RawLock;
 use shmsync::{Lock, Mutex, Process, RLock, Shared, TryLockError};
+use shmsync_testkit::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};

@@ -8,12 +8,10 @@
 //! through pidfds opened while they certainly live, so a reused pid can
 //! never be mistaken for them.
 
-mod common;
-
-use common::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
 use shmsync::{active_children, Error, Event, Process, Shared};
+use shmsync_testkit::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::time::{Duration, Instant};

@@ -3,12 +3,11 @@
 //! `get_or_init`. Nobody waits for them beyond a bound. Every wait in the
 //! tests is bounded too.
 
-mod common;
 mod segment_helpers;
 
-use common::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use segment_helpers::{image, raw_object, reattach, segment_error, Name};
 use shmsync::{Process, Segment, SegmentError, Shared};
+use shmsync_testkit::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU32, Ordering};

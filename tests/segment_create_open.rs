@@ -3,7 +3,6 @@
 //! at creation; the error messages. Every named segment is unlinked when
 //! its test ends.
 
-mod common;
 mod segment_helpers;
 
 use segment_helpers::{image, owner_and_mode, raw_object, segment_error, Name};

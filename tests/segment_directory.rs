@@ -2,13 +2,12 @@
 //! children and unrelated (exec'd) processes; types, names, capacity and
 //! space; re-entrance. Every wait is bounded.
 
-mod common;
 mod segment_helpers;
 
-use common::{join_ok, Watchdog, PATIENCE};
 use segment_helpers::{segment_error, Name};
 use shmsync::raw::RawLock;
 use shmsync::{Lock, Process, Segment, SegmentError, Shared, ShmSafe};
+use shmsync_testkit::{join_ok, Watchdog, PATIENCE};
 use std::cell::UnsafeCell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;

@@ -5,12 +5,11 @@
 //! planted by other users: `segment_trust.rs`.) Every named segment is
 //! unlinked when its test ends; every wait is bounded.
 
-mod common;
 mod segment_helpers;
 
-use common::{join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use segment_helpers::*;
 use shmsync::{Process, Segment, SegmentError, Shared};
+use shmsync_testkit::{join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

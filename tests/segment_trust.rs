@@ -5,7 +5,6 @@
 //! object (`fchown` to `nobody`) need root and are skipped without it.
 //! Every named segment is unlinked when its test ends.
 
-mod common;
 mod segment_helpers;
 
 use segment_helpers::{can_chown, owner_and_mode, segment_error, Name};

@@ -2,11 +2,9 @@
 //! non-blocking and timed acquires, guards, bounds on release, and how many
 //! processes can be inside at once. Every wait is bounded.
 
-mod common;
-
-use common::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use shmsync::raw::{ReleasedTooManyTimes, SEM_VALUE_MAX};
 use shmsync::{BoundedSemaphore, Process, Semaphore, Shared};
+use shmsync_testkit::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
