@@ -6,6 +6,7 @@ use super::region::Region;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// Types that may live in memory shared between processes.
@@ -231,3 +232,127 @@ impl<T: ShmSafe + fmt::Debug> fmt::Debug for Shared<T> {
 unsafe impl<T: ShmSafe> Send for Shared<T> {}
 // SAFETY: as above.
 unsafe impl<T: ShmSafe> Sync for Shared<T> {}
+
+/// One `H` followed by a buffer whose length is chosen at run time, in one
+/// shared mapping (its own, or a [`Segment`](super::Segment)'s): a ring's
+/// state and its slots, an array's lock and its elements.
+///
+/// The buffer is plain bytes that every process mapping the object may
+/// write: whoever reads it through [`SharedTail::tail`] must treat its
+/// contents as untrusted, and copy in and out only under a protocol that
+/// keeps correct peers from writing what it reads.
+// Used by the rings and arrays being built on it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) struct SharedTail<H: ShmSafe> {
+    head: Shared<H>,
+    /// Where the buffer starts, from the mapping's base.
+    tail_at: usize,
+    tail_len: usize,
+}
+
+// Used by the rings and arrays being built on it.
+#[cfg_attr(not(test), allow(dead_code))]
+impl<H: ShmSafe> SharedTail<H> {
+    /// Where the buffer starts from the start of the object: after the
+    /// header, aligned to `tail_align` (a power of two).
+    pub(crate) fn tail_offset(tail_align: usize) -> usize {
+        std::mem::size_of::<H>().next_multiple_of(tail_align.max(1))
+    }
+
+    /// Maps fresh shared memory holding `head`, then `tail_len` zero bytes
+    /// aligned to `tail_align` (a power of two, at most a page).
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::Os`] if the mapping fails; [`SegmentError::BadSize`]
+    /// if the sizes overflow or the alignment is not a power of two up to a
+    /// page.
+    pub(crate) fn new(
+        head: H,
+        tail_len: usize,
+        tail_align: usize,
+    ) -> Result<SharedTail<H>, SegmentError> {
+        const {
+            assert!(
+                std::mem::align_of::<H>() <= 4096,
+                "ShmSafe types must not need more than page alignment"
+            )
+        };
+        let tail_at = SharedTail::<H>::tail_offset(tail_align);
+        let total = tail_at.checked_add(tail_len).filter(|&total| {
+            tail_align.is_power_of_two() && tail_align <= 4096 && total <= isize::MAX as usize
+        });
+        let Some(total) = total else {
+            return Err(SegmentError::BadSize {
+                size: tail_len,
+                minimum: 0,
+            });
+        };
+        // Zero-filled by the kernel: the buffer starts zeroed.
+        let region = Region::anonymous(total)?;
+        // SAFETY: the fresh mapping is page-aligned (so aligned for H), at
+        // least size_of::<H>() long, and nobody else can see it yet.
+        unsafe { region.base().as_ptr().cast::<H>().write(head) };
+        Ok(SharedTail {
+            head: Shared {
+                region: Arc::new(region),
+                offset: 0,
+                _value: PhantomData,
+            },
+            tail_at,
+            tail_len,
+        })
+    }
+
+    /// A handle to the object whose header is `head` and whose buffer is
+    /// `tail_len` bytes at `tail_at` in the same mapping.
+    ///
+    /// # Safety
+    ///
+    /// `tail_at + tail_len` lies within `head`'s region, and the buffer
+    /// overlaps no other object.
+    pub(crate) unsafe fn from_parts(head: Shared<H>, tail_at: usize, tail_len: usize) -> Self {
+        debug_assert!(tail_at + tail_len <= head.region.len());
+        SharedTail {
+            head,
+            tail_at,
+            tail_len,
+        }
+    }
+
+    /// The header.
+    pub(crate) fn head(&self) -> &Shared<H> {
+        &self.head
+    }
+
+    /// The buffer's first byte, valid for [`tail_len`](Self::tail_len)
+    /// bytes for as long as this handle lives.
+    pub(crate) fn tail(&self) -> NonNull<u8> {
+        // SAFETY: `tail_at` lies within the region (construction), so the
+        // offset pointer stays inside the same mapping.
+        unsafe { self.head.region.base().add(self.tail_at) }
+    }
+
+    /// The buffer's length in bytes.
+    pub(crate) fn tail_len(&self) -> usize {
+        self.tail_len
+    }
+}
+
+impl<H: ShmSafe> Clone for SharedTail<H> {
+    fn clone(&self) -> Self {
+        SharedTail {
+            head: self.head.clone(),
+            tail_at: self.tail_at,
+            tail_len: self.tail_len,
+        }
+    }
+}
+
+impl<H: ShmSafe> fmt::Debug for SharedTail<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedTail")
+            .field("tail_len", &self.tail_len)
+            .finish_non_exhaustive()
+    }
+}

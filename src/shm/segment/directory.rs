@@ -8,7 +8,7 @@ use crate::shm::header::{
     self, header_of, Entry, EntryInfo, EntryState, Header, DIRECTORY_OFFSET, ENTRY_SIZE,
     INITIALISING, READY,
 };
-use crate::shm::shared::{Shared, ShmSafe};
+use crate::shm::shared::{Shared, SharedTail, ShmSafe};
 use crate::sys::Deadline;
 use core::mem::{align_of, size_of};
 use core::sync::atomic::Ordering;
@@ -85,20 +85,82 @@ impl Segment {
         name: &str,
         init: impl FnOnce() -> T,
     ) -> Result<Shared<T>, SegmentError> {
-        let key = self.checked_key::<T>(name)?;
+        let layout = ObjectLayout::of::<T>();
+        let offset = self.get_or_init_raw(name, layout, |at| {
+            // SAFETY: `at` is the object's first byte, aligned for T with
+            // `size_of::<T>()` bytes reserved (`get_or_init_raw`'s
+            // contract); the pointer comes from the mapping's base.
+            unsafe { at.cast::<T>().write(init()) }
+        })?;
+        // SAFETY: the object at `offset` is a T, written above or by the
+        // process that made it, inside the mapping `self.region` keeps.
+        Ok(unsafe { Shared::from_region(Arc::clone(&self.region), offset) })
+    }
+
+    /// [`get_or_init`](Segment::get_or_init) for an `H` followed by a
+    /// buffer (`tail_len` bytes aligned to `tail_align`): a ring or an array
+    /// with a size chosen at run time. The buffer starts zeroed. The size is
+    /// part of the object's type: asking for the name with another buffer
+    /// size is a [`SegmentError::TypeMismatch`].
+    // Used by the rings and arrays being built on it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn get_or_init_with_tail<H: ShmSafe>(
+        &self,
+        name: &str,
+        tail_len: usize,
+        tail_align: usize,
+        init: impl FnOnce() -> H,
+    ) -> Result<SharedTail<H>, SegmentError> {
+        let tail_at = SharedTail::<H>::tail_offset(tail_align);
+        let layout = ObjectLayout::with_tail::<H>(tail_at, tail_len, tail_align)?;
+        let offset = self.get_or_init_raw(name, layout, |at| {
+            // SAFETY: `at` is the object's first byte, aligned for H and for
+            // the tail, with `tail_at + tail_len` bytes reserved
+            // (`get_or_init_raw`'s contract); nobody else writes it.
+            unsafe {
+                at.cast::<H>().write(init());
+                at.add(tail_at).write_bytes(0, tail_len);
+            }
+        })?;
+        // SAFETY: as in `get_or_init`: an H at `offset`, then `tail_len`
+        // bytes at `offset + tail_at`, inside the mapping.
+        Ok(unsafe {
+            SharedTail::from_parts(
+                Shared::from_region(Arc::clone(&self.region), offset),
+                offset + tail_at,
+                tail_len,
+            )
+        })
+    }
+
+    /// The directory protocol behind every `get_or_init`: finds the object
+    /// `name` of `layout`, or reserves space for it and lets `write` fill it
+    /// in (under the directory lock, while the entry is INITIALISING), and
+    /// returns its offset in the mapping.
+    ///
+    /// `write` gets a pointer to the object's first byte, aligned to
+    /// `layout.align`, with `layout.size` bytes reserved inside the
+    /// mapping, which no other thread reads or writes until `write` returns.
+    fn get_or_init_raw(
+        &self,
+        name: &str,
+        layout: ObjectLayout,
+        write: impl FnOnce(*mut u8),
+    ) -> Result<usize, SegmentError> {
+        let key = self.checked_key(name)?;
         // Fast path, without the lock: a READY entry never changes.
         if let Found::Ready(entry) = self.find(&key)? {
-            return self.shared(name, &entry);
+            return layout.check(name, &entry);
         }
 
         let directory = self.lock_directory()?;
         let (index, offset) = match self.find(&key)? {
-            Found::Ready(entry) => return self.shared(name, &entry),
+            Found::Ready(entry) => return layout.check(name, &entry),
             Found::Initialising(index, entry) => {
                 // Initialisation only runs under the lock, which this thread
                 // holds: the entry's initialiser died or panicked. Its space
                 // is reserved; initialise it again.
-                check_type::<T>(name, &entry)?;
+                layout.check(name, &entry)?;
                 self.cover_with_cursor(&entry);
                 (index, entry.offset)
             }
@@ -107,31 +169,21 @@ impl Segment {
                     capacity: self.info.capacity,
                 })
             }
-            Found::Missing { free: Some(index) } => (index, self.reserve::<T>(index, &key)?),
+            Found::Missing { free: Some(index) } => (index, self.reserve(index, &key, layout)?),
         };
 
-        let value = init();
-        // SAFETY: `offset` is aligned for T and `offset + size_of::<T>()`
-        // lies inside the mapping (checked by `reserve` or by
-        // `check_entry` + `check_type`), which `self.region` keeps mapped.
+        // SAFETY: `offset` is aligned to `layout.align` and `offset +
+        // layout.size` lies inside the mapping (checked by `reserve`, or by
+        // `check_entry` + `layout.check`), which `self.region` keeps mapped.
         // The entry is INITIALISING, so no handle to the object exists, and
         // this thread holds the directory lock, so no other initialiser
-        // writes it. The pointer comes from the mapping's base, not from a
-        // reference.
-        unsafe {
-            self.region
-                .base()
-                .as_ptr()
-                .add(offset)
-                .cast::<T>()
-                .write(value)
-        };
+        // writes it.
+        write(unsafe { self.region.base().as_ptr().add(offset) });
         // Release: pairs with the Acquire load of `state` in
         // `Entry::fields`; whoever reads READY also reads the value.
         self.entry(index).state.store(READY, Ordering::Release);
         drop(directory);
-        // SAFETY: as for the write above; the value is now written.
-        Ok(unsafe { Shared::from_region(Arc::clone(&self.region), offset) })
+        Ok(offset)
     }
 
     /// Returns the object called `name`, which some process made with
@@ -160,9 +212,40 @@ impl Segment {
     /// # Ok::<(), shmsync::SegmentError>(())
     /// ```
     pub fn get<T: ShmSafe>(&self, name: &str) -> Result<Shared<T>, SegmentError> {
-        let key = self.checked_key::<T>(name)?;
+        let offset = self.get_raw(name, ObjectLayout::of::<T>())?;
+        // SAFETY: a READY object of T's layout and type tag at `offset`
+        // (`get_raw`), inside the mapping `self.region` keeps; T: ShmSafe
+        // keeps it valid whatever peers have written since.
+        Ok(unsafe { Shared::from_region(Arc::clone(&self.region), offset) })
+    }
+
+    /// [`get`](Segment::get) for an object made by `get_or_init_with_tail`.
+    // Used by the rings and arrays being built on it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn get_with_tail<H: ShmSafe>(
+        &self,
+        name: &str,
+        tail_len: usize,
+        tail_align: usize,
+    ) -> Result<SharedTail<H>, SegmentError> {
+        let tail_at = SharedTail::<H>::tail_offset(tail_align);
+        let layout = ObjectLayout::with_tail::<H>(tail_at, tail_len, tail_align)?;
+        let offset = self.get_raw(name, layout)?;
+        // SAFETY: as in `get_or_init_with_tail`.
+        Ok(unsafe {
+            SharedTail::from_parts(
+                Shared::from_region(Arc::clone(&self.region), offset),
+                offset + tail_at,
+                tail_len,
+            )
+        })
+    }
+
+    /// The offset of the READY object `name` of `layout`.
+    fn get_raw(&self, name: &str, layout: ObjectLayout) -> Result<usize, SegmentError> {
+        let key = self.checked_key(name)?;
         match self.find(&key)? {
-            Found::Ready(entry) => return self.shared(name, &entry),
+            Found::Ready(entry) => return layout.check(name, &entry),
             Found::Missing { .. } => return Err(SegmentError::NoSuchObject { name: name.into() }),
             Found::Initialising(..) => {}
         }
@@ -170,7 +253,7 @@ impl Segment {
         // the former (boundedly) and detects the latter.
         let _directory = self.lock_directory()?;
         match self.find(&key)? {
-            Found::Ready(entry) => self.shared(name, &entry),
+            Found::Ready(entry) => layout.check(name, &entry),
             Found::Initialising(..) => Err(SegmentError::Abandoned { name: name.into() }),
             Found::Missing { .. } => Err(SegmentError::NoSuchObject { name: name.into() }),
         }
@@ -178,16 +261,7 @@ impl Segment {
 
     /// The directory key for `name`, once the type fits a segment and the
     /// header still checks out: what every lookup starts with.
-    fn checked_key<T: ShmSafe>(
-        &self,
-        name: &str,
-    ) -> Result<[u8; header::NAME_BYTES], SegmentError> {
-        const {
-            assert!(
-                align_of::<T>() <= 4096,
-                "ShmSafe types must not need more than page alignment"
-            )
-        };
+    fn checked_key(&self, name: &str) -> Result<[u8; header::NAME_BYTES], SegmentError> {
         let key = header::object_key(name)?;
         self.check_header()?;
         Ok(key)
@@ -241,17 +315,6 @@ impl Segment {
         Ok(Found::Missing { free: None })
     }
 
-    /// A handle to a found object, if it has type `T`.
-    fn shared<T: ShmSafe>(&self, name: &str, entry: &EntryInfo) -> Result<Shared<T>, SegmentError> {
-        check_type::<T>(name, entry)?;
-        // SAFETY: check_entry put the object inside the mapping
-        // (`offset + size <= len`, with `size == size_of::<T>()` and the
-        // alignment checked by check_type); the entry was READY (read with
-        // Acquire), so a T was written there; T: ShmSafe keeps it valid
-        // whatever peers have written since.
-        Ok(unsafe { Shared::from_region(Arc::clone(&self.region), entry.offset) })
-    }
-
     /// Takes the directory lock, waiting at most this handle's bound. A
     /// previous holder that died cannot have left the directory
     /// inconsistent (see the module docs), so the lock is marked consistent
@@ -277,9 +340,14 @@ impl Segment {
         })
     }
 
-    /// Reserves space for a `T` and fills slot `index` in as INITIALISING.
-    /// The caller holds the directory lock.
-    fn reserve<T>(&self, index: u32, key: &[u8; 48]) -> Result<usize, SegmentError> {
+    /// Reserves space for an object of `layout` and fills slot `index` in
+    /// as INITIALISING. The caller holds the directory lock.
+    fn reserve(
+        &self,
+        index: u32,
+        key: &[u8; 48],
+        layout: ObjectLayout,
+    ) -> Result<usize, SegmentError> {
         let header = self.header();
         // Relaxed unless noted: the directory and cursor change only under
         // the directory lock, whose release publishes them to the next
@@ -290,15 +358,15 @@ impl Segment {
             self.info.size,
         )?;
         let len = self.info.size as u64;
-        let offset = header::align_up(cursor as u64, align_of::<T>() as u64);
-        let end = offset.and_then(|offset| offset.checked_add(size_of::<T>() as u64));
+        let (align, size) = (layout.align as u64, layout.size as u64);
+        let offset = header::align_up(cursor as u64, align);
+        let end = offset.and_then(|offset| offset.checked_add(size));
         let (offset, end) = match (offset, end) {
             (Some(offset), Some(end)) if end <= len => (offset, end),
             _ => {
-                let padding =
-                    offset.map_or(align_of::<T>() as u64 - 1, |offset| offset - cursor as u64);
+                let padding = offset.map_or(align - 1, |offset| offset - cursor as u64);
                 return Err(SegmentError::OutOfSpace {
-                    needed: padding.saturating_add(size_of::<T>() as u64),
+                    needed: padding.saturating_add(size),
                     available: len - cursor as u64,
                 });
             }
@@ -308,11 +376,9 @@ impl Segment {
             cell.store(byte, Ordering::Relaxed);
         }
         entry.reserved.store(0, Ordering::Relaxed);
-        entry
-            .type_tag
-            .store(header::type_tag::<T>(), Ordering::Relaxed);
+        entry.type_tag.store(layout.tag, Ordering::Relaxed);
         entry.offset.store(offset, Ordering::Relaxed);
-        entry.size.store(size_of::<T>() as u64, Ordering::Relaxed);
+        entry.size.store(size, Ordering::Relaxed);
         // Cursor before state: a death in between leaks space, never
         // leaves an entry the cursor does not cover.
         header.cursor.store(end, Ordering::Relaxed);
@@ -335,18 +401,120 @@ impl Segment {
     }
 }
 
-/// Whether `entry` holds a `T`.
-fn check_type<T>(name: &str, entry: &EntryInfo) -> Result<(), SegmentError> {
-    if entry.type_tag != header::type_tag::<T>() || entry.size != size_of::<T>() {
-        return Err(SegmentError::TypeMismatch {
-            name: name.into(),
-            requested: core::any::type_name::<T>(),
-        });
+/// What a directory entry must say for an object of one type: its type
+/// tag, size and alignment.
+#[derive(Clone, Copy, Debug)]
+struct ObjectLayout {
+    tag: u64,
+    size: usize,
+    align: usize,
+    type_name: &'static str,
+}
+
+impl ObjectLayout {
+    /// A `T`.
+    fn of<T: ShmSafe>() -> ObjectLayout {
+        const {
+            assert!(
+                align_of::<T>() <= 4096,
+                "ShmSafe types must not need more than page alignment"
+            )
+        };
+        ObjectLayout {
+            tag: header::type_tag::<T>(),
+            size: size_of::<T>(),
+            align: align_of::<T>(),
+            type_name: core::any::type_name::<T>(),
+        }
     }
-    if entry.offset % align_of::<T>() != 0 {
-        return Err(SegmentError::Corrupted(
-            "directory entry misaligned for its type",
+
+    /// An `H`, then `tail_len` bytes at `tail_at` aligned to `tail_align`.
+    // Used by the rings and arrays being built on it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn with_tail<H: ShmSafe>(
+        tail_at: usize,
+        tail_len: usize,
+        tail_align: usize,
+    ) -> Result<ObjectLayout, SegmentError> {
+        let head = ObjectLayout::of::<H>();
+        if !tail_align.is_power_of_two() || tail_align > 4096 {
+            return Err(SegmentError::Corrupted(
+                "buffer alignment must be a power of two of at most 4096",
+            ));
+        }
+        let size = tail_at
+            .checked_add(tail_len)
+            .filter(|&size| size <= isize::MAX as usize)
+            .ok_or(SegmentError::OutOfSpace {
+                needed: u64::MAX,
+                available: 0,
+            })?;
+        Ok(ObjectLayout {
+            tag: header::tail_tag(head.tag, tail_len, tail_align),
+            size,
+            align: head.align.max(tail_align),
+            type_name: head.type_name,
+        })
+    }
+
+    /// The offset of the object `entry` describes, if it has this layout.
+    fn check(&self, name: &str, entry: &EntryInfo) -> Result<usize, SegmentError> {
+        if entry.type_tag != self.tag || entry.size != self.size {
+            return Err(SegmentError::TypeMismatch {
+                name: name.into(),
+                requested: self.type_name,
+            });
+        }
+        if entry.offset % self.align != 0 {
+            return Err(SegmentError::Corrupted(
+                "directory entry misaligned for its type",
+            ));
+        }
+        Ok(entry.offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::shm::{Segment, SegmentError, SharedTail};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn an_object_with_a_tail_is_found_again_with_the_same_tail_only() {
+        let seg = Segment::anonymous(Segment::MIN_SIZE + 8192).unwrap();
+        let made = seg
+            .get_or_init_with_tail("ring", 1000, 64, || AtomicU32::new(7))
+            .unwrap();
+        assert_eq!(made.tail_len(), 1000);
+        assert_eq!(made.tail().as_ptr() as usize % 64, 0);
+        // SAFETY: the buffer is 1000 bytes inside the mapping.
+        unsafe { made.tail().as_ptr().add(999).write(42) };
+        let found: SharedTail<AtomicU32> = seg.get_with_tail("ring", 1000, 64).unwrap();
+        assert_eq!(found.head().load(Ordering::Relaxed), 7);
+        // SAFETY: as above.
+        assert_eq!(unsafe { found.tail().as_ptr().add(999).read() }, 42);
+        let again = seg
+            .get_or_init_with_tail("ring", 1000, 64, || -> AtomicU32 { unreachable!() })
+            .unwrap();
+        assert_eq!(again.tail(), made.tail());
+        assert!(matches!(
+            seg.get_with_tail::<AtomicU32>("ring", 999, 64),
+            Err(SegmentError::TypeMismatch { .. })
+        ));
+        assert!(matches!(
+            seg.get::<AtomicU32>("ring"),
+            Err(SegmentError::TypeMismatch { .. })
         ));
     }
-    Ok(())
+
+    #[test]
+    fn a_fresh_tail_is_zeroed_and_its_own_mapping_when_not_in_a_segment() {
+        let own = SharedTail::new(AtomicU32::new(1), 4096 * 3 + 5, 128).unwrap();
+        assert_eq!(own.tail().as_ptr() as usize % 128, 0);
+        // SAFETY: the buffer is tail_len bytes inside the mapping.
+        let bytes = unsafe { std::slice::from_raw_parts(own.tail().as_ptr(), own.tail_len()) };
+        assert!(bytes.iter().all(|&b| b == 0));
+        assert!(SharedTail::new(AtomicU32::new(1), 10, 3).is_err());
+        assert!(SharedTail::new(AtomicU32::new(1), usize::MAX, 8).is_err());
+    }
 }
