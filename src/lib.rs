@@ -11,6 +11,7 @@
 //!   under `cfg(loom)`.
 //! - [`raw`]: the primitives as plain `#[repr(C)]` state, `no_std`; one lock
 //!   seam, [`raw::Lockable`].
+//! - [`ring`]: the two-lock rings under `Queue` and `Pipe`, `no_std`.
 //! - `shm` (`std`): [`Shared`] puts one value in its own shared mapping,
 //!   [`Segment`] a directory of named values in a named or memfd segment.
 //! - the handles (`std`): [`Lock`], [`RLock`], …, each owning its mapping,
@@ -33,6 +34,7 @@ mod shim;
 mod sys;
 
 pub mod raw;
+pub mod ring;
 
 // The std layers are left out of loom builds: loom models the raw
 // primitives only.

@@ -9,6 +9,8 @@
 //! | [`current_thread`], [`next_hold`] | kernel thread id, per-thread stamp and counter | small ids per loom thread |
 //! | [`thread_is_gone`] | `kill(tid, 0)` and `/proc` | never: loom models no deaths |
 //! | [`spin_until`] | a bounded, clock-checked spin | one look |
+//! | [`light_fence`], [`heavy_fence`] | a compiler fence / `membarrier` (asymmetric) | full fences |
+//! | [`RingBuf`] | bytes in a shared mapping, copied with `ptr::copy` | loom cells, so loom sees races on message bytes |
 //!
 //! Code in `raw/` and `ring/` imports these from here and nothing from
 //! `core::sync` or `sys` directly, so the same source runs unchanged inside
@@ -18,11 +20,14 @@
 //! core's atomics) use [`outside_loom!`].
 
 pub(crate) use crate::sys::{Caller, Poll, Wake};
-pub use imp::Deadline;
 pub(crate) use imp::*;
+pub use imp::{Deadline, RingBuf};
 
 #[cfg(not(loom))]
 mod imp {
+    pub(crate) use crate::sys::barrier::{
+        heavy as heavy_fence, light as light_fence, register as register_fences, sleeps_need_cap,
+    };
     pub use crate::sys::Deadline;
     pub(crate) use crate::sys::{current_thread, next_hold, spin_until, thread_is_gone, WaitCell};
     pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -35,6 +40,88 @@ mod imp {
     pub(crate) const fn zeroed_u32s<const N: usize>() -> [AtomicU32; N] {
         [const { AtomicU32::new(0) }; N]
     }
+
+    /// A ring's buffer as this process maps it: the first byte and the
+    /// length. Copies in and out are bounds-checked against that length, so
+    /// an offset computed from bytes a peer wrote can never reach outside.
+    ///
+    /// The bytes themselves are shared with every process that maps them,
+    /// and a peer may write them at any time: a reader gets whatever is
+    /// there (garbage, if a peer scribbles), never anything outside the
+    /// buffer. The rings' protocol keeps correct peers from writing what
+    /// another side reads.
+    #[derive(Clone, Copy, Debug)]
+    pub struct RingBuf {
+        ptr: core::ptr::NonNull<u8>,
+        len: usize,
+    }
+
+    // SAFETY: the buffer is shared memory meant for concurrent use by every
+    // thread of every process that maps it; RingBuf is only its address.
+    unsafe impl Send for RingBuf {}
+    // SAFETY: as above.
+    unsafe impl Sync for RingBuf {}
+
+    impl RingBuf {
+        /// The buffer of `len` bytes at `ptr`.
+        ///
+        /// # Safety
+        ///
+        /// `ptr` is valid for reads and writes of `len` bytes for as long as
+        /// the `RingBuf` (and its copies) are used, the bytes are not
+        /// accessed through Rust references meanwhile, and other writers
+        /// are only other users of rings (this or other processes).
+        pub unsafe fn from_raw(ptr: core::ptr::NonNull<u8>, len: usize) -> RingBuf {
+            RingBuf { ptr, len }
+        }
+
+        /// The length in bytes.
+        #[inline]
+        pub fn len(&self) -> usize {
+            self.len
+        }
+
+        /// Whether the buffer has no bytes.
+        #[inline]
+        pub fn is_empty(&self) -> bool {
+            self.len == 0
+        }
+
+        /// Copies `src` to offset `at`; false (and nothing copied) if it
+        /// would not fit.
+        #[inline]
+        pub(crate) fn write(&self, at: usize, src: &[u8]) -> bool {
+            if at > self.len || src.len() > self.len - at {
+                return false;
+            }
+            // SAFETY: `at + src.len() <= len` (checked), so the range lies
+            // in the buffer `from_raw` vouched for; `src` is a Rust slice
+            // in this process's memory, not in the buffer's range unless the
+            // caller aliased it on purpose, which the rings never do.
+            unsafe {
+                core::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.as_ptr().add(at), src.len())
+            };
+            true
+        }
+
+        /// Copies `dst.len()` bytes from offset `at`; false (and nothing
+        /// copied) if they are not all in the buffer.
+        #[inline]
+        pub(crate) fn read(&self, at: usize, dst: &mut [u8]) -> bool {
+            if at > self.len || dst.len() > self.len - at {
+                return false;
+            }
+            // SAFETY: as in `write`, the other way round.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    self.ptr.as_ptr().add(at),
+                    dst.as_mut_ptr(),
+                    dst.len(),
+                )
+            };
+            true
+        }
+    }
 }
 
 #[cfg(loom)]
@@ -46,6 +133,76 @@ mod imp {
 
     /// Loom models no thread deaths.
     pub(crate) const DEATHS_OBSERVABLE: bool = false;
+
+    /// Loom has no membarrier: both sides of a Dekker pair fence fully.
+    pub(crate) fn light_fence() {
+        loom::sync::atomic::fence(Ordering::SeqCst);
+    }
+
+    /// As [`light_fence`].
+    pub(crate) fn heavy_fence() {
+        loom::sync::atomic::fence(Ordering::SeqCst);
+    }
+
+    /// Nothing to register under loom.
+    pub(crate) fn register_fences() -> bool {
+        false
+    }
+
+    /// Loom sleeps are never lost: no cap needed.
+    pub(crate) fn sleeps_need_cap() -> bool {
+        false
+    }
+
+    /// A ring's buffer under loom: one loom cell per byte, so that loom
+    /// reports a read of message bytes that races with their write.
+    #[derive(Clone, Debug)]
+    pub struct RingBuf {
+        cells: std::sync::Arc<Vec<loom::cell::UnsafeCell<u8>>>,
+    }
+
+    impl RingBuf {
+        /// A zeroed buffer of `len` bytes for a model.
+        pub fn model(len: usize) -> RingBuf {
+            RingBuf {
+                cells: std::sync::Arc::new(
+                    (0..len).map(|_| loom::cell::UnsafeCell::new(0)).collect(),
+                ),
+            }
+        }
+
+        /// The length in bytes.
+        pub fn len(&self) -> usize {
+            self.cells.len()
+        }
+
+        /// Whether the buffer has no bytes.
+        pub fn is_empty(&self) -> bool {
+            self.cells.is_empty()
+        }
+
+        pub(crate) fn write(&self, at: usize, src: &[u8]) -> bool {
+            let Some(cells) = self.cells.get(at..at.saturating_add(src.len())) else {
+                return false;
+            };
+            for (cell, &byte) in cells.iter().zip(src) {
+                // SAFETY: loom checks this access against every other.
+                cell.with_mut(|p| unsafe { *p = byte });
+            }
+            true
+        }
+
+        pub(crate) fn read(&self, at: usize, dst: &mut [u8]) -> bool {
+            let Some(cells) = self.cells.get(at..at.saturating_add(dst.len())) else {
+                return false;
+            };
+            for (cell, byte) in cells.iter().zip(dst) {
+                // SAFETY: loom checks this access against every other.
+                *byte = cell.with(|p| unsafe { *p });
+            }
+            true
+        }
+    }
 
     /// `N` atomics, all zero.
     pub(crate) fn zeroed_u32s<const N: usize>() -> [AtomicU32; N] {

@@ -174,6 +174,7 @@ pub(crate) const FINGERPRINT: u64 = {
     hash = layout_of::<crate::raw::RawEvent>(hash);
     hash = layout_of::<crate::raw::RawCondition>(hash);
     hash = layout_of::<crate::raw::RawBarrier>(hash);
+    hash = layout_of::<crate::ring::RawRing>(hash);
     hash = layout_of::<Header>(hash);
     hash = layout_of::<Entry>(hash);
     hash

@@ -84,7 +84,8 @@ shm_safe_primitive!(
 shm_safe_primitive!(
     crate::raw::RawEvent,
     crate::raw::RawCondition,
-    crate::raw::RawBarrier
+    crate::raw::RawBarrier,
+    crate::ring::RawRing
 );
 
 // SAFETY: an array of ShmSafe values is as ShmSafe as its elements.

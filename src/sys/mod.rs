@@ -24,6 +24,7 @@
 //! Under `cfg(loom)` the shim replaces the cell, the clock, the identity and
 //! the spin with loom's; this module is then compiled but unused.
 
+pub(crate) mod barrier;
 mod ident;
 mod spin;
 mod time;

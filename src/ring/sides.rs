@@ -1,0 +1,392 @@
+//! Taking and giving back a side of the ring, and moving fixed-size
+//! messages through it.
+//!
+//! A side is taken by locking its lock; the counters are then copied into
+//! the [`Producing`] or [`Consuming`] value, which the operations keep up to
+//! date, and the cached copy of the other side's counter is written back
+//! when the side is given back. One holder at a time per side: the copies
+//! cannot go stale except by a peer scribbling, which the range checks
+//! catch.
+//!
+//! Orderings: a commit is a `Release` store of the side's counter after the
+//! copy of the message; the other side reads the counter with `Acquire`
+//! before touching the slots it covers. So a consumer reads a slot only
+//! after the producer's copy into it is complete, and a producer reuses a
+//! slot only after the consumer's copy out of it is complete. The side's own
+//! counter and cache are read `Relaxed` after taking the lock, whose
+//! Acquire orders them after the previous holder's last writes.
+
+use super::state::{Geometry, RawRing, RingError, IMMEDIATE, SHUTDOWN};
+use crate::raw::LockHold;
+use crate::shim::{Deadline, Ordering, RingBuf};
+
+/// The producing side of a ring, taken: the side's lock is held by the
+/// thread that took it, and the counters are in here.
+///
+/// Give it back with [`RawRing::release_producing`]. Not `Send`: the lock
+/// names the thread that took it.
+#[derive(Debug)]
+#[must_use = "a taken side holds its lock until given back"]
+pub struct Producing {
+    hold: LockHold,
+    pub(crate) geo: Geometry,
+    /// Messages committed, ever (wrapping): the next slot to fill.
+    pub(crate) tail: u32,
+    /// The consumers' counter as last read.
+    pub(crate) head: u32,
+    _not_send: core::marker::PhantomData<*const ()>,
+}
+
+/// The consuming side of a ring, taken; see [`Producing`].
+#[derive(Debug)]
+#[must_use = "a taken side holds its lock until given back"]
+pub struct Consuming {
+    hold: LockHold,
+    pub(crate) geo: Geometry,
+    /// The producers' counter as last read.
+    pub(crate) tail: u32,
+    /// Messages taken, ever (wrapping): the next slot to read.
+    pub(crate) head: u32,
+    _not_send: core::marker::PhantomData<*const ()>,
+}
+
+impl Producing {
+    /// Messages that fit now, as far as this side knows (a lower bound).
+    pub fn room(&self) -> u32 {
+        self.geo.capacity - self.tail.wrapping_sub(self.head)
+    }
+}
+
+impl Consuming {
+    /// Messages known to be in the ring (a lower bound).
+    pub fn available(&self) -> u32 {
+        self.tail.wrapping_sub(self.head)
+    }
+}
+
+impl RawRing {
+    /// Takes the producing side: locks it (giving up at `deadline`) and
+    /// checks the ring's state against `buf`, the buffer this process
+    /// mapped for it. A previous producer that died holding the side left
+    /// nothing to repair: its uncommitted message is invisible.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::Busy`] if the lock stays held until `deadline`;
+    /// [`RingError::Corrupted`] if the state is impossible.
+    pub fn take_producing(
+        &self,
+        buf: &RingBuf,
+        deadline: Deadline,
+    ) -> Result<Producing, RingError> {
+        let geo = self.geometry(buf)?;
+        let hold = self.lock_side(&self.producer.lock, deadline)?;
+        // Relaxed: this side's own words, ordered by the lock's Acquire.
+        let tail = self.producer.count.load(Ordering::Relaxed);
+        let mut side = Producing {
+            hold,
+            geo,
+            tail,
+            head: self.producer.seen.load(Ordering::Relaxed),
+            _not_send: core::marker::PhantomData,
+        };
+        if !geo.holds(tail, side.head) {
+            // Acquire: pairs with the consumers' Release commits.
+            side.head = self.consumer.count.load(Ordering::Acquire);
+            if !geo.holds(tail, side.head) {
+                self.release_producing(side);
+                return Err(RingError::Corrupted("message counters out of range"));
+            }
+        }
+        Ok(side)
+    }
+
+    /// Takes the consuming side; see [`RawRing::take_producing`]. A
+    /// previous consumer that died holding the side left its message (if
+    /// it had not committed) for this one.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawRing::take_producing`].
+    pub fn take_consuming(
+        &self,
+        buf: &RingBuf,
+        deadline: Deadline,
+    ) -> Result<Consuming, RingError> {
+        let geo = self.geometry(buf)?;
+        let hold = self.lock_side(&self.consumer.lock, deadline)?;
+        // Relaxed: this side's own words, ordered by the lock's Acquire.
+        let head = self.consumer.count.load(Ordering::Relaxed);
+        let mut side = Consuming {
+            hold,
+            geo,
+            tail: self.consumer.seen.load(Ordering::Relaxed),
+            head,
+            _not_send: core::marker::PhantomData,
+        };
+        if !geo.holds(side.tail, head) {
+            // Acquire: pairs with the producers' Release commits.
+            side.tail = self.producer.count.load(Ordering::Acquire);
+            if !geo.holds(side.tail, head) {
+                self.release_consuming(side);
+                return Err(RingError::Corrupted("message counters out of range"));
+            }
+        }
+        Ok(side)
+    }
+
+    /// Gives the producing side back.
+    pub fn release_producing(&self, side: Producing) {
+        // Relaxed: the unlock's Release publishes it to the next holder.
+        self.producer.seen.store(side.head, Ordering::Relaxed);
+        let _ = self.producer.lock.unlock(side.hold);
+    }
+
+    /// Gives the consuming side back.
+    pub fn release_consuming(&self, side: Consuming) {
+        // Relaxed: the unlock's Release publishes it to the next holder.
+        self.consumer.seen.store(side.tail, Ordering::Relaxed);
+        let _ = self.consumer.lock.unlock(side.hold);
+    }
+
+    /// Copies as many of `msgs` (whole slots of `slot_size` bytes each) as
+    /// fit into the ring and commits them with one store; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::ShutDown`] after a shutdown (nothing is put);
+    /// [`RingError::Corrupted`] if the consumers' counter is out of range,
+    /// or `msgs` is not a whole number of slots.
+    #[inline]
+    pub fn try_push(
+        &self,
+        buf: &RingBuf,
+        side: &mut Producing,
+        msgs: &[u8],
+    ) -> Result<u32, RingError> {
+        if self.state() & SHUTDOWN != 0 {
+            return Err(RingError::ShutDown);
+        }
+        let size = side.geo.slot_size;
+        if msgs.len() % size != 0 {
+            return Err(RingError::Corrupted("message size differs from slot size"));
+        }
+        let wanted = u32::try_from(msgs.len() / size).unwrap_or(u32::MAX);
+        if side.room() < wanted {
+            self.refresh_head(side)?;
+        }
+        let n = wanted.min(side.room());
+        if n == 0 {
+            return Ok(0);
+        }
+        self.copy_in(buf, &side.geo, side.tail, &msgs[..n as usize * size]);
+        side.tail = side.tail.wrapping_add(n);
+        // Release: the commit; pairs with the consumers' Acquire load.
+        self.producer.count.store(side.tail, Ordering::Release);
+        self.waiting.data.notify();
+        Ok(n)
+    }
+
+    /// Copies up to `out.len() / slot_size` messages out of the ring into
+    /// `out` and commits them with one store; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::ShutDown`] if the ring is empty and shut down, or was
+    /// shut down with `immediate` ([`RawRing::discard`] drops what is
+    /// left); [`RingError::Corrupted`] if the producers' counter is out of
+    /// range, or `out` is not a whole number of slots.
+    #[inline]
+    pub fn try_pop(
+        &self,
+        buf: &RingBuf,
+        side: &mut Consuming,
+        out: &mut [u8],
+    ) -> Result<u32, RingError> {
+        let size = side.geo.slot_size;
+        if out.len() % size != 0 {
+            return Err(RingError::Corrupted("message size differs from slot size"));
+        }
+        let wanted = u32::try_from(out.len() / size).unwrap_or(u32::MAX);
+        // The state first: a shutdown seen here was made after every commit
+        // of the shutter, which the counter read below then sees (loom
+        // found an empty ring reported shut down with a message still in).
+        let state = self.state();
+        if side.available() < wanted {
+            self.refresh_tail(side)?;
+        }
+        let n = wanted.min(side.available());
+        if state & IMMEDIATE != 0 || (n == 0 && state & SHUTDOWN != 0) {
+            return Err(RingError::ShutDown);
+        }
+        if n == 0 {
+            return Ok(0);
+        }
+        self.copy_out(buf, &side.geo, side.head, &mut out[..n as usize * size]);
+        side.head = side.head.wrapping_add(n);
+        // Release: the commit; pairs with the producers' Acquire load, after
+        // which they may overwrite the slots just read.
+        self.consumer.count.store(side.head, Ordering::Release);
+        self.waiting.room.notify();
+        Ok(n)
+    }
+
+    /// Drops every message in the ring (after an immediate shutdown, or to
+    /// empty it); returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::Corrupted`] if the producers' counter is out of range.
+    pub fn discard(&self, side: &mut Consuming) -> Result<u32, RingError> {
+        self.refresh_tail(side)?;
+        let n = side.available();
+        if n > 0 {
+            side.head = side.tail;
+            // Release: as in `try_pop`.
+            self.consumer.count.store(side.head, Ordering::Release);
+            self.waiting.room.notify();
+        }
+        Ok(n)
+    }
+
+    /// Waits, with the producing side held, until there is room for one
+    /// message, the ring is shut down, or `deadline` passes; returns
+    /// whether there is room.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::ShutDown`]; [`RingError::Corrupted`] as for
+    /// [`RawRing::try_push`].
+    pub fn wait_for_room(
+        &self,
+        side: &mut Producing,
+        deadline: Deadline,
+    ) -> Result<bool, RingError> {
+        let geo = side.geo;
+        let tail = side.tail;
+        let mut head = side.head;
+        self.waiting.room.wait_until(deadline, None, || {
+            // Acquire: pairs with the consumers' Release commits.
+            head = self.consumer.count.load(Ordering::Acquire);
+            !geo.holds(tail, head)
+                || tail.wrapping_sub(head) < geo.capacity
+                || self.state() & SHUTDOWN != 0
+        });
+        if !geo.holds(tail, head) {
+            return Err(RingError::Corrupted("message counters out of range"));
+        }
+        side.head = head;
+        if self.state() & SHUTDOWN != 0 {
+            return Err(RingError::ShutDown);
+        }
+        Ok(side.room() > 0)
+    }
+
+    /// Waits, with the consuming side held, until a message is there, the
+    /// ring is shut down, or `deadline` passes; returns whether a message is
+    /// there.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::ShutDown`] once the ring is shut down and empty (or
+    /// immediately); [`RingError::Corrupted`] as for [`RawRing::try_pop`].
+    pub fn wait_for_data(
+        &self,
+        side: &mut Consuming,
+        deadline: Deadline,
+    ) -> Result<bool, RingError> {
+        let geo = side.geo;
+        let head = side.head;
+        let mut tail = side.tail;
+        self.waiting.data.wait_until(deadline, None, || {
+            // Acquire: pairs with the producers' Release commits.
+            tail = self.producer.count.load(Ordering::Acquire);
+            !geo.holds(tail, head) || tail != head || self.state() & SHUTDOWN != 0
+        });
+        // The state, then the counter again: see `try_pop`.
+        let state = self.state();
+        if state & SHUTDOWN != 0 {
+            // Acquire: pairs with the producers' Release commits.
+            tail = self.producer.count.load(Ordering::Acquire);
+        }
+        if !geo.holds(tail, head) {
+            return Err(RingError::Corrupted("message counters out of range"));
+        }
+        side.tail = tail;
+        if state & IMMEDIATE != 0 || (tail == head && state & SHUTDOWN != 0) {
+            return Err(RingError::ShutDown);
+        }
+        Ok(tail != head)
+    }
+
+    /// Locks one side's lock by `deadline`. A holder that died left nothing
+    /// to repair (see the module docs): the lock is marked consistent.
+    fn lock_side(
+        &self,
+        lock: &crate::raw::RawLock,
+        deadline: Deadline,
+    ) -> Result<LockHold, RingError> {
+        // Once per process, before its first commit or sleep: the sleepers'
+        // heavy fence must reach this process's threads (`sys::barrier`).
+        crate::shim::register_fences();
+        let Some(locked) = lock.try_lock_until(deadline) else {
+            return Err(RingError::Busy {
+                holder: lock.holder_tid(),
+            });
+        };
+        if locked.owner_died() {
+            // This thread holds the lock: cannot fail.
+            let _ = lock.mark_consistent();
+        }
+        Ok(locked.hold)
+    }
+
+    /// Reads the consumers' counter afresh.
+    #[inline]
+    pub(super) fn refresh_head(&self, side: &mut Producing) -> Result<(), RingError> {
+        // Acquire: pairs with the consumers' Release commits; the slots
+        // they freed are no longer read once this is seen.
+        let head = self.consumer.count.load(Ordering::Acquire);
+        if !side.geo.holds(side.tail, head) {
+            return Err(RingError::Corrupted("message counters out of range"));
+        }
+        side.head = head;
+        Ok(())
+    }
+
+    /// Reads the producers' counter afresh.
+    #[inline]
+    pub(super) fn refresh_tail(&self, side: &mut Consuming) -> Result<(), RingError> {
+        // Acquire: pairs with the producers' Release commits; the slots
+        // they filled are complete once this is seen.
+        let tail = self.producer.count.load(Ordering::Acquire);
+        if !side.geo.holds(tail, side.head) {
+            return Err(RingError::Corrupted("message counters out of range"));
+        }
+        side.tail = tail;
+        Ok(())
+    }
+
+    /// Copies whole slots starting at slot `index`, wrapping at the end of
+    /// the buffer.
+    #[inline]
+    pub(super) fn copy_in(&self, buf: &RingBuf, geo: &Geometry, index: u32, msgs: &[u8]) {
+        let at = geo.offset(index);
+        let first = msgs.len().min(buf.len() - at);
+        let (a, b) = msgs.split_at(first);
+        // The geometry matches the buffer (checked when the side was
+        // taken): both copies are in bounds, so neither can fail.
+        buf.write(at, a);
+        buf.write(0, b);
+    }
+
+    /// Copies whole slots out, starting at slot `index`, wrapping.
+    #[inline]
+    pub(super) fn copy_out(&self, buf: &RingBuf, geo: &Geometry, index: u32, out: &mut [u8]) {
+        let at = geo.offset(index);
+        let first = out.len().min(buf.len() - at);
+        let (a, b) = out.split_at_mut(first);
+        buf.read(at, a);
+        buf.read(0, b);
+    }
+}
