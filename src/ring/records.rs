@@ -117,7 +117,7 @@ impl RawRing {
         side.tail = side.tail.wrapping_add(size);
         // Release: the commit of header and payload together; pairs with
         // the consumers' Acquire load.
-        self.producer.count.store(side.tail, Ordering::Release);
+        self.tail.store(side.tail, Ordering::Release);
         self.waiting.data.notify();
         Ok(true)
     }
@@ -210,7 +210,7 @@ impl RawRing {
         side.head = side.head.wrapping_add(size);
         // Release: the commit; pairs with the producers' Acquire load, after
         // which they may overwrite the bytes just read.
-        self.consumer.count.store(side.head, Ordering::Release);
+        self.head.store(side.head, Ordering::Release);
         self.waiting.room.notify();
     }
 

@@ -82,7 +82,7 @@ impl RawRing {
         let geo = self.geometry(buf)?;
         let hold = self.lock_side(&self.producer.lock, deadline)?;
         // Relaxed: this side's own words, ordered by the lock's Acquire.
-        let tail = self.producer.count.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
         let mut side = Producing {
             hold,
             geo,
@@ -92,7 +92,7 @@ impl RawRing {
         };
         if !geo.holds(tail, side.head) {
             // Acquire: pairs with the consumers' Release commits.
-            side.head = self.consumer.count.load(Ordering::Acquire);
+            side.head = self.head.load(Ordering::Acquire);
             if !geo.holds(tail, side.head) {
                 self.release_producing(side);
                 return Err(RingError::Corrupted("message counters out of range"));
@@ -116,7 +116,7 @@ impl RawRing {
         let geo = self.geometry(buf)?;
         let hold = self.lock_side(&self.consumer.lock, deadline)?;
         // Relaxed: this side's own words, ordered by the lock's Acquire.
-        let head = self.consumer.count.load(Ordering::Relaxed);
+        let head = self.head.load(Ordering::Relaxed);
         let mut side = Consuming {
             hold,
             geo,
@@ -126,7 +126,7 @@ impl RawRing {
         };
         if !geo.holds(side.tail, head) {
             // Acquire: pairs with the producers' Release commits.
-            side.tail = self.producer.count.load(Ordering::Acquire);
+            side.tail = self.tail.load(Ordering::Acquire);
             if !geo.holds(side.tail, head) {
                 self.release_consuming(side);
                 return Err(RingError::Corrupted("message counters out of range"));
@@ -182,7 +182,7 @@ impl RawRing {
         self.copy_in(buf, &side.geo, side.tail, &msgs[..n as usize * size]);
         side.tail = side.tail.wrapping_add(n);
         // Release: the commit; pairs with the consumers' Acquire load.
-        self.producer.count.store(side.tail, Ordering::Release);
+        self.tail.store(side.tail, Ordering::Release);
         self.waiting.data.notify();
         Ok(n)
     }
@@ -226,7 +226,7 @@ impl RawRing {
         side.head = side.head.wrapping_add(n);
         // Release: the commit; pairs with the producers' Acquire load, after
         // which they may overwrite the slots just read.
-        self.consumer.count.store(side.head, Ordering::Release);
+        self.head.store(side.head, Ordering::Release);
         self.waiting.room.notify();
         Ok(n)
     }
@@ -243,7 +243,7 @@ impl RawRing {
         if n > 0 {
             side.head = side.tail;
             // Release: as in `try_pop`.
-            self.consumer.count.store(side.head, Ordering::Release);
+            self.head.store(side.head, Ordering::Release);
             self.waiting.room.notify();
         }
         Ok(n)
@@ -267,7 +267,7 @@ impl RawRing {
         let mut head = side.head;
         self.waiting.room.wait_until(deadline, None, || {
             // Acquire: pairs with the consumers' Release commits.
-            head = self.consumer.count.load(Ordering::Acquire);
+            head = self.head.load(Ordering::Acquire);
             !geo.holds(tail, head)
                 || tail.wrapping_sub(head) < geo.capacity
                 || self.state() & SHUTDOWN != 0
@@ -300,14 +300,14 @@ impl RawRing {
         let mut tail = side.tail;
         self.waiting.data.wait_until(deadline, None, || {
             // Acquire: pairs with the producers' Release commits.
-            tail = self.producer.count.load(Ordering::Acquire);
+            tail = self.tail.load(Ordering::Acquire);
             !geo.holds(tail, head) || tail != head || self.state() & SHUTDOWN != 0
         });
         // The state, then the counter again: see `try_pop`.
         let state = self.state();
         if state & SHUTDOWN != 0 {
             // Acquire: pairs with the producers' Release commits.
-            tail = self.producer.count.load(Ordering::Acquire);
+            tail = self.tail.load(Ordering::Acquire);
         }
         if !geo.holds(tail, head) {
             return Err(RingError::Corrupted("message counters out of range"));
@@ -346,7 +346,7 @@ impl RawRing {
     pub(super) fn refresh_head(&self, side: &mut Producing) -> Result<(), RingError> {
         // Acquire: pairs with the consumers' Release commits; the slots
         // they freed are no longer read once this is seen.
-        let head = self.consumer.count.load(Ordering::Acquire);
+        let head = self.head.load(Ordering::Acquire);
         if !side.geo.holds(side.tail, head) {
             return Err(RingError::Corrupted("message counters out of range"));
         }
@@ -359,7 +359,7 @@ impl RawRing {
     pub(super) fn refresh_tail(&self, side: &mut Consuming) -> Result<(), RingError> {
         // Acquire: pairs with the producers' Release commits; the slots
         // they filled are complete once this is seen.
-        let tail = self.producer.count.load(Ordering::Acquire);
+        let tail = self.tail.load(Ordering::Acquire);
         if !side.geo.holds(tail, side.head) {
             return Err(RingError::Corrupted("message counters out of range"));
         }

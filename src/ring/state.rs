@@ -63,15 +63,15 @@ impl fmt::Display for RingError {
     }
 }
 
-/// One side of the ring: its lock, its counter, and its cached copy of the
-/// other side's counter. Written only by the holder of `lock`.
+/// One side of the ring: its lock and its cached copy of the other side's
+/// counter, on a line the other side never reads (so that a side taken per
+/// message pays no cache miss for its lock). Written only by the holder of
+/// `lock`.
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct Side {
     pub(crate) lock: RawLock,
-    /// Messages (or bytes) committed by this side, ever, wrapping.
-    pub(crate) count: AtomicU32,
-    /// The other side's `count`, as this side last read it.
+    /// The other side's counter, as this side last read it.
     pub(crate) seen: AtomicU32,
 }
 
@@ -112,7 +112,12 @@ pub(crate) struct Waiting {
 pub struct RawRing {
     pub(crate) config: CachePadded<Config>,
     pub(crate) producer: CachePadded<Side>,
+    /// Messages (or bytes) the producers committed, ever, wrapping: written
+    /// by the producing side, read by the consumers.
+    pub(crate) tail: CachePadded<AtomicU32>,
     pub(crate) consumer: CachePadded<Side>,
+    /// Messages (or bytes) the consumers took, ever, wrapping.
+    pub(crate) head: CachePadded<AtomicU32>,
     pub(crate) waiting: CachePadded<Waiting>,
 }
 
@@ -145,7 +150,6 @@ impl Side {
         fn new() -> Side {
             Side {
                 lock: RawLock::new(),
-                count: AtomicU32::new(0),
                 seen: AtomicU32::new(0),
             }
         }
@@ -172,7 +176,9 @@ impl RawRing {
                     state: AtomicU32::new(0),
                 }),
                 producer: CachePadded(Side::new()),
+                tail: CachePadded(AtomicU32::new(0)),
                 consumer: CachePadded(Side::new()),
+                head: CachePadded(AtomicU32::new(0)),
                 waiting: CachePadded(Waiting {
                     data: Signal::new(),
                     room: Signal::new(),
@@ -252,8 +258,8 @@ impl RawRing {
     pub fn len(&self) -> u32 {
         // Relaxed: a snapshot. Head first: tail only grows meanwhile, so
         // a torn pair reads as more, never negative.
-        let head = self.consumer.count.load(Ordering::Relaxed);
-        let tail = self.producer.count.load(Ordering::Relaxed);
+        let head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
         let len = tail.wrapping_sub(head);
         if len <= self.capacity() {
             len
