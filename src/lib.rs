@@ -52,6 +52,10 @@ pub use api::{
     SharedLockGuard, TryLockError,
 };
 #[cfg(all(feature = "std", not(loom)))]
+pub use api::{
+    wait, Connection, End, EndKind, Pipe, PipeOptions, RecvError, SegmentEnd, SendError, SocketEnd,
+};
+#[cfg(all(feature = "std", not(loom)))]
 pub use process::{active_children, ActiveChild, CloseError, Process, ProcessBuilder};
 #[cfg(all(feature = "std", not(loom)))]
 pub use shm::{

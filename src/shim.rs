@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | atomics, fences | `core::sync::atomic` | `loom::sync::atomic` |
 //! | [`WaitCell`] | the `sys` backend (futex or POSIX semaphore) | loom's mutex and condition variable |
+//! | [`wait_any`] | `futex_waitv`, where the backend has it | a spurious wake-up after a yield |
 //! | [`Deadline`] (the clock) | `CLOCK_MONOTONIC` | a clock that stands still: every finite deadline has passed |
 //! | [`current_thread`], [`next_hold`] | kernel thread id, per-thread stamp and counter | small ids per loom thread |
 //! | [`thread_is_gone`] | `kill(tid, 0)` and `/proc` | never: loom models no deaths |
@@ -29,7 +30,9 @@ mod imp {
         heavy as heavy_fence, light as light_fence, register as register_fences, sleeps_need_cap,
     };
     pub use crate::sys::Deadline;
-    pub(crate) use crate::sys::{current_thread, next_hold, spin_until, thread_is_gone, WaitCell};
+    pub(crate) use crate::sys::{
+        current_thread, next_hold, spin_until, thread_is_gone, wait_any, WaitCell, WAIT_ANY_MAX,
+    };
     pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
     /// Whether waiters can see threads die: they look for dead lock holders
@@ -351,6 +354,18 @@ mod imp {
     /// Loom models no thread deaths.
     pub(crate) fn thread_is_gone(_tid: u32) -> bool {
         false
+    }
+
+    /// The most words [`wait_any`] takes.
+    pub(crate) const WAIT_ANY_MAX: usize = 128;
+
+    /// Sleeping on several words: loom's condition variables wait one at
+    /// a time, so this yields and reports a spurious wake-up (which the
+    /// contract allows). No model sleeps on several rings; this only keeps
+    /// the code that can compiling under loom.
+    pub(crate) fn wait_any(_words: &[(&AtomicU32, u32)], _deadline: Deadline) -> Option<Wake> {
+        loom::thread::yield_now();
+        Some(Wake::Woken)
     }
 
     /// A spin under loom is one look: loom's preemptions explore the

@@ -9,6 +9,7 @@ mod error;
 mod event;
 mod lock;
 mod outcome;
+mod pipe;
 mod semaphore;
 
 pub use barrier::Barrier;
@@ -17,4 +18,7 @@ pub use error::Error;
 pub use event::Event;
 pub use lock::{Lock, LockGuard, RLock, RLockGuard, SharedLock, SharedLockGuard};
 pub use outcome::{OwnerDied, TryLockError};
+pub use pipe::{
+    wait, Connection, End, EndKind, Pipe, PipeOptions, RecvError, SegmentEnd, SendError, SocketEnd,
+};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};

@@ -59,6 +59,14 @@
 //! and the sleeping side heavily (`sys::barrier`: a compiler fence against a
 //! `membarrier`), so the fast path pays no fence instruction.
 //!
+//! # Messages of any length
+//!
+//! A byte ring carries length-framed records (`records`); `stream` builds
+//! messages of any length on them for `Pipe`: one record, committed with
+//! one store, when the message fits the ring, and a stream of pieces when
+//! it does not (a reader never returns part of one; an interrupted stream
+//! is reported as such). `multi` sleeps on several rings at once.
+//!
 //! # Hostile bytes
 //!
 //! The ring's state lives in memory every attached process can write. Every
@@ -69,12 +77,15 @@
 //! scribbles can make operations fail with [`RingError::Corrupted`], deliver
 //! garbage, or wait: never undefined behaviour in this process.
 
+pub(crate) mod multi;
 mod records;
 mod sides;
 mod signal;
 mod state;
+mod stream;
 
 pub use crate::shim::RingBuf;
 pub use records::{record_size, Record, FIRST, HEADER, LAST, RECORD_MAGIC, WHOLE};
 pub use sides::{Consuming, Producing};
 pub use state::{RawRing, RingError, MAX_CAPACITY};
+pub use stream::{Chunk, Incoming, Outgoing, Piece, Pushed, LENGTH_PREFIX};

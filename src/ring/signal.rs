@@ -157,4 +157,36 @@ impl Signal {
         }
         self.cell.wake_all(&self.word);
     }
+
+    /// Sets the sleepers bit for a sleep elsewhere (a wait on several
+    /// signals at once, see `ring::multi`) and returns the word as left:
+    /// the value to sleep on. The caller fences heavily and looks at its
+    /// condition before it sleeps, as [`Signal::wait_until`] does.
+    pub(super) fn announce(&self) -> u32 {
+        // Relaxed: as in `wait_until`; the caller's fence orders it.
+        let mut word = self.word.load(Ordering::Relaxed);
+        while word & SLEEPERS == 0 {
+            match self.word.compare_exchange_weak(
+                word,
+                word | SLEEPERS,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => word |= SLEEPERS,
+                Err(now) => word = now,
+            }
+        }
+        word
+    }
+
+    /// The word sleepers sleep on.
+    pub(super) fn word(&self) -> &AtomicU32 {
+        &self.word
+    }
+
+    /// Sleeps on this signal alone while its word is `expected` (as
+    /// [`Signal::announce`] left it), until woken or `until`.
+    pub(super) fn sleep(&self, expected: u32, until: Deadline) -> Wake {
+        self.cell.wait(&self.word, expected, until)
+    }
 }

@@ -69,3 +69,60 @@ impl WaitCell {
         let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
     }
 }
+
+/// The most words [`wait_any`] sleeps on at once (the kernel's
+/// `FUTEX_WAITV_MAX`).
+pub const WAIT_ANY_MAX: usize = 128;
+
+/// `futex_waitv` (Linux 5.16): sleeps while every `*word == expected` of
+/// `words`, until one of them is woken, or `deadline` passes. May return
+/// [`Wake::Woken`] spuriously (a signal, a word already differing); returns
+/// [`Wake::TimedOut`] whenever `deadline` has passed. `None` if the kernel
+/// lacks the call (`ENOSYS`, before 5.16, or a seccomp filter), or more
+/// than [`WAIT_ANY_MAX`] words are given: the caller then sleeps otherwise.
+///
+/// Each word is woken by the plain `FUTEX_WAKE` of [`WaitCell::wake_all`]:
+/// the shared (not private) 32-bit futex keys of both calls are the same.
+pub fn wait_any(words: &[(&AtomicU32, u32)], deadline: Deadline) -> Option<Wake> {
+    use core::sync::atomic::{AtomicBool, Ordering};
+    use futex::{Wait, WaitFlags, WaitPtr, WaitvFlags};
+
+    /// Set once the kernel said `ENOSYS`: later calls skip the syscall.
+    static MISSING: AtomicBool = AtomicBool::new(false);
+    // Relaxed: a per-process hint; a stale read costs one failing call.
+    if words.is_empty() || words.len() > WAIT_ANY_MAX || MISSING.load(Ordering::Relaxed) {
+        return None;
+    }
+    let mut waits = [Wait::new(); WAIT_ANY_MAX];
+    for (wait, (word, expected)) in waits.iter_mut().zip(words) {
+        wait.val = u64::from(*expected);
+        wait.uaddr = WaitPtr::new(word.as_ptr().cast());
+        // Without FUTEX2_PRIVATE: keyed by the page, shared with other
+        // processes, as every futex of this crate.
+        wait.flags = WaitFlags::SIZE_U32;
+    }
+    let ts;
+    let timeout = if deadline.is_never() {
+        None
+    } else {
+        let (tv_sec, tv_nsec) = deadline.as_secs_nanos();
+        ts = rustix::time::Timespec { tv_sec, tv_nsec };
+        Some(&ts)
+    };
+    let woke = match futex::waitv(
+        &waits[..words.len()],
+        WaitvFlags::empty(),
+        timeout,
+        rustix::time::ClockId::Monotonic,
+    ) {
+        Err(Errno::TIMEDOUT) => Wake::TimedOut,
+        Err(Errno::NOSYS) => {
+            MISSING.store(true, Ordering::Relaxed);
+            return None;
+        }
+        // Ok(index): that word was woken. AGAIN: a word had changed. INTR:
+        // a signal (the absolute deadline bounds the retry).
+        _ => Wake::Woken,
+    };
+    Some(Wake::checked(woke, deadline))
+}

@@ -10,6 +10,12 @@
 //! | `futex` | Linux (default) | empty: the kernel queues sleepers by address |
 //! | `posix-sem` | feature `posix-sem` (alias `pthread`), or not Linux | process-shared POSIX semaphore + sleeper count |
 //!
+//! Besides, each backend exports `wait_any(words, deadline)`, which sleeps
+//! on several words at once where the backend can (`futex_waitv` on Linux
+//! 5.16 and later) and returns `None` where it cannot (older kernels, and
+//! POSIX semaphores, which sleep on one semaphore each): its callers then
+//! sleep otherwise.
+//!
 //! The contract: `wait(word, expected, deadline)` sleeps only while
 //! `*word == expected` (checked atomically with going to sleep), and returns
 //! when woken, spuriously, or at `deadline`. It returns [`Wake::TimedOut`]
@@ -26,6 +32,12 @@
 
 pub(crate) mod barrier;
 mod ident;
+// What pipes ask the kernel about their ends: the socket pair of
+// `Pipe::new`, the open-file-description locks of a pipe in a segment.
+#[cfg(all(target_os = "linux", feature = "std"))]
+pub(crate) mod ofd;
+#[cfg(feature = "std")]
+pub(crate) mod socket;
 mod spin;
 mod time;
 
@@ -38,9 +50,11 @@ mod backend;
 mod backend;
 
 pub use backend::WaitCell;
+pub(crate) use backend::{wait_any, WAIT_ANY_MAX};
 pub(crate) use ident::{current_thread, next_hold, thread_is_gone, Caller};
 pub use spin::{set_spin_duration, spin_duration, MAX_SPIN};
 pub(crate) use spin::{spin_until, Poll};
+pub(crate) use time::coarse_nanos;
 pub use time::Deadline;
 
 /// The name of the compiled-in wait backend: `"futex"` or `"posix-sem"`.

@@ -350,3 +350,13 @@ fn errno() -> libc::c_int {
         *libc::__error()
     }
 }
+
+/// How many words [`wait_any`] could sleep on: none, see there.
+pub const WAIT_ANY_MAX: usize = 0;
+
+/// Sleeping on several words at once: a POSIX semaphore sleeps on one, so
+/// this backend cannot; always `None`, and the caller sleeps otherwise (on
+/// file descriptors, or on one word with a bounded sleep).
+pub fn wait_any(_words: &[(&AtomicU32, u32)], _deadline: Deadline) -> Option<Wake> {
+    None
+}

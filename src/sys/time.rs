@@ -101,6 +101,23 @@ impl Deadline {
     }
 }
 
+/// Nanoseconds of a monotonic clock that is cheap to read and coarse (on
+/// Linux `CLOCK_MONOTONIC_COARSE`: about 6 ns a read from the vDSO, against
+/// 35 ns for `CLOCK_MONOTONIC` on the 2-vCPU guest, and ticking every few
+/// milliseconds): for schedules of rare checks on fast paths, never for
+/// deadlines.
+#[cfg(target_os = "linux")]
+pub(crate) fn coarse_nanos() -> u64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    (ts.tv_sec as u64) * NANOS_PER_SEC + ts.tv_nsec as u64
+}
+
+/// Elsewhere, the monotonic clock itself.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn coarse_nanos() -> u64 {
+    monotonic_nanos()
+}
+
 #[cfg(target_os = "linux")]
 fn monotonic_nanos() -> u64 {
     // vDSO on Linux: no syscall.

@@ -1,0 +1,405 @@
+//! `Connection`: one end of a pipe. The handle, sending, readiness, and
+//! the event-loop descriptor; receiving is in `recv.rs`.
+//!
+//! # The event-loop descriptor
+//!
+//! Messages never go through the descriptor of a [`SocketEnd`]: a reader in
+//! an event loop declares itself waiting (its end's `fd_waiting` word, set
+//! by [`Connection::try_recv_bytes`] when it finds nothing), and a writer
+//! that commits a message and finds the word set takes it back and sends
+//! one wake token down its socket. A writer that finds the word clear pays
+//! one load: the fast path makes no system call. The declaration and the
+//! commit form Dekker's pattern, as the ring's sleepers do: the reader sets
+//! the word, fences heavily, looks at the ring; the writer commits (its
+//! commit's light fence follows), then looks at the word. Either the reader
+//! sees the message, or the writer sees the word.
+
+use super::end::{EndKind, SocketEnd};
+use super::error::{send_error, SendError};
+use super::shared::PipeMem;
+use crate::raw::Probe;
+use crate::ring::{Outgoing, Producing, Pushed, RawRing, RingBuf};
+use crate::shim::Deadline;
+use crate::sys;
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How often a sender asks the kernel whether the other end is still
+/// there, at most: a message sent to a dead end fails within this (plus the
+/// coarse clock's tick).
+const SEND_CHECK_EVERY: Duration = Duration::from_millis(100);
+
+/// One end of a pipe: sends and receives messages of bytes (and, with the
+/// `serde` feature, values), like Python's
+/// `multiprocessing.connection.Connection`.
+///
+/// Made by [`Pipe::new`](super::Pipe::new) (a [`SocketEnd`], the default
+/// type parameter) or found in a named segment
+/// ([`PipeOptions::open_in`](super::PipeOptions::open_in), a
+/// [`SegmentEnd`](super::SegmentEnd)). The messages go through shared
+/// memory; the end-of-file mechanism is the only kernel object involved.
+///
+/// A connection is `Send` and `Sync`: threads may share it, and a forked
+/// child may use its copy; each direction has a lock, so two processes (or
+/// threads) sending on one end at once never interleave their messages
+/// (Python's connections have no such lock and warn against it). It is not
+/// `Clone`: a pipe's end is one object, as in Python; share it by
+/// reference, or in an `Arc`.
+///
+/// Dropping the connection (or [`close`](Connection::close)) closes this
+/// handle of its end. The end closes when its last handle, in every
+/// process, is gone: the other end then receives what was sent and then
+/// [`RecvError::Eof`](super::RecvError::Eof), and its sends fail with
+/// [`SendError::BrokenPipe`].
+///
+/// A forked child inherits every handle its parent has at the fork, as it
+/// inherits descriptors: a handle of the parent's end that the child keeps
+/// keeps that end open in the child too (as with Python under `fork`), so
+/// a child that waits for end of file from its parent must not hold one
+/// (move the parent's handle into an `Option` the child can take and
+/// drop).
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Pipe, Process, RecvError};
+///
+/// let (parent, child) = Pipe::new(true)?;
+/// let worker = Process::spawn(move || {
+///     for _ in 0..2 {
+///         let msg = child.recv_bytes(1024).unwrap();
+///         child.send_bytes(&msg.to_ascii_uppercase()).unwrap();
+///     }
+/// })?;
+/// parent.send_bytes(b"hello")?;
+/// parent.send_bytes(b"world")?;
+/// assert_eq!(parent.recv_bytes(1024)?, b"HELLO");
+/// assert_eq!(parent.recv_bytes(1024)?, b"WORLD");
+/// // The worker returned: its end is gone.
+/// assert!(matches!(parent.recv_bytes(1024), Err(RecvError::Eof)));
+/// assert_eq!(worker.join()?, 0);
+/// # Ok::<(), shmsync::Error>(())
+/// ```
+pub struct Connection<E: EndKind = SocketEnd> {
+    pub(super) mem: PipeMem,
+    /// 0 for end A, 1 for end B.
+    pub(super) me: usize,
+    pub(super) can_send: bool,
+    pub(super) can_recv: bool,
+    pub(super) end: ManuallyDrop<E>,
+    /// `coarse_nanos` after which the next send asks whether the other end
+    /// is still there.
+    next_check: AtomicU64,
+    /// The other end was seen gone, for good ([`SocketEnd`] only).
+    peer_gone: AtomicBool,
+}
+
+impl<E: EndKind> Connection<E> {
+    pub(super) fn new(mem: PipeMem, me: usize, duplex: bool, end: E) -> Connection<E> {
+        // Relaxed: a flag for the other end's end-of-file check, which
+        // asks the kernel before trusting it.
+        mem.state().ends[me].opened.store(1, Ordering::Relaxed);
+        Connection {
+            mem,
+            me,
+            // A one-way pipe: A receives, B sends.
+            can_send: duplex || me == 1,
+            can_recv: duplex || me == 0,
+            end: ManuallyDrop::new(end),
+            next_check: AtomicU64::new(0),
+            peer_gone: AtomicBool::new(false),
+        }
+    }
+
+    /// Sends `buf` as one message, whole (Python's `send_bytes(buf)`).
+    ///
+    /// A message that fits the pipe's ring is committed with one store
+    /// once there is room for it; a longer one is streamed through the ring
+    /// in pieces while the other end receives it (a writer killed in the
+    /// middle leaves the reader [`RecvError::Truncated`], never a short
+    /// message). Blocks while the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::BrokenPipe`] once every handle of the other end is
+    /// gone (noticed within 100 ms, and at once by a send that waits for
+    /// room); [`SendError::ReadOnly`] on the receiving end of a one-way
+    /// pipe; [`SendError::Corrupted`] if a process wrote over the pipe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = shmsync::Pipe::new(true)?;
+    /// a.send_bytes(b"")?; // empty messages keep their place too
+    /// a.send_bytes(b"two")?;
+    /// assert_eq!(b.recv_bytes(16)?, b"");
+    /// assert_eq!(b.recv_bytes(16)?, b"two");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    ///
+    /// [`RecvError::Truncated`]: super::RecvError::Truncated
+    pub fn send_bytes(&self, buf: &[u8]) -> Result<(), SendError> {
+        self.send_until(buf, Deadline::NEVER)
+    }
+
+    /// Sends `buf[offset..offset + size]` as one message (Python's
+    /// `send_bytes(buf, offset, size)`); `size` `None` means to the end of
+    /// `buf`.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::OutOfRange`] if the range does not lie in `buf`; as
+    /// [`send_bytes`](Connection::send_bytes) otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Pipe, SendError};
+    ///
+    /// let (a, b) = Pipe::new(true)?;
+    /// a.send_bytes_range(b"0123456789", 2, Some(3))?;
+    /// a.send_bytes_range(b"0123456789", 7, None)?;
+    /// assert_eq!(b.recv_bytes(16)?, b"234");
+    /// assert_eq!(b.recv_bytes(16)?, b"789");
+    /// assert!(matches!(
+    ///     a.send_bytes_range(b"0123", 3, Some(2)),
+    ///     Err(SendError::OutOfRange { offset: 3, size: 2, len: 4 })
+    /// ));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn send_bytes_range(
+        &self,
+        buf: &[u8],
+        offset: usize,
+        size: Option<usize>,
+    ) -> Result<(), SendError> {
+        let len = buf.len();
+        let size = size.unwrap_or(len.saturating_sub(offset));
+        let range = offset
+            .checked_add(size)
+            .filter(|&end| end <= len)
+            .map(|end| &buf[offset..end]);
+        match range {
+            Some(msg) => self.send_bytes(msg),
+            None => Err(SendError::OutOfRange { offset, size, len }),
+        }
+    }
+
+    /// Sends with every wait bounded by `deadline` (the public sends pass
+    /// `NEVER`). A message streamed in part when the deadline passes is
+    /// left interrupted: its reader sees it truncated.
+    pub(super) fn send_until(&self, msg: &[u8], deadline: Deadline) -> Result<(), SendError> {
+        if !self.can_send {
+            return Err(SendError::ReadOnly);
+        }
+        self.check_peer_if_due()?;
+        let (ring, buf) = self.mem.ring(self.me);
+        let mut side = ring.take_producing(buf, deadline).map_err(send_error)?;
+        let sent = self.push(ring, buf, &mut side, msg, deadline);
+        ring.release_producing(side);
+        sent
+    }
+
+    /// Commits `msg` with the producing side held, waiting for room as
+    /// needed and asking on the probe schedule whether the reader is gone.
+    fn push(
+        &self,
+        ring: &RawRing,
+        buf: &RingBuf,
+        side: &mut Producing,
+        msg: &[u8],
+        deadline: Deadline,
+    ) -> Result<(), SendError> {
+        let mut out = Outgoing::new();
+        let mut probe: Option<Probe> = None;
+        loop {
+            let pushed = ring
+                .push_message(buf, side, msg, &mut out)
+                .map_err(send_error)?;
+            self.wake_event_loop_reader();
+            let Pushed::NeedRoom(want) = pushed else {
+                return Ok(());
+            };
+            let probe = probe.get_or_insert_with(Probe::start);
+            let until = deadline.min(probe.at());
+            if ring
+                .wait_for_room_bytes(side, want, until)
+                .map_err(send_error)?
+            {
+                continue;
+            }
+            if probe.due() && self.peer_is_gone() {
+                return Err(SendError::BrokenPipe);
+            }
+            if deadline.has_passed() {
+                return Err(SendError::Timeout);
+            }
+        }
+    }
+
+    /// After a commit: sends a wake token if the other end's reader waits
+    /// in an event loop (see the module docs).
+    #[inline]
+    fn wake_event_loop_reader(&self) {
+        let waiting = &self.mem.state().ends[1 - self.me].fd_waiting;
+        // Relaxed: the commit's light fence orders this load after the
+        // commit (the writer's half of the Dekker pair); the swap decides
+        // which writer sends the token.
+        if waiting.load(Ordering::Relaxed) != 0 && waiting.swap(0, Ordering::Relaxed) != 0 {
+            if let Some(fd) = self.end.token_fd() {
+                sys::socket::send_token(fd);
+            }
+        }
+    }
+
+    /// Asks whether the other end is gone if the last time was long enough
+    /// ago: one coarse clock read per send, one system call per
+    /// [`SEND_CHECK_EVERY`].
+    #[inline]
+    fn check_peer_if_due(&self) -> Result<(), SendError> {
+        let now = sys::coarse_nanos();
+        // Relaxed: a per-handle schedule; racing threads at worst both ask.
+        if now < self.next_check.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.next_check.store(
+            now.saturating_add(SEND_CHECK_EVERY.as_nanos() as u64),
+            Ordering::Relaxed,
+        );
+        if self.peer_is_gone() {
+            return Err(SendError::BrokenPipe);
+        }
+        Ok(())
+    }
+
+    /// Whether every handle of the other end is gone (a system call, unless
+    /// seen before for good).
+    pub(super) fn peer_is_gone(&self) -> bool {
+        // Relaxed: a sticky verdict of this handle's own.
+        if self.peer_gone.load(Ordering::Relaxed) {
+            return true;
+        }
+        let peer = 1 - self.me;
+        // Relaxed: a flag that only goes from 0 to 1; the kernel's answer
+        // is what decides.
+        let opened = self.mem.state().ends[peer].opened.load(Ordering::Relaxed) != 0;
+        let gone = self.end.peer_gone(peer, opened);
+        if gone && E::FINAL {
+            self.peer_gone.store(true, Ordering::Relaxed);
+        }
+        gone
+    }
+
+    /// Whether a message is waiting, or the other end is gone (end of file
+    /// is waiting), without taking anything (Python's `poll(timeout)`).
+    ///
+    /// `timeout` `Some(Duration::ZERO)` looks and returns at once (Python's
+    /// default); `None` waits as long as it takes. Sleeps in the kernel
+    /// while it waits; an end of file is noticed within 100 ms.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::WriteOnly`] on the sending end of a one-way pipe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (a, b) = shmsync::Pipe::new(true)?;
+    /// assert!(!b.poll(Some(Duration::ZERO))?);
+    /// a.send_bytes(b"x")?;
+    /// assert!(b.poll(Some(Duration::ZERO))?);
+    /// assert!(b.poll(None)?); // still there: poll takes nothing
+    /// drop(a);
+    /// assert_eq!(b.recv_bytes(8)?, b"x");
+    /// assert!(b.poll(Some(Duration::ZERO))?); // end of file is waiting
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    ///
+    /// [`RecvError::WriteOnly`]: super::RecvError::WriteOnly
+    pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, super::RecvError> {
+        if !self.can_recv {
+            return Err(super::RecvError::WriteOnly);
+        }
+        let deadline = timeout.map_or(Deadline::NEVER, Deadline::after);
+        Ok(!super::wait::wait_deadline(&[self], deadline).is_empty())
+    }
+
+    /// Whether a message is there to receive now (a snapshot of the ring;
+    /// pieces left by a reader that died are not counted once the consuming
+    /// side can be taken to look).
+    pub(super) fn has_message(&self) -> bool {
+        let (ring, buf) = self.mem.ring(1 - self.me);
+        if ring.is_empty() {
+            return false;
+        }
+        match ring.take_consuming(buf, Deadline::now()) {
+            Ok(mut side) => {
+                let there = !matches!(ring.begin_message(buf, &mut side), Ok(None));
+                ring.release_consuming(side);
+                there
+            }
+            // Another reader holds the side: it sees the message.
+            Err(_) => true,
+        }
+    }
+
+    /// Whether this end sends (false for the receiving end of a one-way
+    /// pipe), Python's `writable`.
+    pub fn writable(&self) -> bool {
+        self.can_send
+    }
+
+    /// Whether this end receives (false for the sending end of a one-way
+    /// pipe), Python's `readable`.
+    pub fn readable(&self) -> bool {
+        self.can_recv
+    }
+
+    /// Closes this handle of its end (the same as dropping it). The end
+    /// closes when its last handle in every process is gone.
+    pub fn close(self) {}
+
+    /// The ring this end receives on (`in`) and the one it sends on.
+    pub(super) fn rings(&self) -> [&RawRing; 2] {
+        let state = self.mem.state();
+        [&state.rings[1 - self.me], &state.rings[self.me]]
+    }
+}
+
+impl<E: EndKind> Drop for Connection<E> {
+    fn drop(&mut self) {
+        // SAFETY: `end` is dropped once, here, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.end) };
+        // The end may be gone now: let the other end's sleepers look.
+        for ring in self.rings() {
+            ring.nudge();
+        }
+    }
+}
+
+/// The connection's socket: it polls readable when a message or end of
+/// file is waiting for a reader that found nothing with
+/// [`try_recv_bytes`](Connection::try_recv_bytes) (which declared it
+/// waiting), so it can join `poll`, epoll, mio or tokio's `AsyncFd`. It
+/// carries wake tokens only; never read from or write to it.
+impl AsFd for Connection<SocketEnd> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.end.fd()
+    }
+}
+
+impl<E: EndKind> fmt::Debug for Connection<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("end", &if self.me == 0 { "A" } else { "B" })
+            .field("readable", &self.can_recv)
+            .field("writable", &self.can_send)
+            .field("mechanism", &*self.end)
+            .finish()
+    }
+}

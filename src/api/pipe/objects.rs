@@ -1,0 +1,53 @@
+//! Values through a pipe (feature `serde`): encoded with postcard, the
+//! counterpart of Python's pickling in `Connection.send` / `recv`.
+
+use super::connection::Connection;
+use super::end::EndKind;
+use super::error::{RecvError, SendError};
+
+impl<E: EndKind> Connection<E> {
+    /// Sends `value`, encoded with postcard, as one message (Python's
+    /// `send(obj)`).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Encode`] if postcard cannot encode it; as
+    /// [`send_bytes`](Connection::send_bytes) otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = shmsync::Pipe::new(true)?;
+    /// a.send(&("answer", 42u32))?;
+    /// assert_eq!(b.recv::<(String, u32)>()?, ("answer".to_string(), 42));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn send<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<(), SendError> {
+        let bytes = postcard::to_allocvec(value).map_err(SendError::Encode)?;
+        self.send_bytes(&bytes)
+    }
+
+    /// Receives the next message and decodes it as a `T` (Python's
+    /// `recv()`).
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Decode`] if the message is not a `T` (it has been
+    /// received); as [`recv_bytes`](Connection::recv_bytes) otherwise.
+    pub fn recv<T: serde::de::DeserializeOwned>(&self) -> Result<T, RecvError> {
+        let bytes = self.recv_bytes(usize::MAX)?;
+        postcard::from_bytes(&bytes).map_err(RecvError::Decode)
+    }
+
+    /// [`recv`](Connection::recv) for event loops: as
+    /// [`try_recv_bytes`](Connection::try_recv_bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::WouldBlock`] when no message is there; as
+    /// [`recv`](Connection::recv) otherwise.
+    pub fn try_recv<T: serde::de::DeserializeOwned>(&self) -> Result<T, RecvError> {
+        let bytes = self.try_recv_bytes(usize::MAX)?;
+        postcard::from_bytes(&bytes).map_err(RecvError::Decode)
+    }
+}

@@ -1,0 +1,361 @@
+//! Receiving on a [`Connection`]: waiting for a message, sizing it against
+//! what the caller asked for, taking it piece by piece.
+//!
+//! The consuming side of the ring is held from the look at the message's
+//! length to its last piece, so two receivers on one end (threads, or
+//! processes sharing it after a fork) never split a message between them.
+//! A message longer than asked for is left whole where it is. Buffers are
+//! sized by lengths the ring has checked (and, for a streamed message, grow
+//! with the pieces that actually arrive), never by a length alone.
+
+use super::connection::Connection;
+use super::end::EndKind;
+use super::error::{recv_error, RecvError};
+use crate::raw::Probe;
+use crate::ring::{Consuming, Incoming, Piece, RawRing, RingBuf};
+use crate::shim::{self, Deadline};
+use crate::sys;
+use std::sync::atomic::Ordering;
+
+/// Where a message goes.
+pub(super) enum Sink<'a> {
+    /// A vector that grows with the message, up to `max` bytes.
+    Vec { vec: &'a mut Vec<u8>, max: usize },
+    /// A caller's buffer.
+    Slice(&'a mut [u8]),
+}
+
+impl Sink<'_> {
+    /// The bytes the `len` bytes at `at` of a message of `total` go to.
+    fn room_for(&mut self, at: u64, len: usize, total: u64) -> Result<&mut [u8], RecvError> {
+        let at = usize::try_from(at).map_err(|_| RecvError::NoMemory { len: total })?;
+        let end = at
+            .checked_add(len)
+            .ok_or(RecvError::NoMemory { len: total })?;
+        match self {
+            Sink::Vec { vec, .. } => {
+                if vec.capacity() < end {
+                    // Grow by doubling, but never past the stated length: a
+                    // peer that states a huge one gets memory only as its
+                    // pieces arrive.
+                    let total = usize::try_from(total).unwrap_or(usize::MAX);
+                    let want = end.max(total.min(vec.capacity().saturating_mul(2)));
+                    vec.try_reserve_exact(want - vec.len())
+                        .map_err(|_| RecvError::NoMemory { len: total as u64 })?;
+                }
+                vec.resize(end, 0);
+                Ok(&mut vec[at..end])
+            }
+            Sink::Slice(buf) => buf
+                .get_mut(at..end)
+                .ok_or(RecvError::Corrupted("message longer than it said")),
+        }
+    }
+}
+
+/// How long each part of a receive may wait.
+#[derive(Clone, Copy)]
+pub(super) struct Waits {
+    /// For the side's lock and for a message to begin.
+    pub(super) start: Deadline,
+    /// For the rest of a message that has begun.
+    pub(super) body: Deadline,
+    /// Declare this reader waiting on its descriptor instead of sleeping
+    /// when no message is there (event loops).
+    pub(super) arm: bool,
+}
+
+impl Waits {
+    /// A blocking receive.
+    pub(super) const BLOCKING: Waits = Waits {
+        start: Deadline::NEVER,
+        body: Deadline::NEVER,
+        arm: false,
+    };
+}
+
+impl<E: EndKind> Connection<E> {
+    /// Receives the next message (Python's `recv_bytes(maxlength)`),
+    /// waiting for one as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// - [`RecvError::Eof`] once every handle of the other end is gone and
+    ///   everything it sent has been received (noticed within 100 ms);
+    /// - [`RecvError::TooLong`] if the message is longer than `max`: it
+    ///   stays in the pipe, whole, for a later call with a larger `max`
+    ///   (Python instead makes the connection unreadable);
+    /// - [`RecvError::Truncated`] if the writer stopped in the middle of a
+    ///   message longer than the ring (it died, or was interrupted);
+    /// - [`RecvError::WriteOnly`] on the sending end of a one-way pipe;
+    /// - [`RecvError::NoMemory`], [`RecvError::Corrupted`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Pipe, RecvError};
+    ///
+    /// let (a, b) = Pipe::new(true)?;
+    /// a.send_bytes(b"a long message")?;
+    /// assert!(matches!(b.recv_bytes(4), Err(RecvError::TooLong { len: 14, max: 4 })));
+    /// assert_eq!(b.recv_bytes(100)?, b"a long message"); // still there
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn recv_bytes(&self, max: usize) -> Result<Vec<u8>, RecvError> {
+        let mut vec = Vec::new();
+        self.recv_into_sink(&mut Sink::Vec { vec: &mut vec, max }, Waits::BLOCKING)?;
+        Ok(vec)
+    }
+
+    /// Receives the next message into `buf` from `offset` on and returns its
+    /// length (Python's `recv_bytes_into(buf, offset)`).
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::BufferTooShort`] if the message does not fit
+    /// `buf[offset..]`: it is received and handed back in the error, whole;
+    /// [`RecvError::OffsetTooLarge`] if `offset > buf.len()`; as
+    /// [`recv_bytes`](Connection::recv_bytes) otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Pipe, RecvError};
+    ///
+    /// let (a, b) = Pipe::new(true)?;
+    /// let mut buf = [0u8; 8];
+    /// a.send_bytes(b"abc")?;
+    /// assert_eq!(b.recv_bytes_into(&mut buf, 2)?, 3);
+    /// assert_eq!(&buf[..5], b"\0\0abc");
+    /// a.send_bytes(b"0123456789")?;
+    /// match b.recv_bytes_into(&mut buf, 0) {
+    ///     Err(RecvError::BufferTooShort(msg)) => assert_eq!(msg, b"0123456789"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn recv_bytes_into(&self, buf: &mut [u8], offset: usize) -> Result<usize, RecvError> {
+        let len = buf.len();
+        let Some(dst) = buf.get_mut(offset..) else {
+            return Err(RecvError::OffsetTooLarge { offset, len });
+        };
+        let got = self.recv_into_sink(&mut Sink::Slice(dst), Waits::BLOCKING)?;
+        // The message fitted the slice, so its length fits a usize.
+        Ok(got as usize)
+    }
+
+    /// Receives the next message if one is there, without waiting for one
+    /// to begin: the receive of an event loop. When none is there, declares
+    /// this reader waiting, so that the connection's descriptor polls
+    /// readable once a message (or end of file) arrives, and fails with
+    /// [`RecvError::WouldBlock`] (whose `io::Error` has kind `WouldBlock`,
+    /// what tokio's `AsyncFd::try_io` looks for).
+    ///
+    /// A message longer than the ring that has begun to arrive is received
+    /// to its end, waiting for its pieces.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::WouldBlock`]; as [`recv_bytes`](Connection::recv_bytes)
+    /// otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Pipe, RecvError};
+    ///
+    /// let (a, b) = Pipe::new(true)?;
+    /// assert!(matches!(b.try_recv_bytes(64), Err(RecvError::WouldBlock)));
+    /// a.send_bytes(b"now")?;
+    /// assert_eq!(b.try_recv_bytes(64)?, b"now");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn try_recv_bytes(&self, max: usize) -> Result<Vec<u8>, RecvError> {
+        let mut vec = Vec::new();
+        let waits = Waits {
+            start: Deadline::now(),
+            body: Deadline::NEVER,
+            arm: true,
+        };
+        self.recv_into_sink(&mut Sink::Vec { vec: &mut vec, max }, waits)?;
+        Ok(vec)
+    }
+
+    /// Receives one message into `sink`; returns its length.
+    pub(super) fn recv_into_sink(&self, sink: &mut Sink<'_>, waits: Waits) -> Result<u64, RecvError> {
+        if !self.can_recv {
+            return Err(RecvError::WriteOnly);
+        }
+        let (ring, buf) = self.mem.ring(1 - self.me);
+        let mut side = match ring.take_consuming(buf, waits.start) {
+            Ok(side) => side,
+            Err(e) => {
+                let e = recv_error(e);
+                return Err(match e {
+                    RecvError::Timeout if waits.arm => {
+                        // Another reader holds the side; be told of the
+                        // next message all the same.
+                        self.arm_event_loop();
+                        RecvError::WouldBlock
+                    }
+                    e => e,
+                });
+            }
+        };
+        let got = self.take_message(ring, buf, &mut side, sink, waits);
+        ring.release_consuming(side);
+        got
+    }
+
+    fn take_message(
+        &self,
+        ring: &RawRing,
+        buf: &RingBuf,
+        side: &mut Consuming,
+        sink: &mut Sink<'_>,
+        waits: Waits,
+    ) -> Result<u64, RecvError> {
+        let mut msg = self.await_message(ring, buf, side, waits)?;
+        match sink {
+            Sink::Vec { max, .. } if msg.len() > *max as u64 => {
+                return Err(RecvError::TooLong {
+                    len: msg.len(),
+                    max: *max,
+                })
+            }
+            Sink::Slice(dst) if msg.len() > dst.len() as u64 => {
+                let mut whole = Vec::new();
+                let mut into = Sink::Vec {
+                    vec: &mut whole,
+                    max: usize::MAX,
+                };
+                self.read_pieces(ring, buf, side, &mut msg, &mut into, waits.body)?;
+                return Err(RecvError::BufferTooShort(whole));
+            }
+            _ => {}
+        }
+        self.read_pieces(ring, buf, side, &mut msg, sink, waits.body)?;
+        Ok(msg.len())
+    }
+
+    /// Waits, with the consuming side held, for a message to begin; end of
+    /// file once the other end is gone and the ring is empty.
+    fn await_message(
+        &self,
+        ring: &RawRing,
+        buf: &RingBuf,
+        side: &mut Consuming,
+        waits: Waits,
+    ) -> Result<Incoming, RecvError> {
+        let mut probe: Option<Probe> = None;
+        loop {
+            if let Some(msg) = ring.begin_message(buf, side).map_err(recv_error)? {
+                return Ok(msg);
+            }
+            if waits.arm {
+                self.arm_event_loop();
+                if let Some(msg) = ring.begin_message(buf, side).map_err(recv_error)? {
+                    return Ok(msg);
+                }
+                if self.peer_is_gone() {
+                    return self.last_look(ring, buf, side);
+                }
+                return Err(RecvError::WouldBlock);
+            }
+            let probe = probe.get_or_insert_with(Probe::start);
+            let until = waits.start.min(probe.at());
+            if ring.wait_for_data(side, until).map_err(recv_error)? {
+                continue;
+            }
+            if probe.due() && self.peer_is_gone() {
+                return self.last_look(ring, buf, side);
+            }
+            if waits.start.has_passed() {
+                return Err(RecvError::Timeout);
+            }
+        }
+    }
+
+    /// The other end is gone: the message it committed before it went, if
+    /// any, else end of file.
+    fn last_look(
+        &self,
+        ring: &RawRing,
+        buf: &RingBuf,
+        side: &mut Consuming,
+    ) -> Result<Incoming, RecvError> {
+        // The writer's last commits came before its end went; after the
+        // fence, this look sees them.
+        shim::heavy_fence();
+        ring.begin_message(buf, side)
+            .map_err(recv_error)?
+            .ok_or(RecvError::Eof)
+    }
+
+    /// Takes the pieces of `msg` into `sink`, waiting for those still to
+    /// come until `deadline`.
+    fn read_pieces(
+        &self,
+        ring: &RawRing,
+        buf: &RingBuf,
+        side: &mut Consuming,
+        msg: &mut Incoming,
+        sink: &mut Sink<'_>,
+        deadline: Deadline,
+    ) -> Result<(), RecvError> {
+        let truncated = |msg: &Incoming| RecvError::Truncated {
+            len: msg.len(),
+            received: msg.received(),
+        };
+        let mut probe: Option<Probe> = None;
+        while !msg.is_complete() {
+            match ring.next_piece(buf, side, msg).map_err(recv_error)? {
+                Piece::Data(chunk) => {
+                    let dst = if chunk.is_empty() {
+                        &mut []
+                    } else {
+                        sink.room_for(msg.received(), chunk.len(), msg.len())?
+                    };
+                    ring.take_piece(buf, side, msg, chunk, dst)
+                        .map_err(recv_error)?;
+                }
+                Piece::Interrupted => return Err(truncated(msg)),
+                Piece::Pending => {
+                    let probe = probe.get_or_insert_with(Probe::start);
+                    if ring
+                        .wait_for_data(side, deadline.min(probe.at()))
+                        .map_err(recv_error)?
+                    {
+                        continue;
+                    }
+                    if probe.due() && (self.peer_is_gone() || ring.producer_abandoned()) {
+                        shim::heavy_fence();
+                        if ring.next_piece(buf, side, msg).map_err(recv_error)? == Piece::Pending {
+                            return Err(truncated(msg));
+                        }
+                        continue;
+                    }
+                    if deadline.has_passed() {
+                        return Err(RecvError::Timeout);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Declares this reader waiting on its descriptor (see the module docs
+    /// of `connection`): drops the tokens of earlier waits, sets the word,
+    /// fences heavily. The caller looks at the ring afterwards.
+    fn arm_event_loop(&self) {
+        if let Some(fd) = self.end.token_fd() {
+            sys::socket::drain_tokens(fd);
+            // Relaxed: the heavy fence below orders it before the caller's
+            // look at the ring (the reader's half of the Dekker pair).
+            self.mem.state().ends[self.me]
+                .fd_waiting
+                .swap(1, Ordering::Relaxed);
+            shim::heavy_fence();
+        }
+    }
+}

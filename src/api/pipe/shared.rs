@@ -1,0 +1,165 @@
+//! The pipe's object in shared memory: one byte ring per direction, the
+//! words each end keeps, and the rings' buffers behind them, in one
+//! mapping (its own, or a segment's).
+
+use super::PipeOptions;
+use crate::api::error::Error;
+use crate::raw::CachePadded;
+use crate::ring::{RawRing, RingBuf};
+use crate::shm::{Segment, SharedTail, ShmSafe};
+use std::sync::atomic::AtomicU32;
+
+/// Where each ring's buffer starts: on a line pair of its own.
+const BUFFER_ALIGN: usize = 128;
+
+/// Ring `e` carries what end `e` sends: ring 0 from end A to end B, ring 1
+/// from B to A. End `e` sends on ring `e` and receives on ring `1 - e`.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct PipeState {
+    pub(crate) rings: [RawRing; 2],
+    pub(crate) ends: [CachePadded<EndWords>; 2],
+    pub(crate) info: CachePadded<Info>,
+}
+
+/// The words one end keeps, on a line of their own: its reader writes them
+/// rarely, the other end's writer reads them after every commit.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct EndWords {
+    /// 1 while this end's reader waits on its descriptor in an event loop
+    /// and wants a wake token. Set by that reader; taken back to 0 by the
+    /// writer that sends the token.
+    pub(crate) fd_waiting: AtomicU32,
+    /// Nonzero once a process has opened this end. In a segment, the other
+    /// end's absence means end of file only after it has been there once.
+    pub(crate) opened: AtomicU32,
+}
+
+/// What the pipe was made with, for those who open it later.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct Info {
+    /// 1 for a two-way pipe, 0 for a one-way one (A receives, B sends).
+    pub(crate) duplex: AtomicU32,
+}
+
+// SAFETY: two rings (ShmSafe themselves), and atomics: no pointers, any
+// bytes valid (checked before use), no Drop.
+unsafe impl ShmSafe for PipeState {}
+
+impl PipeState {
+    fn new(duplex: bool, capacities: [u32; 2]) -> PipeState {
+        let end = || {
+            CachePadded(EndWords {
+                fd_waiting: AtomicU32::new(0),
+                opened: AtomicU32::new(0),
+            })
+        };
+        PipeState {
+            rings: [
+                RawRing::new_bytes(capacities[0]),
+                RawRing::new_bytes(capacities[1]),
+            ],
+            ends: [end(), end()],
+            info: CachePadded(Info {
+                duplex: AtomicU32::new(u32::from(duplex)),
+            }),
+        }
+    }
+}
+
+/// This process's handle on a pipe's object: the state and the two ring
+/// buffers as mapped here.
+#[derive(Clone, Debug)]
+pub(crate) struct PipeMem {
+    obj: SharedTail<PipeState>,
+    bufs: [RingBuf; 2],
+}
+
+impl PipeMem {
+    /// The ring sizes, in bytes, for `options`: a one-way pipe only uses
+    /// ring 1 (B to A); ring 0 gets the smallest size.
+    fn capacities(options: &PipeOptions) -> Result<[u32; 2], Error> {
+        let bytes = u32::try_from(options.capacity)
+            .ok()
+            .and_then(RawRing::byte_capacity)
+            .ok_or(Error::InvalidArgument(
+                "pipe capacity must be between 1 byte and 1 GiB",
+            ))?;
+        let unused = RawRing::byte_capacity(1).unwrap_or(16);
+        Ok([if options.duplex { bytes } else { unused }, bytes])
+    }
+
+    /// A fresh pipe in its own shared mapping.
+    pub(crate) fn new(options: &PipeOptions) -> Result<PipeMem, Error> {
+        let caps = PipeMem::capacities(options)?;
+        let obj = SharedTail::new(
+            PipeState::new(options.duplex, caps),
+            caps[0] as usize + caps[1] as usize,
+            BUFFER_ALIGN,
+        )?;
+        Ok(PipeMem::with_buffers(obj, caps))
+    }
+
+    /// The pipe `name` in `segment`, made with `options` if it is not there
+    /// yet.
+    pub(crate) fn in_segment(
+        segment: &Segment,
+        name: &str,
+        options: &PipeOptions,
+    ) -> Result<PipeMem, Error> {
+        let caps = PipeMem::capacities(options)?;
+        let obj = segment.get_or_init_with_tail(
+            name,
+            caps[0] as usize + caps[1] as usize,
+            BUFFER_ALIGN,
+            || PipeState::new(options.duplex, caps),
+        )?;
+        // Relaxed: fixed at creation, published with the object.
+        let duplex = obj.head().info.duplex.load(std::sync::atomic::Ordering::Relaxed);
+        if duplex != u32::from(options.duplex) {
+            return Err(Error::InvalidArgument(
+                "the pipe in the segment was made with another duplex setting",
+            ));
+        }
+        Ok(PipeMem::with_buffers(obj, caps))
+    }
+
+    fn with_buffers(obj: SharedTail<PipeState>, caps: [u32; 2]) -> PipeMem {
+        let base = obj.tail();
+        // SAFETY: the tail is `caps[0] + caps[1]` bytes inside the mapping
+        // that `obj` keeps alive as long as this PipeMem (which holds both);
+        // the two buffers do not overlap, and are only used as ring buffers.
+        let bufs = unsafe {
+            [
+                RingBuf::from_raw(base, caps[0] as usize),
+                RingBuf::from_raw(base.add(caps[0] as usize), caps[1] as usize),
+            ]
+        };
+        PipeMem { obj, bufs }
+    }
+
+    /// The shared state.
+    #[inline]
+    pub(crate) fn state(&self) -> &PipeState {
+        self.obj.head()
+    }
+
+    /// Ring `i` and its buffer.
+    #[inline]
+    pub(crate) fn ring(&self, i: usize) -> (&RawRing, &RingBuf) {
+        (&self.state().rings[i], &self.bufs[i])
+    }
+
+    /// The whole object's bytes as mapped here: the state, then the
+    /// buffers (for the hostile-bytes fuzz hook).
+    #[cfg(fuzzing)]
+    pub(crate) fn raw_bytes(&self) -> (std::ptr::NonNull<u8>, usize) {
+        let start = std::ptr::NonNull::from(self.state()).cast::<u8>();
+        let end = self.bufs[1].len()
+            + (self.obj.tail().as_ptr() as usize - start.as_ptr() as usize)
+            + self.bufs[0].len();
+        (start, end)
+    }
+}

@@ -1,0 +1,127 @@
+//! `wait`: Python's `multiprocessing.connection.wait` for connections,
+//! sleeping in the kernel on every ring at once.
+//!
+//! On the futex backend the sleep is one `futex_waitv` over the data
+//! signals of every ring (Linux 5.16; checked here on 6.18): any commit
+//! wakes it. Where that is missing (the POSIX-semaphore backend, older
+//! kernels), connections made by `Pipe::new` wait in `poll(2)` on their
+//! sockets, having declared themselves waiting so that writers send wake
+//! tokens; pipes in a segment, which have no socket, sleep on their first
+//! ring in slices of 10 ms and look at the others between slices. The death
+//! of an end is asked of the kernel on the probe schedule (1 ms into the
+//! wait, then doubling up to every 100 ms).
+
+use super::connection::Connection;
+use super::end::EndKind;
+use crate::raw::Probe;
+use crate::ring::multi::wait_for_any_data;
+use crate::ring::RawRing;
+use crate::shim::{self, Deadline};
+use crate::sys;
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Waits until at least one of `connections` is ready, or `timeout` runs
+/// out, and returns the ready ones, in their order (Python's
+/// `multiprocessing.connection.wait(object_list, timeout)`).
+///
+/// A connection is ready when [`Connection::poll`] would say so: a message
+/// is waiting, or end of file is (the other end is gone; for the sending
+/// end of a one-way pipe, only that). `timeout` `None` waits as long as it
+/// takes; an empty result means the time ran out. Sleeps in the kernel
+/// while nothing is ready, never in a busy loop.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{wait, Pipe, Process};
+/// use std::time::Duration;
+///
+/// let (a1, b1) = Pipe::new(true)?;
+/// let (a2, b2) = Pipe::new(true)?;
+/// let child = Process::spawn(move || b2.send_bytes(b"from two").unwrap())?;
+/// let ready = wait(&[&a1, &a2], Some(Duration::from_secs(10)));
+/// assert_eq!(ready.len(), 1);
+/// assert!(std::ptr::eq(ready[0], &a2));
+/// assert_eq!(a2.recv_bytes(64)?, b"from two");
+/// assert!(wait(&[&a1], Some(Duration::ZERO)).is_empty());
+/// # drop(b1);
+/// # child.join()?;
+/// # Ok::<(), shmsync::Error>(())
+/// ```
+pub fn wait<'c, E: EndKind>(
+    connections: &[&'c Connection<E>],
+    timeout: Option<Duration>,
+) -> Vec<&'c Connection<E>> {
+    wait_deadline(connections, timeout.map_or(Deadline::NEVER, Deadline::after))
+}
+
+/// [`wait`] until `deadline`.
+pub(super) fn wait_deadline<'c, E: EndKind>(
+    connections: &[&'c Connection<E>],
+    deadline: Deadline,
+) -> Vec<&'c Connection<E>> {
+    let mut gone = vec![false; connections.len()];
+    let mut probe = Probe::start();
+    let mut ask_kernel = true;
+    loop {
+        let mut ready = Vec::new();
+        for (conn, gone) in connections.iter().zip(gone.iter_mut()) {
+            if conn.readable() && conn.has_message() {
+                ready.push(*conn);
+                continue;
+            }
+            if !*gone && ask_kernel {
+                *gone = conn.peer_is_gone();
+            }
+            if *gone {
+                ready.push(*conn);
+            }
+        }
+        if !ready.is_empty() || deadline.has_passed() {
+            return ready;
+        }
+        sleep(connections, deadline.min(probe.at()));
+        ask_kernel = probe.due();
+    }
+}
+
+/// Sleeps until a message may have come to one of `connections`, or
+/// `until`.
+fn sleep<E: EndKind>(connections: &[&Connection<E>], until: Deadline) {
+    let rings: Vec<&RawRing> = connections
+        .iter()
+        .filter(|conn| conn.readable())
+        .map(|conn| conn.rings()[0])
+        .collect();
+    if rings.is_empty() {
+        // Only sending ends: nothing comes but their peers' deaths, which
+        // the probe schedule (or the deadline) ends this sleep for.
+        std::thread::sleep(until.remaining());
+        return;
+    }
+    let any = || rings.iter().any(|ring| !ring.is_empty());
+    let fds: Vec<BorrowedFd<'_>> = connections
+        .iter()
+        .filter(|conn| conn.readable())
+        .filter_map(|conn| conn.end.token_fd())
+        .collect();
+    if sys::WAIT_ANY_MAX == 0 && fds.len() == rings.len() {
+        // No multi-word sleep on this backend: sleep on the sockets, having
+        // asked the writers for wake tokens (the readers' half of the
+        // Dekker pair, as in `Connection::try_recv_bytes`).
+        for conn in connections.iter().filter(|conn| conn.readable()) {
+            // Relaxed: ordered by the fence below.
+            conn.mem.state().ends[conn.me]
+                .fd_waiting
+                .swap(1, Ordering::Relaxed);
+        }
+        shim::heavy_fence();
+        if !any() {
+            sys::socket::wait_readable(&fds, until);
+        }
+        return;
+    }
+    wait_for_any_data(&rings, until, any);
+}

@@ -1,0 +1,81 @@
+//! Sleeping until any of several rings has data (the `wait` of several
+//! pipes, Python's `multiprocessing.connection.wait`), and waking a ring's
+//! sleepers so they look again at something outside the ring.
+//!
+//! A multi-wait is the [`Signal`](super::signal) handshake done on every
+//! ring at once: set each data signal's sleepers bit, fence heavily once,
+//! look at the caller's condition, then sleep on all the words together
+//! (`futex_waitv`). A producer's commit on any of the rings sees its bit,
+//! clears it and wakes the word, which ends the sleep; the bits left set on
+//! the other rings cost their next commit one spare wake-up call, as a
+//! sleeper that gave up does. Where the backend cannot sleep on several
+//! words (POSIX semaphores, kernels before 5.16), the sleep is on the first
+//! ring alone, in slices of [`SLICE`], and the others are looked at between
+//! slices: a bounded delay, never a busy loop.
+
+use super::state::RawRing;
+use crate::shim::{self, AtomicU32, Deadline, Poll, Wake};
+use core::time::Duration;
+
+/// The longest slice of a sleep that cannot cover every ring at once.
+pub(crate) const SLICE: Duration = Duration::from_millis(10);
+
+/// The most rings one sleep covers; beyond, the sleep is sliced.
+const MOST: usize = 128;
+
+impl RawRing {
+    /// Wakes every sleeper on both sides, so that they look again at what
+    /// they wait for: for a change outside the ring (an end of a pipe
+    /// closed), which the ring's own commits do not announce.
+    pub fn nudge(&self) {
+        self.waiting.data.notify();
+        self.waiting.room.notify();
+    }
+}
+
+/// Waits until `ready()` holds or `deadline` passes, sleeping on the data
+/// signals of `rings` (whose commits are what `ready` looks for, with
+/// whatever else it checks); returns `ready()`'s last answer. Spins within
+/// the process's spin bound first.
+pub(crate) fn wait_for_any_data(
+    rings: &[&RawRing],
+    deadline: Deadline,
+    mut ready: impl FnMut() -> bool,
+) -> bool {
+    if ready() || shim::spin_until(deadline, Poll::Eager, &mut ready) {
+        return true;
+    }
+    let Some(first) = rings.first() else {
+        // Nothing to sleep on: only the deadline can end the wait.
+        return ready();
+    };
+    let covered = rings.len().min(MOST).min(shim::WAIT_ANY_MAX.max(1));
+    let mut words: [(&AtomicU32, u32); MOST] = [(first.waiting.data.word(), 0); MOST];
+    loop {
+        for (slot, ring) in words.iter_mut().zip(rings) {
+            *slot = (ring.waiting.data.word(), ring.waiting.data.announce());
+        }
+        // The sleeper's half of each ring's Dekker pair (see `signal`).
+        shim::heavy_fence();
+        if ready() {
+            return true;
+        }
+        let mut until = deadline;
+        if shim::sleeps_need_cap() || covered < rings.len() {
+            until = until.min(Deadline::after(SLICE));
+        }
+        let woke = match shim::wait_any(&words[..covered], until) {
+            Some(woke) => woke,
+            None => first
+                .waiting
+                .data
+                .sleep(words[0].1, until.min(Deadline::after(SLICE))),
+        };
+        if ready() {
+            return true;
+        }
+        if woke == Wake::TimedOut && deadline.has_passed() {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,453 @@
+//! Messages of any length through a byte ring: one record when the message
+//! fits the ring, a stream of records when it does not. The framing under
+//! `Pipe`.
+//!
+//! # The framing
+//!
+//! A message whose record fits the ring ([`record_size`]`(len) <= capacity`)
+//! is one record flagged [`FIRST`]` | `[`LAST`], committed with one store:
+//! a reader never sees part of it. A longer message is cut into pieces of
+//! at most a quarter of the ring (so that the writer fills one piece while
+//! the reader empties another): the first record carries [`FIRST`] and, as
+//! its first [`LENGTH_PREFIX`] payload bytes, the whole message's length
+//! (`u64`, native order); the middle ones carry no flag; the last one
+//! carries [`LAST`]. The writer holds the producing side from the first
+//! piece to the last, so pieces of two messages never interleave.
+//!
+//! # What a reader can meet
+//!
+//! - A piece without [`FIRST`] where a message should start: the rest of a
+//!   message whose reader died while taking it (it held the consuming side
+//!   and had taken the first piece). [`RawRing::begin_message`] drops such
+//!   pieces: that message went with its reader, as a message taken just
+//!   before a death does.
+//! - A [`FIRST`] piece where the rest of a message should be: its writer
+//!   died (or gave up) in the middle, and another writer took the
+//!   producing side over and began a message of its own.
+//!   [`RawRing::next_piece`] says [`Piece::Interrupted`]; the new message
+//!   stays in the ring, intact.
+//! - No piece at all in the middle of a message: the writer is slow, or
+//!   gone. [`RawRing::producer_abandoned`] tells the two apart (nobody
+//!   alive holds the producing side); the caller decides how long to wait.
+//! - Lengths that do not add up (a prefix shorter than the first piece,
+//!   pieces past the length, a last piece before the end):
+//!   [`RingError::Corrupted`]. A reader never returns a short message.
+//!
+//! Every length is read once into a local and checked against the ring's
+//! committed bytes ([`RawRing::peek_record`]) and the message's stated
+//! length before it is used; the caller sizes its buffers by lengths so
+//! checked, and can bound them further (the reader's `max`).
+
+use super::records::{record_size, Record, FIRST, HEADER, LAST};
+use super::sides::{Consuming, Producing};
+use super::state::{RawRing, RingError, SHUTDOWN};
+use crate::shim::{self, Deadline, Ordering, RingBuf};
+
+/// The bytes of the whole-message length that start a streamed message's
+/// first record.
+pub const LENGTH_PREFIX: usize = 8;
+
+/// A message on its way in: what has been committed of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outgoing {
+    sent: u64,
+    started: bool,
+}
+
+impl Outgoing {
+    /// A message not yet begun.
+    pub const fn new() -> Outgoing {
+        Outgoing {
+            sent: 0,
+            started: false,
+        }
+    }
+
+    /// Whether its first record is committed: from then on the message
+    /// must be finished (or its reader will see it interrupted).
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
+    /// Payload bytes committed so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+}
+
+/// What [`RawRing::push_message`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// The whole message is committed.
+    Done,
+    /// The ring lacks room for the next record, of this many bytes: wait
+    /// for it ([`RawRing::wait_for_room_bytes`]) and call again.
+    NeedRoom(u32),
+}
+
+/// A message on its way out: its length and what has been taken of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Incoming {
+    len: u64,
+    got: u64,
+    started: bool,
+    streamed: bool,
+}
+
+impl Incoming {
+    /// The whole message's length, in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes taken so far.
+    pub fn received(&self) -> u64 {
+        self.got
+    }
+
+    /// Whether every byte has been taken.
+    pub fn is_complete(&self) -> bool {
+        self.started && self.got == self.len
+    }
+
+    /// Whether the message comes in several records (it did not fit the
+    /// ring whole).
+    pub fn is_streamed(&self) -> bool {
+        self.streamed
+    }
+}
+
+/// One piece of a message, ready to be taken with [`RawRing::take_piece`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    record: Record,
+    /// Payload bytes before the message's own (the length prefix).
+    skip: u32,
+    len: u32,
+}
+
+impl Chunk {
+    /// The message bytes in this piece.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether the piece carries no message bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// What [`RawRing::next_piece`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// The next piece of the message.
+    Data(Chunk),
+    /// Nothing committed yet: the message goes on later (or its writer is
+    /// gone, see [`RawRing::producer_abandoned`]).
+    Pending,
+    /// Another message begins before this one ended: its writer stopped in
+    /// the middle. The new message is left in the ring.
+    Interrupted,
+}
+
+/// The record size of one piece of a streamed message in a ring of
+/// `capacity` bytes (a power of two of at least 16): a quarter of the ring,
+/// but at least 64 bytes (or the whole of a smaller ring).
+#[inline]
+fn piece_record(capacity: u32) -> u32 {
+    (capacity / 4).max(capacity.min(64))
+}
+
+impl RawRing {
+    /// Commits as much of `msg` as the ring has room for, record by record,
+    /// continuing where `out` says the message stands.
+    ///
+    /// A message whose record fits the ring is committed whole, in one
+    /// store, once there is room for all of it; a longer one is streamed in
+    /// pieces (see the module docs). Hold the producing side from the
+    /// first call for a message until [`Pushed::Done`]: the pieces of a
+    /// message must not interleave with another's.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::ShutDown`]; [`RingError::Corrupted`] if the consumers'
+    /// counter is out of range or the ring is not a byte ring.
+    pub fn push_message(
+        &self,
+        buf: &RingBuf,
+        side: &mut Producing,
+        msg: &[u8],
+        out: &mut Outgoing,
+    ) -> Result<Pushed, RingError> {
+        if side.geo.slot_size != 1 {
+            return Err(RingError::Corrupted("messages need a byte ring"));
+        }
+        let capacity = side.geo.capacity;
+        if !out.started {
+            let whole = u32::try_from(msg.len())
+                .ok()
+                .and_then(record_size)
+                .filter(|&size| size <= capacity);
+            if let Some(size) = whole {
+                if !self.try_push_record(buf, side, FIRST | LAST, &[msg])? {
+                    return Ok(Pushed::NeedRoom(size));
+                }
+                out.started = true;
+                out.sent = msg.len() as u64;
+                return Ok(Pushed::Done);
+            }
+        }
+        let total = msg.len() as u64;
+        let piece = u64::from(piece_record(capacity)) - HEADER as u64;
+        loop {
+            let prefix = if out.started { 0 } else { LENGTH_PREFIX as u64 };
+            let rest = total - out.sent;
+            // At most `piece`, a u32: the casts below cannot truncate.
+            let payload = (rest + prefix).min(piece);
+            let data = (payload - prefix) as usize;
+            let size = record_size(payload as u32).unwrap_or(u32::MAX);
+            let mut flags = 0;
+            if !out.started {
+                flags |= FIRST;
+            }
+            if data as u64 == rest {
+                flags |= LAST;
+            }
+            let from = out.sent as usize;
+            let part = &msg[from..from + data];
+            let length = total.to_ne_bytes();
+            let parts: &[&[u8]] = if out.started {
+                &[part]
+            } else {
+                &[&length, part]
+            };
+            if !self.try_push_record(buf, side, flags, parts)? {
+                return Ok(Pushed::NeedRoom(size));
+            }
+            out.started = true;
+            out.sent += data as u64;
+            if flags & LAST != 0 {
+                return Ok(Pushed::Done);
+            }
+        }
+    }
+
+    /// Waits, with the producing side held, until `want` bytes are free,
+    /// the ring is shut down, or `deadline` passes; returns whether they
+    /// are free.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::TooLarge`] if `want` exceeds the ring's capacity;
+    /// [`RingError::ShutDown`]; [`RingError::Corrupted`] if the consumers'
+    /// counter is out of range.
+    pub fn wait_for_room_bytes(
+        &self,
+        side: &mut Producing,
+        want: u32,
+        deadline: Deadline,
+    ) -> Result<bool, RingError> {
+        let geo = side.geo;
+        if want > geo.capacity {
+            return Err(RingError::TooLarge {
+                len: want as usize,
+                capacity: geo.capacity as usize,
+            });
+        }
+        let tail = side.tail;
+        let mut head = side.head;
+        self.waiting.room.wait_until(deadline, None, || {
+            // Acquire: pairs with the consumers' Release commits.
+            head = self.head.load(Ordering::Acquire);
+            !geo.holds(tail, head)
+                || geo.capacity - tail.wrapping_sub(head) >= want
+                || self.state() & SHUTDOWN != 0
+        });
+        if !geo.holds(tail, head) {
+            return Err(RingError::Corrupted("message counters out of range"));
+        }
+        side.head = head;
+        if self.state() & SHUTDOWN != 0 {
+            return Err(RingError::ShutDown);
+        }
+        Ok(side.room() >= want)
+    }
+
+    /// Looks at the next message without taking any of it: its length and
+    /// whether it is streamed. Pieces left by a reader that died in the
+    /// middle of a message are dropped on the way (see the module docs).
+    /// `Ok(None)` if no message is there yet.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::ShutDown`] if the ring is empty and shut down;
+    /// [`RingError::Corrupted`] if a record is garbled or a streamed
+    /// message's length is impossible.
+    pub fn begin_message(
+        &self,
+        buf: &RingBuf,
+        side: &mut Consuming,
+    ) -> Result<Option<Incoming>, RingError> {
+        loop {
+            let Some(record) = self.peek_record(buf, side)? else {
+                return Ok(None);
+            };
+            if !record.is_first() {
+                // Left by a reader that died after taking the first piece.
+                self.pop_record(side, record);
+                continue;
+            }
+            if record.is_last() {
+                return Ok(Some(Incoming {
+                    len: u64::from(record.len),
+                    got: 0,
+                    started: false,
+                    streamed: false,
+                }));
+            }
+            let len = self.stream_length(buf, side, record)?;
+            return Ok(Some(Incoming {
+                len,
+                got: 0,
+                started: false,
+                streamed: true,
+            }));
+        }
+    }
+
+    /// The next piece of `msg` (begun with [`RawRing::begin_message`]),
+    /// without taking it.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::Corrupted`] if the pieces do not add up to the
+    /// message's length, or the first piece changed since
+    /// `begin_message` (a peer wrote over the ring); as
+    /// [`RawRing::peek_record`] otherwise.
+    pub fn next_piece(
+        &self,
+        buf: &RingBuf,
+        side: &mut Consuming,
+        msg: &Incoming,
+    ) -> Result<Piece, RingError> {
+        let state = self.state();
+        let record = match self.peek_record(buf, side) {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(Piece::Pending),
+            // Shut down in the middle of a message: the rest cannot come.
+            Err(RingError::ShutDown) if msg.started && state & SHUTDOWN != 0 => {
+                return Ok(Piece::Interrupted)
+            }
+            Err(e) => return Err(e),
+        };
+        if !msg.started {
+            if !record.is_first() || record.is_last() == msg.streamed {
+                return Err(RingError::Corrupted("message changed under its reader"));
+            }
+            if !msg.streamed {
+                if u64::from(record.len) != msg.len {
+                    return Err(RingError::Corrupted("message changed under its reader"));
+                }
+                return Ok(Piece::Data(Chunk {
+                    record,
+                    skip: 0,
+                    len: record.len,
+                }));
+            }
+            if self.stream_length(buf, side, record)? != msg.len {
+                return Err(RingError::Corrupted("message changed under its reader"));
+            }
+            return Ok(Piece::Data(Chunk {
+                record,
+                skip: LENGTH_PREFIX as u32,
+                len: record.len - LENGTH_PREFIX as u32,
+            }));
+        }
+        if record.is_first() {
+            return Ok(Piece::Interrupted);
+        }
+        let after = msg.got + u64::from(record.len);
+        if after > msg.len || record.is_last() != (after == msg.len) {
+            return Err(RingError::Corrupted(
+                "message pieces do not add up to its length",
+            ));
+        }
+        Ok(Piece::Data(Chunk {
+            record,
+            skip: 0,
+            len: record.len,
+        }))
+    }
+
+    /// Copies `chunk` (from [`RawRing::next_piece`]) into `dst` and takes
+    /// its record out of the ring, with one commit. An empty `dst` drops
+    /// the piece unread.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::Corrupted`] if `dst` is neither empty nor exactly
+    /// `chunk.len()` bytes.
+    pub fn take_piece(
+        &self,
+        buf: &RingBuf,
+        side: &mut Consuming,
+        msg: &mut Incoming,
+        chunk: Chunk,
+        dst: &mut [u8],
+    ) -> Result<(), RingError> {
+        if !dst.is_empty() {
+            if dst.len() != chunk.len() {
+                return Err(RingError::Corrupted("piece read into a buffer of another size"));
+            }
+            self.read_record(buf, side, chunk.record, chunk.skip, dst)?;
+        }
+        self.pop_record(side, chunk.record);
+        msg.started = true;
+        msg.got += u64::from(chunk.len);
+        Ok(())
+    }
+
+    /// Whether no live thread holds the producing side: it is free, or its
+    /// holder's thread is gone. In the middle of a streamed message (whose
+    /// writer holds the side to the end) this means the rest will never
+    /// come; look at the ring once more afterwards, since the writer may
+    /// have committed its last piece just before it let go.
+    pub fn producer_abandoned(&self) -> bool {
+        let gone = match self.producer.lock.holder_tid() {
+            None => true,
+            Some(tid) => shim::thread_is_gone(tid),
+        };
+        // The holder's commits before its release (or death) are seen by
+        // the caller's next look at the counter.
+        shim::heavy_fence();
+        gone
+    }
+
+    /// The whole length a streamed message's first record states, checked
+    /// against the piece it comes with.
+    fn stream_length(
+        &self,
+        buf: &RingBuf,
+        side: &Consuming,
+        record: Record,
+    ) -> Result<u64, RingError> {
+        if (record.len as usize) < LENGTH_PREFIX {
+            return Err(RingError::Corrupted("streamed message without its length"));
+        }
+        let mut prefix = [0u8; LENGTH_PREFIX];
+        self.read_record(buf, side, record, 0, &mut prefix)?;
+        let len = u64::from_ne_bytes(prefix);
+        // More must follow the first piece, and every length must fit this
+        // address space.
+        if len <= u64::from(record.len) - LENGTH_PREFIX as u64 || len > isize::MAX as u64 {
+            return Err(RingError::Corrupted("streamed message length impossible"));
+        }
+        Ok(len)
+    }
+}
