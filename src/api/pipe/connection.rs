@@ -287,8 +287,14 @@ impl<E: EndKind> Connection<E> {
         // is what decides.
         let opened = self.mem.state().ends[peer].opened.load(Ordering::Relaxed) != 0;
         let gone = self.end.peer_gone(peer, opened);
-        if gone && E::FINAL {
-            self.peer_gone.store(true, Ordering::Relaxed);
+        if gone {
+            if E::FINAL {
+                self.peer_gone.store(true, Ordering::Relaxed);
+            } else {
+                // The end may come back (a segment's): the next send asks
+                // again rather than waiting for its schedule.
+                self.next_check.store(0, Ordering::Relaxed);
+            }
         }
         gone
     }

@@ -1,0 +1,370 @@
+//! End of file and broken pipes across real processes: when the other end
+//! is closed, dropped, exits without dropping, or is SIGKILLed at random
+//! instants (mid-stream included: the reader gets `Truncated`, never a
+//! short message); within a second of the death; two handles of one end
+//! after a fork counting as one; pipes in a segment; the event-loop
+//! descriptor. Every wait is bounded.
+
+use shmsync::{End, Event, Pipe, Process, RecvError, Segment, SendError};
+use shmsync_testkit::{join_ok, join_within, KillOnDrop, Watchdog, PATIENCE};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+/// The bound the issue sets between a death and its notice.
+const NOTICE: Duration = Duration::from_secs(1);
+
+/// Receives until end of file, with the time from `since` to the end of
+/// file.
+fn drain_to_eof(conn: &shmsync::Connection, since: Instant) -> Duration {
+    loop {
+        match conn.recv_bytes(usize::MAX) {
+            Ok(_) => {}
+            Err(RecvError::Eof) => return since.elapsed(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn a_child_that_returns_or_exits_or_closes_gives_end_of_file() {
+    let _w = Watchdog::new("exit_kinds", PATIENCE);
+    // Returns: its handle is dropped with the closure.
+    let (ours, theirs) = Pipe::new(true).unwrap();
+    let child = KillOnDrop(Process::spawn(move || theirs.send_bytes(b"bye").unwrap()).unwrap());
+    assert_eq!(ours.recv_bytes(8).unwrap(), b"bye");
+    assert!(matches!(ours.recv_bytes(8), Err(RecvError::Eof)));
+    join_ok(&child);
+
+    // Exits without dropping anything: the kernel closes its socket.
+    let (ours, theirs) = Pipe::new(true).unwrap();
+    let child = KillOnDrop(
+        Process::spawn(move || {
+            theirs.send_bytes(b"last words").unwrap();
+            // SAFETY: _exit ends the process at once; nothing is dropped.
+            unsafe { libc::_exit(0) }
+        })
+        .unwrap(),
+    );
+    assert_eq!(ours.recv_bytes(16).unwrap(), b"last words");
+    assert!(matches!(ours.recv_bytes(16), Err(RecvError::Eof)));
+    join_ok(&child);
+
+    // Closes its end and lives on: end of file comes at once, before it
+    // exits.
+    let (ours, theirs) = Pipe::new(true).unwrap();
+    let done = Event::new().unwrap();
+    let child = KillOnDrop(
+        Process::spawn({
+            let done = &done;
+            move || {
+                theirs.send_bytes(b"closing").unwrap();
+                theirs.close();
+                done.wait(Some(PATIENCE));
+            }
+        })
+        .unwrap(),
+    );
+    assert_eq!(ours.recv_bytes(16).unwrap(), b"closing");
+    let t0 = Instant::now();
+    assert!(matches!(ours.recv_bytes(16), Err(RecvError::Eof)));
+    assert!(t0.elapsed() < NOTICE);
+    assert!(child.is_alive(), "end of file came from the close, not the exit");
+    done.set();
+    join_ok(&child);
+}
+
+#[test]
+fn sigkill_at_random_instants_gives_whole_messages_then_end_of_file_within_a_second() {
+    let _w = Watchdog::new("sigkill", PATIENCE);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut truncated = 0;
+    for round in 0..24 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let (ours, theirs) = Pipe::options().capacity(16 * 1024).create().unwrap();
+        let child = KillOnDrop(
+            Process::spawn(move || {
+                // Whole and streamed messages, forever; each says its
+                // length and fill byte in its first bytes.
+                for i in 0u64.. {
+                    let len = if i % 3 == 0 { 100_000 } else { 16 + (i % 700) as usize };
+                    let mut msg = vec![(i % 251) as u8; len];
+                    msg[..8].copy_from_slice(&(len as u64).to_le_bytes());
+                    theirs.send_bytes(&msg).unwrap();
+                }
+            })
+            .unwrap(),
+        );
+        // Let it run a little, reading, then kill it at a random instant.
+        let until = Instant::now() + Duration::from_micros(200 + (seed >> 40) % 20_000);
+        let mut got = 0u64;
+        while Instant::now() < until {
+            let msg = ours.recv_bytes(usize::MAX).unwrap();
+            check(&msg);
+            got += 1;
+        }
+        child.kill().unwrap();
+        let killed = Instant::now();
+        assert!(join_within(&child, PATIENCE) < 0);
+        loop {
+            match ours.recv_bytes(usize::MAX) {
+                Ok(msg) => check(&msg),
+                Err(RecvError::Truncated { len, received }) => {
+                    assert!(received < len, "round {round}");
+                    truncated += 1;
+                }
+                Err(RecvError::Eof) => break,
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+        assert!(
+            killed.elapsed() < NOTICE,
+            "round {round}: end of file {:?} after the kill",
+            killed.elapsed()
+        );
+        assert!(got > 0);
+        // Sending to the dead end fails too.
+        assert!(matches!(ours.send_bytes(b"anyone?"), Err(SendError::BrokenPipe)));
+    }
+    // Streamed messages are most of the bytes: some kills land mid-stream.
+    eprintln!("{truncated} of 24 kills landed in the middle of a streamed message");
+}
+
+/// A message of the kill test: its first 8 bytes are its length, the
+/// rest one fill byte.
+fn check(msg: &[u8]) {
+    let len = u64::from_le_bytes(msg[..8].try_into().unwrap());
+    assert_eq!(len as usize, msg.len(), "a short message was delivered");
+    assert!(msg[8..].iter().all(|&b| b == msg[msg.len() - 1]), "message garbled");
+}
+
+#[test]
+fn a_writer_killed_mid_stream_leaves_truncated_then_end_of_file() {
+    let _w = Watchdog::new("mid_stream", PATIENCE);
+    let (ours, theirs) = Pipe::options().capacity(4096).create().unwrap();
+    let child = KillOnDrop(
+        Process::spawn(move || {
+            theirs.send_bytes(&vec![1u8; 1 << 20]).unwrap();
+        })
+        .unwrap(),
+    );
+    // The child fills the ring and waits for room: a stream is under way.
+    assert!(ours.poll(Some(PATIENCE)).unwrap());
+    std::thread::sleep(Duration::from_millis(20));
+    child.kill().unwrap();
+    join_within(&child, PATIENCE);
+    let t0 = Instant::now();
+    match ours.recv_bytes(usize::MAX) {
+        Err(RecvError::Truncated { len, received }) => {
+            assert_eq!(len, 1 << 20);
+            assert!(received < len);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(ours.recv_bytes(usize::MAX), Err(RecvError::Eof)));
+    assert!(t0.elapsed() < NOTICE);
+}
+
+#[test]
+fn a_writer_of_one_end_killed_mid_stream_while_another_process_keeps_the_end() {
+    let _w = Watchdog::new("mid_stream_shared", PATIENCE);
+    // The parent keeps a handle of the writing end, so the end lives on:
+    // the reader learns of the stopped stream from the dead lock holder.
+    let (reader, writer) = Pipe::options().duplex(false).capacity(4096).create().unwrap();
+    let child = KillOnDrop(
+        Process::spawn(|| {
+            writer.send_bytes(&vec![2u8; 1 << 20]).unwrap();
+        })
+        .unwrap(),
+    );
+    assert!(reader.poll(Some(PATIENCE)).unwrap());
+    std::thread::sleep(Duration::from_millis(20));
+    child.kill().unwrap();
+    join_within(&child, PATIENCE);
+    assert!(matches!(
+        reader.recv_bytes(usize::MAX),
+        Err(RecvError::Truncated { len, .. }) if len == 1 << 20
+    ));
+    // The end is still open (the parent's handle): the next message of
+    // another writer goes through, and the ring is usable.
+    writer.send_bytes(b"still here").unwrap();
+    assert_eq!(reader.recv_bytes(64).unwrap(), b"still here");
+    assert!(!reader.poll(Some(Duration::ZERO)).unwrap());
+}
+
+#[test]
+fn a_send_to_a_dead_end_fails_within_a_second_even_with_room() {
+    let _w = Watchdog::new("broken_pipe", PATIENCE);
+    let (ours, theirs) = Pipe::new(true).unwrap();
+    let child = KillOnDrop(
+        Process::spawn(move || {
+            theirs.recv_bytes(8).unwrap();
+        })
+        .unwrap(),
+    );
+    ours.send_bytes(b"go").unwrap();
+    join_ok(&child);
+    let t0 = Instant::now();
+    loop {
+        match ours.send_bytes(b"x") {
+            Ok(()) => std::thread::sleep(Duration::from_millis(1)),
+            Err(SendError::BrokenPipe) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(t0.elapsed() < NOTICE, "sends kept succeeding");
+    }
+}
+
+#[test]
+fn a_sender_blocked_on_a_full_ring_fails_when_the_reader_is_killed() {
+    let _w = Watchdog::new("blocked_sender", PATIENCE);
+    let (ours, theirs) = Pipe::options().capacity(1024).create().unwrap();
+    let child = KillOnDrop(
+        Process::spawn(move || {
+            std::thread::sleep(Duration::from_secs(600));
+            drop(theirs);
+        })
+        .unwrap(),
+    );
+    let sender = std::thread::spawn(move || {
+        let t = loop {
+            if let Err(e) = ours.send_bytes(&[0; 100]) {
+                break e;
+            }
+        };
+        (t, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    child.kill().unwrap();
+    let killed = Instant::now();
+    let (err, at) = sender.join().unwrap();
+    assert!(matches!(err, SendError::BrokenPipe), "{err}");
+    assert!(at.duration_since(killed) < NOTICE);
+}
+
+#[test]
+fn two_handles_of_one_end_after_a_fork_count_as_one() {
+    let _w = Watchdog::new("fork_copies", PATIENCE);
+    let (a, b) = Pipe::new(true).unwrap();
+    let release = Event::new().unwrap();
+    // The child has a copy of `b` (inherited, unused) until released.
+    let child = KillOnDrop(
+        Process::spawn(|| {
+            release.wait(Some(PATIENCE));
+            let _ = &b;
+        })
+        .unwrap(),
+    );
+    drop(b);
+    assert!(
+        !a.poll(Some(Duration::from_millis(300))).unwrap(),
+        "the child's copy keeps end B open"
+    );
+    a.send_bytes(b"still open").unwrap();
+    release.set();
+    join_ok(&child);
+    let t0 = Instant::now();
+    assert!(a.poll(Some(PATIENCE)).unwrap());
+    assert!(t0.elapsed() < NOTICE);
+    assert!(matches!(a.recv_bytes(8), Err(RecvError::Eof)));
+}
+
+#[test]
+fn a_pipe_in_a_segment_sees_its_other_end_come_and_go() {
+    let _w = Watchdog::new("segment", PATIENCE);
+    let seg = Segment::anonymous(1 << 20).unwrap();
+    let options = Pipe::options().capacity(8192);
+    let a = options.open_in(&seg, "p", End::A).unwrap();
+    // B has never been opened: no end of file yet.
+    assert!(!a.poll(Some(Duration::from_millis(150))).unwrap());
+    // A child opens B, streams a message longer than the ring, returns.
+    let child = KillOnDrop(
+        Process::spawn(|| {
+            let b = options.open_in(&seg, "p", End::B).unwrap();
+            b.send_bytes(&vec![9u8; 100_000]).unwrap();
+            assert_eq!(b.recv_bytes(8).unwrap(), b"thanks");
+        })
+        .unwrap(),
+    );
+    assert_eq!(a.recv_bytes(usize::MAX).unwrap(), vec![9u8; 100_000]);
+    a.send_bytes(b"thanks").unwrap();
+    join_ok(&child);
+    let t0 = Instant::now();
+    assert!(matches!(a.recv_bytes(8), Err(RecvError::Eof)));
+    assert!(t0.elapsed() < NOTICE);
+    assert!(matches!(a.send_bytes(b"?"), Err(SendError::BrokenPipe)));
+
+    // B again, in a child that is SIGKILLed holding it. Until it has
+    // opened B, A still sees end of file: wait for it to say so.
+    let opened = Event::new().unwrap();
+    let child = KillOnDrop(
+        Process::spawn(|| {
+            let b = options.open_in(&seg, "p", End::B).unwrap();
+            b.send_bytes(b"again").unwrap();
+            opened.set();
+            std::thread::sleep(Duration::from_secs(600));
+        })
+        .unwrap(),
+    );
+    assert!(opened.wait(Some(PATIENCE)));
+    assert_eq!(a.recv_bytes(8).unwrap(), b"again");
+    child.kill().unwrap();
+    let killed = Instant::now();
+    join_within(&child, PATIENCE);
+    assert!(matches!(a.recv_bytes(8), Err(RecvError::Eof)));
+    assert!(killed.elapsed() < NOTICE);
+
+    // Two handles of B in one process: gone only when both are.
+    let b1 = options.open_in(&seg, "p", End::B).unwrap();
+    let b2 = options.open_in(&seg, "p", End::B).unwrap();
+    drop(b1);
+    assert!(!a.poll(Some(Duration::from_millis(150))).unwrap());
+    b2.send_bytes(b"b2").unwrap();
+    assert_eq!(a.recv_bytes(8).unwrap(), b"b2");
+    drop(b2);
+    assert!(a.poll(Some(PATIENCE)).unwrap());
+    assert!(matches!(a.recv_bytes(8), Err(RecvError::Eof)));
+    // Opening it with other options is refused.
+    assert!(Pipe::options().capacity(4096).open_in(&seg, "p", End::B).is_err());
+    assert!(options.clone().duplex(false).open_in(&seg, "p", End::B).is_err());
+}
+
+#[test]
+fn the_event_loop_descriptor_polls_readable_for_messages_and_end_of_file() {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let _w = Watchdog::new("event_fd", PATIENCE);
+    let readable = |conn: &shmsync::Connection, ms: i64| {
+        let ts = rustix::time::Timespec {
+            tv_sec: ms / 1000,
+            tv_nsec: (ms % 1000) * 1_000_000,
+        };
+        let fd = conn.as_fd();
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        poll(&mut fds, Some(&ts)).unwrap() == 1
+    };
+    let (ours, theirs) = Pipe::new(true).unwrap();
+    let go = Event::new().unwrap();
+    let child = KillOnDrop(
+        Process::spawn(|| {
+            go.wait(Some(PATIENCE));
+            theirs.send_bytes(b"one").unwrap();
+            go.wait(Some(PATIENCE));
+            theirs.send_bytes(b"two").unwrap();
+        })
+        .unwrap(),
+    );
+    drop(theirs);
+    // Nothing there: the receive declares itself waiting.
+    assert!(matches!(ours.try_recv_bytes(8), Err(RecvError::WouldBlock)));
+    assert!(!readable(&ours, 50));
+    go.set();
+    assert!(readable(&ours, 60_000), "a message makes the descriptor readable");
+    assert_eq!(ours.try_recv_bytes(8).unwrap(), b"one");
+    go.clear();
+    // Without a declared wait, a message sends no token.
+    go.set();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(ours.try_recv_bytes(8).unwrap(), b"two");
+    join_ok(&child);
+    assert!(readable(&ours, 60_000), "end of file makes it readable");
+    assert!(matches!(ours.try_recv_bytes(8), Err(RecvError::Eof)));
+}
