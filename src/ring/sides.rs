@@ -375,9 +375,12 @@ impl RawRing {
         let first = msgs.len().min(buf.len() - at);
         let (a, b) = msgs.split_at(first);
         // The geometry matches the buffer (checked when the side was
-        // taken): both copies are in bounds, so neither can fail.
+        // taken): both copies are in bounds, so neither can fail. Most
+        // copies do not wrap: no second call then.
         buf.write(at, a);
-        buf.write(0, b);
+        if !b.is_empty() {
+            buf.write(0, b);
+        }
     }
 
     /// Copies whole slots out, starting at slot `index`, wrapping.
@@ -387,6 +390,8 @@ impl RawRing {
         let first = out.len().min(buf.len() - at);
         let (a, b) = out.split_at_mut(first);
         buf.read(at, a);
-        buf.read(0, b);
+        if !b.is_empty() {
+            buf.read(0, b);
+        }
     }
 }

@@ -38,7 +38,7 @@
 //! length before it is used; the caller sizes its buffers by lengths so
 //! checked, and can bound them further (the reader's `max`).
 
-use super::records::{record_size, Record, FIRST, HEADER, LAST};
+use super::records::{record_size, Record, FIRST, HEADER, LAST, WHOLE};
 use super::sides::{Consuming, Producing};
 use super::state::{RawRing, RingError, SHUTDOWN};
 use crate::shim::{self, Deadline, Ordering, RingBuf};
@@ -92,6 +92,9 @@ pub struct Incoming {
     got: u64,
     started: bool,
     streamed: bool,
+    /// The first record, as `begin_message` checked it: the consuming side
+    /// is held from then on, so it is still the one at `head`.
+    first: Record,
 }
 
 impl Incoming {
@@ -195,7 +198,7 @@ impl RawRing {
                 .and_then(record_size)
                 .filter(|&size| size <= capacity);
             if let Some(size) = whole {
-                if !self.try_push_record(buf, side, FIRST | LAST, &[msg])? {
+                if !self.try_push_whole(buf, side, msg, size)? {
                     return Ok(Pushed::NeedRoom(size));
                 }
                 out.started = true;
@@ -236,6 +239,42 @@ impl RawRing {
                 return Ok(Pushed::Done);
             }
         }
+    }
+
+    /// [`RawRing::try_push_record`] for one whole message whose record
+    /// (`size` bytes) fits the ring: the per-message path, with the header
+    /// written in one fixed-size copy (it never straddles the end of the
+    /// buffer) and the payload in one copy unless it wraps.
+    #[inline]
+    fn try_push_whole(
+        &self,
+        buf: &RingBuf,
+        side: &mut Producing,
+        msg: &[u8],
+        size: u32,
+    ) -> Result<bool, RingError> {
+        if self.state() & SHUTDOWN != 0 {
+            return Err(RingError::ShutDown);
+        }
+        if side.room() < size {
+            self.refresh_head(side)?;
+            if side.room() < size {
+                return Ok(false);
+            }
+        }
+        let mut header = [0u8; HEADER];
+        header[..4].copy_from_slice(&(msg.len() as u32).to_ne_bytes());
+        header[4..].copy_from_slice(&WHOLE.to_ne_bytes());
+        // In bounds: `tail` is a multiple of 8 (every record's size is) and
+        // the buffer a power of two of at least 16 bytes.
+        buf.write(side.geo.offset(side.tail), &header);
+        self.copy_in(buf, &side.geo, side.tail.wrapping_add(HEADER as u32), msg);
+        side.tail = side.tail.wrapping_add(size);
+        // Release: the commit of header and payload together; pairs with
+        // the consumers' Acquire load.
+        self.tail.store(side.tail, Ordering::Release);
+        self.waiting.data.notify();
+        Ok(true)
     }
 
     /// Waits, with the producing side held, until `want` bytes are free,
@@ -309,6 +348,7 @@ impl RawRing {
                     got: 0,
                     started: false,
                     streamed: false,
+                    first: record,
                 }));
             }
             let len = self.stream_length(buf, side, record)?;
@@ -317,6 +357,7 @@ impl RawRing {
                 got: 0,
                 started: false,
                 streamed: true,
+                first: record,
             }));
         }
     }
@@ -327,8 +368,7 @@ impl RawRing {
     /// # Errors
     ///
     /// [`RingError::Corrupted`] if the pieces do not add up to the
-    /// message's length, or the first piece changed since
-    /// `begin_message` (a peer wrote over the ring); as
+    /// message's length (a peer wrote over the ring); as
     /// [`RawRing::peek_record`] otherwise.
     pub fn next_piece(
         &self,
@@ -336,39 +376,24 @@ impl RawRing {
         side: &mut Consuming,
         msg: &Incoming,
     ) -> Result<Piece, RingError> {
+        if !msg.started {
+            // The first record, checked by `begin_message` (with the
+            // length prefix of a streamed one) while this side was held.
+            let skip = if msg.streamed { LENGTH_PREFIX as u32 } else { 0 };
+            return Ok(Piece::Data(Chunk {
+                record: msg.first,
+                skip,
+                len: msg.first.len - skip,
+            }));
+        }
         let state = self.state();
         let record = match self.peek_record(buf, side) {
             Ok(Some(record)) => record,
             Ok(None) => return Ok(Piece::Pending),
             // Shut down in the middle of a message: the rest cannot come.
-            Err(RingError::ShutDown) if msg.started && state & SHUTDOWN != 0 => {
-                return Ok(Piece::Interrupted)
-            }
+            Err(RingError::ShutDown) if state & SHUTDOWN != 0 => return Ok(Piece::Interrupted),
             Err(e) => return Err(e),
         };
-        if !msg.started {
-            if !record.is_first() || record.is_last() == msg.streamed {
-                return Err(RingError::Corrupted("message changed under its reader"));
-            }
-            if !msg.streamed {
-                if u64::from(record.len) != msg.len {
-                    return Err(RingError::Corrupted("message changed under its reader"));
-                }
-                return Ok(Piece::Data(Chunk {
-                    record,
-                    skip: 0,
-                    len: record.len,
-                }));
-            }
-            if self.stream_length(buf, side, record)? != msg.len {
-                return Err(RingError::Corrupted("message changed under its reader"));
-            }
-            return Ok(Piece::Data(Chunk {
-                record,
-                skip: LENGTH_PREFIX as u32,
-                len: record.len - LENGTH_PREFIX as u32,
-            }));
-        }
         if record.is_first() {
             return Ok(Piece::Interrupted);
         }
