@@ -23,7 +23,7 @@ use crate::shim::Deadline;
 use crate::sys;
 use std::fmt;
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -391,11 +391,20 @@ impl<E: EndKind> Drop for Connection<E> {
 /// The connection's socket: it polls readable when a message or end of
 /// file is waiting for a reader that found nothing with
 /// [`try_recv_bytes`](Connection::try_recv_bytes) (which declared it
-/// waiting), so it can join `poll`, epoll, mio or tokio's `AsyncFd`. It
-/// carries wake tokens only; never read from or write to it.
+/// waiting), so it can join `poll`, epoll, mio or tokio's `AsyncFd`: call
+/// `try_recv_bytes` first, and wait for the descriptor after `WouldBlock`.
+/// It carries wake tokens only; never read from or write to it.
 impl AsFd for Connection<SocketEnd> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.end.fd()
+    }
+}
+
+/// The descriptor of [`AsFd`], for APIs that want a raw one (tokio's
+/// `AsyncFd`): open and the same for the connection's whole life.
+impl AsRawFd for Connection<SocketEnd> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.end.fd().as_raw_fd()
     }
 }
 

@@ -151,8 +151,13 @@ impl<E: EndKind> Connection<E> {
     /// [`RecvError::WouldBlock`] (whose `io::Error` has kind `WouldBlock`,
     /// what tokio's `AsyncFd::try_io` looks for).
     ///
-    /// A message longer than the ring that has begun to arrive is received
-    /// to its end, waiting for its pieces.
+    /// Call it first, and wait for the descriptor only after
+    /// `WouldBlock`: a writer sends a wake token only to a reader that has
+    /// declared itself waiting, so an event loop that waits before trying
+    /// may wait for ever. (With tokio: `match conn.get_ref().try_recv_bytes(max)`,
+    /// and on `WouldBlock`, `conn.readable().await?.clear_ready()`; see
+    /// `examples/pipe_tokio.rs`.) A message longer than the ring that has
+    /// begun to arrive is received to its end, waiting for its pieces.
     ///
     /// # Errors
     ///
