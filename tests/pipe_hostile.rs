@@ -1,0 +1,132 @@
+//! A peer that writes garbage into a pipe's shared memory (here through the
+//! segment's file, as another process with write access could): calls fail
+//! with errors, never read or write out of bounds, never allocate by a
+//! length that was not checked. Every wait is bounded.
+
+use shmsync::{End, Pipe, PipeOptions, Process, RecvError, Segment, SendError};
+use shmsync_testkit::{join_within, KillOnDrop, Watchdog, PATIENCE};
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+
+const CAPACITY: usize = 256;
+
+/// A segment holding the pipe `p` (both ends open here), and where its
+/// object and its ring buffers lie in the segment's file.
+struct Scene {
+    seg: Segment,
+    file: File,
+    /// The object's first byte (the pipe's state).
+    object: u64,
+    /// Ring 1's buffer (B to A), the one `b` sends on.
+    ring_b_to_a: u64,
+}
+
+fn options() -> PipeOptions {
+    Pipe::options().capacity(CAPACITY)
+}
+
+fn scene() -> Scene {
+    let seg = Segment::anonymous(1 << 20).unwrap();
+    // Make the pipe, so that the directory has its entry.
+    drop(options().open_in(&seg, "p", End::A).unwrap());
+    let file = File::from(seg.as_fd().try_clone_to_owned().unwrap());
+    let mut bytes = Vec::new();
+    (&file).read_to_end(&mut bytes).unwrap();
+    let info = Segment::parse_header(&bytes).unwrap();
+    let entry = (0..)
+        .map_while(|i| info.entry(&bytes, i).ok().flatten())
+        .find(|e| e.name() == "p")
+        .expect("the pipe's entry");
+    // The object is the state, then two buffers of CAPACITY bytes.
+    let buffers = (entry.offset + entry.size - 2 * CAPACITY) as u64;
+    Scene {
+        seg,
+        file,
+        object: entry.offset as u64,
+        ring_b_to_a: buffers + CAPACITY as u64,
+    }
+}
+
+impl Scene {
+    fn scribble(&self, at: u64, bytes: &[u8]) {
+        self.file.write_all_at(bytes, at).unwrap();
+    }
+}
+
+#[test]
+fn a_garbled_record_header_is_an_error_and_allocates_nothing() {
+    let _w = Watchdog::new("header", PATIENCE);
+    let s = scene();
+    let a = options().open_in(&s.seg, "p", End::A).unwrap();
+    let b = options().open_in(&s.seg, "p", End::B).unwrap();
+    b.send_bytes(b"hello").unwrap();
+    // The record's length becomes huge, its kind garbage.
+    s.scribble(s.ring_b_to_a, &[0xff; 8]);
+    assert!(matches!(a.recv_bytes(usize::MAX), Err(RecvError::Corrupted(_))));
+    // A plausible kind with a length past what was committed.
+    let mut header = [0u8; 8];
+    header[..4].copy_from_slice(&200u32.to_ne_bytes());
+    header[4..].copy_from_slice(&shmsync::ring::WHOLE.to_ne_bytes());
+    s.scribble(s.ring_b_to_a, &header);
+    let mut buf = [0u8; 8];
+    assert!(matches!(a.recv_bytes_into(&mut buf, 0), Err(RecvError::Corrupted(_))));
+}
+
+#[test]
+fn a_huge_stated_length_is_refused_by_max_and_never_allocated() {
+    let _w = Watchdog::new("huge_length", PATIENCE);
+    let s = scene();
+    let a = options().open_in(&s.seg, "p", End::A).unwrap();
+    let child = KillOnDrop(
+        Process::spawn(|| {
+            let b = options().open_in(&s.seg, "p", End::B).unwrap();
+            // Streamed: 1000 bytes through a 256-byte ring.
+            let _ = b.send_bytes(&[3u8; 1000]);
+        })
+        .unwrap(),
+    );
+    assert!(a.poll(Some(PATIENCE)).unwrap());
+    // The first record's length prefix (after its 8-byte header) now says
+    // 2^40 bytes.
+    s.scribble(s.ring_b_to_a + 8, &(1u64 << 40).to_ne_bytes());
+    match a.recv_bytes(1 << 20) {
+        Err(RecvError::TooLong { len, .. }) => assert_eq!(len, 1 << 40),
+        other => panic!("{other:?}"),
+    }
+    // Without a limit, memory comes only with the pieces that arrive, and
+    // they do not add up to 2^40.
+    match a.recv_bytes(usize::MAX) {
+        Err(RecvError::Corrupted(_) | RecvError::Truncated { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    drop(a);
+    join_within(&child, PATIENCE);
+}
+
+#[test]
+fn state_overwritten_with_ones_or_zeroes_gives_errors_not_hangs() {
+    let _w = Watchdog::new("state", PATIENCE);
+    for fill in [0xffu8, 0x00, 0x5a] {
+        let s = scene();
+        let a = options().open_in(&s.seg, "p", End::A).unwrap();
+        let b = options().open_in(&s.seg, "p", End::B).unwrap();
+        b.send_bytes(b"before").unwrap();
+        // Every word of both rings' state: counters, capacities, locks.
+        let state_len = (s.ring_b_to_a - CAPACITY as u64 - s.object) as usize;
+        s.scribble(s.object, &vec![fill; state_len]);
+        let got = a.recv_bytes(64);
+        let sent = b.send_bytes(b"after");
+        // Zeroes make an empty ring of capacity 0 (impossible: an error);
+        // ones and the pattern make impossible counters and capacities.
+        assert!(
+            matches!(got, Err(RecvError::Corrupted(_))),
+            "fill {fill:#x}: {got:?}"
+        );
+        assert!(
+            matches!(sent, Err(SendError::Corrupted(_))),
+            "fill {fill:#x}: {sent:?}"
+        );
+    }
+}
