@@ -19,7 +19,11 @@ use tokio::io::Interest;
 const MESSAGES: u32 = 1_000;
 
 fn message(i: u32) -> Vec<u8> {
-    let len = if i % 10 == 0 { 300_000 } else { 16 + i as usize % 100 };
+    let len = if i % 10 == 0 {
+        300_000
+    } else {
+        16 + i as usize % 100
+    };
     vec![(i % 251) as u8; len]
 }
 

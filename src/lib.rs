@@ -47,13 +47,13 @@ mod shm;
 
 #[cfg(all(feature = "std", not(loom)))]
 pub use api::{
-    Barrier, BoundedSemaphore, Condition, ConditionError, ConditionGuard, Error, Event, Lock,
-    LockGuard, OwnerDied, RLock, RLockGuard, Semaphore, SemaphoreGuard, SharedLock,
-    SharedLockGuard, TryLockError,
+    wait, Connection, End, EndKind, Pipe, PipeOptions, RecvError, SegmentEnd, SendError, SocketEnd,
 };
 #[cfg(all(feature = "std", not(loom)))]
 pub use api::{
-    wait, Connection, End, EndKind, Pipe, PipeOptions, RecvError, SegmentEnd, SendError, SocketEnd,
+    Barrier, BoundedSemaphore, Condition, ConditionError, ConditionGuard, Error, Event, Lock,
+    LockGuard, OwnerDied, RLock, RLockGuard, Semaphore, SemaphoreGuard, SharedLock,
+    SharedLockGuard, TryLockError,
 };
 #[cfg(all(feature = "std", not(loom)))]
 pub use process::{active_children, ActiveChild, CloseError, Process, ProcessBuilder};

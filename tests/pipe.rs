@@ -62,7 +62,10 @@ fn an_echo_child_returns_every_message_whole_empty_ones_included() {
     let _w = Watchdog::new("echo", PATIENCE);
     let (ours, theirs) = Pipe::new(true).unwrap();
     let child = echo_child(theirs);
-    for (i, len) in [5usize, 0, 1, 8, 1000, 0, 300_000, 3].into_iter().enumerate() {
+    for (i, len) in [5usize, 0, 1, 8, 1000, 0, 300_000, 3]
+        .into_iter()
+        .enumerate()
+    {
         let msg = message(i as u64, len);
         ours.send_bytes(&msg).unwrap();
         assert_eq!(ours.recv_bytes(usize::MAX).unwrap(), msg, "message {i}");
@@ -188,7 +191,10 @@ fn a_message_longer_than_max_stays_in_the_pipe_whole() {
     assert!(b.poll(Some(PATIENCE)).unwrap());
     assert!(matches!(
         b.recv_bytes(4999),
-        Err(RecvError::TooLong { len: 5000, max: 4999 })
+        Err(RecvError::TooLong {
+            len: 5000,
+            max: 4999
+        })
     ));
     assert_eq!(b.recv_bytes(5000).unwrap(), message(1, 5000));
     assert_eq!(b.recv_bytes(5).unwrap(), b"after");
@@ -221,7 +227,8 @@ fn recv_bytes_into_a_short_buffer_hands_the_whole_message_back() {
     a.send_bytes(b"").unwrap();
     assert_eq!(b.recv_bytes_into(&mut buf, 4).unwrap(), 0);
     // Streamed (longer than the ring): also handed back whole.
-    let child = KillOnDrop(Process::spawn(move || a.send_bytes(&message(3, 3000)).unwrap()).unwrap());
+    let child =
+        KillOnDrop(Process::spawn(move || a.send_bytes(&message(3, 3000)).unwrap()).unwrap());
     match b.recv_bytes_into(&mut buf, 0) {
         Err(RecvError::BufferTooShort(msg)) => assert_eq!(msg, message(3, 3000)),
         other => panic!("{other:?}"),
@@ -241,7 +248,12 @@ fn ranged_sends_check_their_range() {
     assert_eq!(b.recv_bytes(64).unwrap(), b"");
     assert_eq!(b.recv_bytes(64).unwrap(), b"");
     assert_eq!(b.recv_bytes(64).unwrap(), b"9");
-    for (offset, size) in [(11, None), (9, Some(2)), (0, Some(11)), (usize::MAX, Some(2))] {
+    for (offset, size) in [
+        (11, None),
+        (9, Some(2)),
+        (0, Some(11)),
+        (usize::MAX, Some(2)),
+    ] {
         match a.send_bytes_range(data, offset, size) {
             Err(SendError::OutOfRange { len: 10, .. }) => {}
             other => panic!("offset {offset} size {size:?}: {other:?}"),
@@ -257,12 +269,21 @@ fn a_one_way_pipe_refuses_the_wrong_direction() {
     assert!(writer.writable() && !writer.readable());
     assert!(matches!(reader.send_bytes(b"x"), Err(SendError::ReadOnly)));
     assert!(matches!(writer.recv_bytes(1), Err(RecvError::WriteOnly)));
-    assert!(matches!(writer.poll(Some(Duration::ZERO)), Err(RecvError::WriteOnly)));
+    assert!(matches!(
+        writer.poll(Some(Duration::ZERO)),
+        Err(RecvError::WriteOnly)
+    ));
     let mut buf = [0u8; 1];
-    assert!(matches!(writer.recv_bytes_into(&mut buf, 0), Err(RecvError::WriteOnly)));
+    assert!(matches!(
+        writer.recv_bytes_into(&mut buf, 0),
+        Err(RecvError::WriteOnly)
+    ));
     writer.send_bytes(b"fine").unwrap();
     assert_eq!(reader.recv_bytes(4).unwrap(), b"fine");
-    for e in [SendError::ReadOnly.to_string(), RecvError::WriteOnly.to_string()] {
+    for e in [
+        SendError::ReadOnly.to_string(),
+        RecvError::WriteOnly.to_string(),
+    ] {
         assert!(e.contains("one-way"), "{e}");
     }
 }
@@ -366,7 +387,11 @@ fn wait_returns_the_children_that_sent_among_four() {
 fn two_processes_sending_on_one_end_never_interleave_their_messages() {
     let _w = Watchdog::new("two_senders", PATIENCE);
     // A small ring, and messages both whole and streamed.
-    let (reader, writer) = Pipe::options().duplex(false).capacity(512).create().unwrap();
+    let (reader, writer) = Pipe::options()
+        .duplex(false)
+        .capacity(512)
+        .create()
+        .unwrap();
     const PER: u64 = 2_000;
     let senders: Vec<_> = (0..2u64)
         .map(|s| {

@@ -13,18 +13,6 @@ use std::time::{Duration, Instant};
 /// The bound the issue sets between a death and its notice.
 const NOTICE: Duration = Duration::from_secs(1);
 
-/// Receives until end of file, with the time from `since` to the end of
-/// file.
-fn drain_to_eof(conn: &shmsync::Connection, since: Instant) -> Duration {
-    loop {
-        match conn.recv_bytes(usize::MAX) {
-            Ok(_) => {}
-            Err(RecvError::Eof) => return since.elapsed(),
-            Err(e) => panic!("{e}"),
-        }
-    }
-}
-
 #[test]
 fn a_child_that_returns_or_exits_or_closes_gives_end_of_file() {
     let _w = Watchdog::new("exit_kinds", PATIENCE);
@@ -68,7 +56,10 @@ fn a_child_that_returns_or_exits_or_closes_gives_end_of_file() {
     let t0 = Instant::now();
     assert!(matches!(ours.recv_bytes(16), Err(RecvError::Eof)));
     assert!(t0.elapsed() < NOTICE);
-    assert!(child.is_alive(), "end of file came from the close, not the exit");
+    assert!(
+        child.is_alive(),
+        "end of file came from the close, not the exit"
+    );
     done.set();
     join_ok(&child);
 }
@@ -79,14 +70,20 @@ fn sigkill_at_random_instants_gives_whole_messages_then_end_of_file_within_a_sec
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut truncated = 0;
     for round in 0..24 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let (ours, theirs) = Pipe::options().capacity(16 * 1024).create().unwrap();
         let child = KillOnDrop(
             Process::spawn(move || {
                 // Whole and streamed messages, forever; each says its
                 // length and fill byte in its first bytes.
                 for i in 0u64.. {
-                    let len = if i % 3 == 0 { 100_000 } else { 16 + (i % 700) as usize };
+                    let len = if i % 3 == 0 {
+                        100_000
+                    } else {
+                        16 + (i % 700) as usize
+                    };
                     let mut msg = vec![(i % 251) as u8; len];
                     msg[..8].copy_from_slice(&(len as u64).to_le_bytes());
                     theirs.send_bytes(&msg).unwrap();
@@ -123,7 +120,10 @@ fn sigkill_at_random_instants_gives_whole_messages_then_end_of_file_within_a_sec
         );
         assert!(got > 0);
         // Sending to the dead end fails too.
-        assert!(matches!(ours.send_bytes(b"anyone?"), Err(SendError::BrokenPipe)));
+        assert!(matches!(
+            ours.send_bytes(b"anyone?"),
+            Err(SendError::BrokenPipe)
+        ));
     }
     // Streamed messages are most of the bytes: some kills land mid-stream.
     eprintln!("{truncated} of 24 kills landed in the middle of a streamed message");
@@ -134,7 +134,10 @@ fn sigkill_at_random_instants_gives_whole_messages_then_end_of_file_within_a_sec
 fn check(msg: &[u8]) {
     let len = u64::from_le_bytes(msg[..8].try_into().unwrap());
     assert_eq!(len as usize, msg.len(), "a short message was delivered");
-    assert!(msg[8..].iter().all(|&b| b == msg[msg.len() - 1]), "message garbled");
+    assert!(
+        msg[8..].iter().all(|&b| b == msg[msg.len() - 1]),
+        "message garbled"
+    );
 }
 
 #[test]
@@ -169,7 +172,11 @@ fn a_writer_of_one_end_killed_mid_stream_while_another_process_keeps_the_end() {
     let _w = Watchdog::new("mid_stream_shared", PATIENCE);
     // The parent keeps a handle of the writing end, so the end lives on:
     // the reader learns of the stopped stream from the dead lock holder.
-    let (reader, writer) = Pipe::options().duplex(false).capacity(4096).create().unwrap();
+    let (reader, writer) = Pipe::options()
+        .duplex(false)
+        .capacity(4096)
+        .create()
+        .unwrap();
     let child = KillOnDrop(
         Process::spawn(|| {
             writer.send_bytes(&vec![2u8; 1 << 20]).unwrap();
@@ -324,8 +331,15 @@ fn a_pipe_in_a_segment_sees_its_other_end_come_and_go() {
     assert!(a.poll(Some(PATIENCE)).unwrap());
     assert!(matches!(a.recv_bytes(8), Err(RecvError::Eof)));
     // Opening it with other options is refused.
-    assert!(Pipe::options().capacity(4096).open_in(&seg, "p", End::B).is_err());
-    assert!(options.clone().duplex(false).open_in(&seg, "p", End::B).is_err());
+    assert!(Pipe::options()
+        .capacity(4096)
+        .open_in(&seg, "p", End::B)
+        .is_err());
+    assert!(options
+        .clone()
+        .duplex(false)
+        .open_in(&seg, "p", End::B)
+        .is_err());
 }
 
 #[test]
@@ -357,7 +371,10 @@ fn the_event_loop_descriptor_polls_readable_for_messages_and_end_of_file() {
     assert!(matches!(ours.try_recv_bytes(8), Err(RecvError::WouldBlock)));
     assert!(!readable(&ours, 50));
     go.set();
-    assert!(readable(&ours, 60_000), "a message makes the descriptor readable");
+    assert!(
+        readable(&ours, 60_000),
+        "a message makes the descriptor readable"
+    );
     assert_eq!(ours.try_recv_bytes(8).unwrap(), b"one");
     go.clear();
     // Without a declared wait, a message sends no token.

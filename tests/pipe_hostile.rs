@@ -64,14 +64,20 @@ fn a_garbled_record_header_is_an_error_and_allocates_nothing() {
     b.send_bytes(b"hello").unwrap();
     // The record's length becomes huge, its kind garbage.
     s.scribble(s.ring_b_to_a, &[0xff; 8]);
-    assert!(matches!(a.recv_bytes(usize::MAX), Err(RecvError::Corrupted(_))));
+    assert!(matches!(
+        a.recv_bytes(usize::MAX),
+        Err(RecvError::Corrupted(_))
+    ));
     // A plausible kind with a length past what was committed.
     let mut header = [0u8; 8];
     header[..4].copy_from_slice(&200u32.to_ne_bytes());
     header[4..].copy_from_slice(&shmsync::ring::WHOLE.to_ne_bytes());
     s.scribble(s.ring_b_to_a, &header);
     let mut buf = [0u8; 8];
-    assert!(matches!(a.recv_bytes_into(&mut buf, 0), Err(RecvError::Corrupted(_))));
+    assert!(matches!(
+        a.recv_bytes_into(&mut buf, 0),
+        Err(RecvError::Corrupted(_))
+    ));
 }
 
 #[test]

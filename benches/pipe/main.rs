@@ -77,20 +77,42 @@ fn roundtrip_small(c: &mut Criterion) {
         figures.extend(Figures::of(name, &batches, SAMPLES, SMALL));
     };
     let pipe = ShmPipe::new(shmsync::Pipe::DEFAULT_CAPACITY);
-    record("shmsync", bench(&mut group, "shmsync", &pipe, work, &cpu, &none));
+    record(
+        "shmsync",
+        bench(&mut group, "shmsync", &pipe, work, &cpu, &none),
+    );
     let fds = Fds::os_pipe();
-    record("os_pipe", bench(&mut group, "os_pipe", &fds, work, &cpu, &none));
+    record(
+        "os_pipe",
+        bench(&mut group, "os_pipe", &fds, work, &cpu, &none),
+    );
     let fds = Fds::socketpair();
-    record("socketpair", bench(&mut group, "socketpair", &fds, work, &cpu, &none));
+    record(
+        "socketpair",
+        bench(&mut group, "socketpair", &fds, work, &cpu, &none),
+    );
     let spin = Spin::new();
-    record("spin", bench(&mut group, "spin", &spin, work, &cpu, &|| spin.reset()));
+    record(
+        "spin",
+        bench(&mut group, "spin", &spin, work, &cpu, &|| spin.reset()),
+    );
     group.finish();
     print_table(
         "roundtrip_small",
         &figures,
         &[
-            Goal { ours: "shmsync", theirs: "spin", factor: 3.0, lower_is_better: true },
-            Goal { ours: "shmsync", theirs: "os_pipe", factor: 0.05, lower_is_better: true },
+            Goal {
+                ours: "shmsync",
+                theirs: "spin",
+                factor: 3.0,
+                lower_is_better: true,
+            },
+            Goal {
+                ours: "shmsync",
+                theirs: "os_pipe",
+                factor: 0.05,
+                lower_is_better: true,
+            },
         ],
     );
 }
@@ -116,9 +138,15 @@ fn throughput_64k(c: &mut Criterion) {
         record(name, bench(&mut group, name, &pipe, work, &cpu, &none));
     }
     let fds = Fds::os_pipe();
-    record("os_pipe", bench(&mut group, "os_pipe", &fds, work, &cpu, &none));
+    record(
+        "os_pipe",
+        bench(&mut group, "os_pipe", &fds, work, &cpu, &none),
+    );
     let fds = Fds::socketpair();
-    record("socketpair", bench(&mut group, "socketpair", &fds, work, &cpu, &none));
+    record(
+        "socketpair",
+        bench(&mut group, "socketpair", &fds, work, &cpu, &none),
+    );
     let mut memcpy = Vec::new();
     group.bench_function("memcpy", |b| {
         b.iter_custom(|iters| {
@@ -133,9 +161,24 @@ fn throughput_64k(c: &mut Criterion) {
         "throughput_64k",
         &figures,
         &[
-            Goal { ours: "shmsync", theirs: "socketpair", factor: 2.0, lower_is_better: false },
-            Goal { ours: "shmsync", theirs: "os_pipe", factor: 5.0, lower_is_better: false },
-            Goal { ours: "shmsync", theirs: "memcpy", factor: 0.0, lower_is_better: false },
+            Goal {
+                ours: "shmsync",
+                theirs: "socketpair",
+                factor: 2.0,
+                lower_is_better: false,
+            },
+            Goal {
+                ours: "shmsync",
+                theirs: "os_pipe",
+                factor: 5.0,
+                lower_is_better: false,
+            },
+            Goal {
+                ours: "shmsync",
+                theirs: "memcpy",
+                factor: 0.0,
+                lower_is_better: false,
+            },
         ],
     );
 }

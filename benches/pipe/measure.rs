@@ -34,7 +34,13 @@ pub fn child_cpu() -> ChildCpu {
 
 /// Runs one batch of `work` over `chan` (side a here, side b in a child
 /// forked by `pair`).
-pub fn run_batch(pair: &mut Pair, chan: &dyn Channel, work: Work, iters: u64, cpu: &ChildCpu) -> Batch {
+pub fn run_batch(
+    pair: &mut Pair,
+    chan: &dyn Channel,
+    work: Work,
+    iters: u64,
+    cpu: &ChildCpu,
+) -> Batch {
     let cpu = &cpu.0;
     cpu.store(0, Ordering::Relaxed);
     let len = match work {

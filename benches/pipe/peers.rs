@@ -43,7 +43,10 @@ impl Channel for ShmPipe {
 
     #[inline]
     fn recv(&self, a: bool, buf: &mut [u8]) {
-        let n = self.end(a).recv_bytes_into(buf, 0).expect("recv_bytes_into");
+        let n = self
+            .end(a)
+            .recv_bytes_into(buf, 0)
+            .expect("recv_bytes_into");
         assert_eq!(n, buf.len());
     }
 }
@@ -85,8 +88,7 @@ impl Fds {
     pub fn socketpair() -> Fds {
         let mut fds = [0; 2];
         // SAFETY: `fds` has room for the two descriptors written.
-        if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) } != 0
-        {
+        if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) } != 0 {
             fail_errno("socketpair");
         }
         // SAFETY: fresh descriptors owned by nobody else.

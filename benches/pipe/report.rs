@@ -32,7 +32,12 @@ impl Figures {
             return None;
         }
         let per = |f: &dyn Fn(&Batch) -> f64| {
-            median(measured.iter().map(|b| f(b) / b.iters.max(1) as f64).collect())
+            median(
+                measured
+                    .iter()
+                    .map(|b| f(b) / b.iters.max(1) as f64)
+                    .collect(),
+            )
         };
         let wall_ns = per(&|b| b.wall.as_nanos() as f64);
         Some(Figures {

@@ -36,7 +36,10 @@ fn send(r: &Ring, msg: &[u8], abandon: bool) -> Result<(), RingError> {
             Ok(Pushed::Done) => break Ok(()),
             Ok(Pushed::NeedRoom(_)) if abandon && out.is_started() => break Ok(()),
             Ok(Pushed::NeedRoom(want)) => {
-                if let Err(e) = r.state.wait_for_room_bytes(&mut side, want, Deadline::NEVER) {
+                if let Err(e) = r
+                    .state
+                    .wait_for_room_bytes(&mut side, want, Deadline::NEVER)
+                {
                     break Err(e);
                 }
             }

@@ -23,6 +23,16 @@ pub(crate) const SLICE: Duration = Duration::from_millis(10);
 /// The most rings one sleep covers; beyond, the sleep is sliced.
 const MOST: usize = 128;
 
+/// The rings one sleep covers: up to [`MOST`] where the backend sleeps on
+/// several words at once, the first alone where it cannot.
+const COVERED: usize = if shim::WAIT_ANY_MAX == 0 {
+    1
+} else if shim::WAIT_ANY_MAX < MOST {
+    shim::WAIT_ANY_MAX
+} else {
+    MOST
+};
+
 impl RawRing {
     /// Wakes every sleeper on both sides, so that they look again at what
     /// they wait for: for a change outside the ring (an end of a pipe
@@ -49,7 +59,7 @@ pub(crate) fn wait_for_any_data(
         // Nothing to sleep on: only the deadline can end the wait.
         return ready();
     };
-    let covered = rings.len().min(MOST).min(shim::WAIT_ANY_MAX.max(1));
+    let covered = rings.len().min(COVERED);
     let mut words: [(&AtomicU32, u32); MOST] = [(first.waiting.data.word(), 0); MOST];
     loop {
         for (slot, ring) in words.iter_mut().zip(rings) {

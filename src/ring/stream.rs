@@ -379,7 +379,11 @@ impl RawRing {
         if !msg.started {
             // The first record, checked by `begin_message` (with the
             // length prefix of a streamed one) while this side was held.
-            let skip = if msg.streamed { LENGTH_PREFIX as u32 } else { 0 };
+            let skip = if msg.streamed {
+                LENGTH_PREFIX as u32
+            } else {
+                0
+            };
             return Ok(Piece::Data(Chunk {
                 record: msg.first,
                 skip,
@@ -428,7 +432,9 @@ impl RawRing {
     ) -> Result<(), RingError> {
         if !dst.is_empty() {
             if dst.len() != chunk.len() {
-                return Err(RingError::Corrupted("piece read into a buffer of another size"));
+                return Err(RingError::Corrupted(
+                    "piece read into a buffer of another size",
+                ));
             }
             self.read_record(buf, side, chunk.record, chunk.skip, dst)?;
         }

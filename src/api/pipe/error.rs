@@ -170,9 +170,7 @@ impl RecvError {
     fn kind(&self) -> io::ErrorKind {
         match self {
             RecvError::Eof | RecvError::Truncated { .. } => io::ErrorKind::UnexpectedEof,
-            RecvError::TooLong { .. } | RecvError::BufferTooShort(_) => {
-                io::ErrorKind::InvalidData
-            }
+            RecvError::TooLong { .. } | RecvError::BufferTooShort(_) => io::ErrorKind::InvalidData,
             RecvError::WriteOnly => io::ErrorKind::PermissionDenied,
             RecvError::OffsetTooLarge { .. } => io::ErrorKind::InvalidInput,
             RecvError::WouldBlock => io::ErrorKind::WouldBlock,

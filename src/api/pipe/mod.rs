@@ -130,6 +130,8 @@ impl Pipe {
     /// assert!(matches!(writer.recv_bytes(64), Err(RecvError::WriteOnly)));
     /// # Ok::<(), shmsync::Error>(())
     /// ```
+    // Python's `Pipe()` returns its two ends; so does this.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(duplex: bool) -> Result<(Connection, Connection), Error> {
         PipeOptions::new().duplex(duplex).create()
     }

@@ -187,7 +187,11 @@ impl<E: EndKind> Connection<E> {
     }
 
     /// Receives one message into `sink`; returns its length.
-    pub(super) fn recv_into_sink(&self, sink: &mut Sink<'_>, waits: Waits) -> Result<u64, RecvError> {
+    pub(super) fn recv_into_sink(
+        &self,
+        sink: &mut Sink<'_>,
+        waits: Waits,
+    ) -> Result<u64, RecvError> {
         if !self.can_recv {
             return Err(RecvError::WriteOnly);
         }

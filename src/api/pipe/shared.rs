@@ -117,7 +117,11 @@ impl PipeMem {
             || PipeState::new(options.duplex, caps),
         )?;
         // Relaxed: fixed at creation, published with the object.
-        let duplex = obj.head().info.duplex.load(std::sync::atomic::Ordering::Relaxed);
+        let duplex = obj
+            .head()
+            .info
+            .duplex
+            .load(std::sync::atomic::Ordering::Relaxed);
         if duplex != u32::from(options.duplex) {
             return Err(Error::InvalidArgument(
                 "the pipe in the segment was made with another duplex setting",

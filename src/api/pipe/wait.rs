@@ -54,7 +54,10 @@ pub fn wait<'c, E: EndKind>(
     connections: &[&'c Connection<E>],
     timeout: Option<Duration>,
 ) -> Vec<&'c Connection<E>> {
-    wait_deadline(connections, timeout.map_or(Deadline::NEVER, Deadline::after))
+    wait_deadline(
+        connections,
+        timeout.map_or(Deadline::NEVER, Deadline::after),
+    )
 }
 
 /// [`wait`] until `deadline`.
