@@ -84,7 +84,8 @@ fn a_garbled_record_header_is_an_error_and_allocates_nothing() {
 fn a_huge_stated_length_is_refused_by_max_and_never_allocated() {
     let _w = Watchdog::new("huge_length", PATIENCE);
     let s = scene();
-    let a = options().open_in(&s.seg, "p", End::A).unwrap();
+    // The child is forked before this process opens A, so that it holds no
+    // copy of A: once A goes, its blocked send ends with a broken pipe.
     let child = KillOnDrop(
         Process::spawn(|| {
             let b = options().open_in(&s.seg, "p", End::B).unwrap();
@@ -93,6 +94,7 @@ fn a_huge_stated_length_is_refused_by_max_and_never_allocated() {
         })
         .unwrap(),
     );
+    let a = options().open_in(&s.seg, "p", End::A).unwrap();
     assert!(a.poll(Some(PATIENCE)).unwrap());
     // The first record's length prefix (after its 8-byte header) now says
     // 2^40 bytes.
@@ -135,4 +137,17 @@ fn state_overwritten_with_ones_or_zeroes_gives_errors_not_hangs() {
             "fill {fill:#x}: {sent:?}"
         );
     }
+}
+
+#[test]
+fn a_capacity_rewritten_below_the_smallest_ring_is_an_error_not_a_panic() {
+    // Found by the `pipe_hostile` fuzz target: a capacity of 9 (still no
+    // more than the buffer, so the geometry check let it through) made the
+    // streaming writer's piece size underflow.
+    let s = scene();
+    let a = options().open_in(&s.seg, "p", End::A).unwrap();
+    // Ring 0 (A to B) starts the object, its capacity first.
+    s.scribble(s.object, &9u32.to_ne_bytes());
+    assert!(matches!(a.send_bytes(&[1; 100]), Err(SendError::Corrupted(_))));
+    assert!(matches!(a.send_bytes(&[1; 4]), Err(SendError::Corrupted(_)) | Ok(())));
 }

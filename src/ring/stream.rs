@@ -207,7 +207,12 @@ impl RawRing {
             }
         }
         let total = msg.len() as u64;
-        let piece = u64::from(piece_record(capacity)) - HEADER as u64;
+        // A ring made by `new_bytes` holds at least 16 bytes; a capacity
+        // below (a peer rewrote it) cannot carry a length prefix.
+        let piece = u64::from(piece_record(capacity))
+            .checked_sub(HEADER as u64)
+            .filter(|&piece| piece >= LENGTH_PREFIX as u64)
+            .ok_or(RingError::Corrupted("ring too small to stream a message"))?;
         loop {
             let prefix = if out.started { 0 } else { LENGTH_PREFIX as u64 };
             let rest = total - out.sent;
@@ -255,6 +260,11 @@ impl RawRing {
     ) -> Result<bool, RingError> {
         if self.state() & SHUTDOWN != 0 {
             return Err(RingError::ShutDown);
+        }
+        if side.tail % 8 != 0 {
+            return Err(RingError::Corrupted(
+                "record counters not on a record boundary",
+            ));
         }
         if side.room() < size {
             self.refresh_head(side)?;
