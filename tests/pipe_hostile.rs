@@ -148,6 +148,12 @@ fn a_capacity_rewritten_below_the_smallest_ring_is_an_error_not_a_panic() {
     let a = options().open_in(&s.seg, "p", End::A).unwrap();
     // Ring 0 (A to B) starts the object, its capacity first.
     s.scribble(s.object, &9u32.to_ne_bytes());
-    assert!(matches!(a.send_bytes(&[1; 100]), Err(SendError::Corrupted(_))));
-    assert!(matches!(a.send_bytes(&[1; 4]), Err(SendError::Corrupted(_)) | Ok(())));
+    assert!(matches!(
+        a.send_bytes(&[1; 100]),
+        Err(SendError::Corrupted(_))
+    ));
+    assert!(matches!(
+        a.send_bytes(&[1; 4]),
+        Err(SendError::Corrupted(_)) | Ok(())
+    ));
 }

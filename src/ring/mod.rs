@@ -77,7 +77,7 @@
 //! scribbles can make operations fail with [`RingError::Corrupted`], deliver
 //! garbage, or wait: never undefined behaviour in this process.
 
-pub(crate) mod multi;
+mod multi;
 mod records;
 mod sides;
 mod signal;
@@ -85,6 +85,7 @@ mod state;
 mod stream;
 
 pub use crate::shim::RingBuf;
+pub use multi::{wait_for_any_data, SLICE};
 pub use records::{record_size, Record, FIRST, HEADER, LAST, RECORD_MAGIC, WHOLE};
 pub use sides::{Consuming, Producing};
 pub use state::{RawRing, RingError, MAX_CAPACITY};

@@ -18,7 +18,7 @@ use crate::shim::{self, AtomicU32, Deadline, Poll, Wake};
 use core::time::Duration;
 
 /// The longest slice of a sleep that cannot cover every ring at once.
-pub(crate) const SLICE: Duration = Duration::from_millis(10);
+pub const SLICE: Duration = Duration::from_millis(10);
 
 /// The most rings one sleep covers; beyond, the sleep is sliced.
 const MOST: usize = 128;
@@ -46,8 +46,9 @@ impl RawRing {
 /// Waits until `ready()` holds or `deadline` passes, sleeping on the data
 /// signals of `rings` (whose commits are what `ready` looks for, with
 /// whatever else it checks); returns `ready()`'s last answer. Spins within
-/// the process's spin bound first.
-pub(crate) fn wait_for_any_data(
+/// the process's spin bound first. Like every sleep here, it may end
+/// early; `ready` decides.
+pub fn wait_for_any_data(
     rings: &[&RawRing],
     deadline: Deadline,
     mut ready: impl FnMut() -> bool,

@@ -106,14 +106,14 @@ impl Deadline {
 /// 35 ns for `CLOCK_MONOTONIC` on the 2-vCPU guest, and ticking every few
 /// milliseconds): for schedules of rare checks on fast paths, never for
 /// deadlines.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "std"))]
 pub(crate) fn coarse_nanos() -> u64 {
     let ts = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
     (ts.tv_sec as u64) * NANOS_PER_SEC + ts.tv_nsec as u64
 }
 
 /// Elsewhere, the monotonic clock itself.
-#[cfg(not(target_os = "linux"))]
+#[cfg(all(not(target_os = "linux"), feature = "std"))]
 pub(crate) fn coarse_nanos() -> u64 {
     monotonic_nanos()
 }

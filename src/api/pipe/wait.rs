@@ -14,8 +14,7 @@
 use super::connection::Connection;
 use super::end::EndKind;
 use crate::raw::Probe;
-use crate::ring::multi::wait_for_any_data;
-use crate::ring::RawRing;
+use crate::ring::{wait_for_any_data, RawRing};
 use crate::shim::{self, Deadline};
 use crate::sys;
 use std::os::fd::BorrowedFd;
