@@ -454,6 +454,21 @@ impl RawRing {
         Ok(())
     }
 
+    /// Whether something is committed past what this consuming side has
+    /// taken, looking at the producers' counter afresh: no wait and no
+    /// clock, for a caller's own short poll before it sleeps.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::Corrupted`] if the producers' counter is out of range.
+    #[inline]
+    pub fn has_data(&self, side: &mut Consuming) -> Result<bool, RingError> {
+        if side.available() == 0 {
+            self.refresh_tail(side)?;
+        }
+        Ok(side.available() > 0)
+    }
+
     /// Whether no live thread holds the producing side: it is free, or its
     /// holder's thread is gone. In the middle of a streamed message (whose
     /// writer holds the side to the end) this means the rest will never
