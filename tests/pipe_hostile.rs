@@ -84,8 +84,9 @@ fn a_garbled_record_header_is_an_error_and_allocates_nothing() {
 fn a_huge_stated_length_is_refused_by_max_and_never_allocated() {
     let _w = Watchdog::new("huge_length", PATIENCE);
     let s = scene();
-    // The child is forked before this process opens A, so that it holds no
-    // copy of A: once A goes, its blocked send ends with a broken pipe.
+    let a = options().open_in(&s.seg, "p", End::A).unwrap();
+    // The child inherits a copy of A, so its send may wait for room for
+    // ever once the parent stops reading: it is killed at the end.
     let child = KillOnDrop(
         Process::spawn(|| {
             let b = options().open_in(&s.seg, "p", End::B).unwrap();
@@ -94,7 +95,6 @@ fn a_huge_stated_length_is_refused_by_max_and_never_allocated() {
         })
         .unwrap(),
     );
-    let a = options().open_in(&s.seg, "p", End::A).unwrap();
     assert!(a.poll(Some(PATIENCE)).unwrap());
     // The first record's length prefix (after its 8-byte header) now says
     // 2^40 bytes.
@@ -109,7 +109,7 @@ fn a_huge_stated_length_is_refused_by_max_and_never_allocated() {
         Err(RecvError::Corrupted(_) | RecvError::Truncated { .. }) => {}
         other => panic!("{other:?}"),
     }
-    drop(a);
+    child.kill().unwrap();
     join_within(&child, PATIENCE);
 }
 
