@@ -10,6 +10,17 @@ use shmsync::{wait, Connection, Pipe, Process, RecvError, SendError};
 use shmsync_testkit::{join_ok, KillOnDrop, Watchdog, PATIENCE};
 use std::time::Duration;
 
+/// Tests of this file run one at a time: a child forked by one test would
+/// inherit the sockets of a pipe another test has just made (the harness
+/// runs tests on parallel threads), keeping that pipe's end open, and its
+/// end of file late, until the child exits.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A small deterministic generator (xorshift64*), so a failure replays.
 struct Rng(u64);
 
@@ -59,6 +70,7 @@ fn echo_child(conn: Connection) -> KillOnDrop {
 
 #[test]
 fn an_echo_child_returns_every_message_whole_empty_ones_included() {
+    let _serial = serial();
     let _w = Watchdog::new("echo", PATIENCE);
     let (ours, theirs) = Pipe::new(true).unwrap();
     let child = echo_child(theirs);
@@ -80,6 +92,7 @@ fn an_echo_child_returns_every_message_whole_empty_ones_included() {
 #[cfg(feature = "serde")]
 #[test]
 fn an_echo_child_returns_serde_values() {
+    let _serial = serial();
     #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
     struct Job {
         id: u32,
@@ -115,6 +128,7 @@ fn an_echo_child_returns_serde_values() {
 
 #[test]
 fn boundaries_hold_for_random_sizes_across_the_wrap_in_a_small_ring() {
+    let _serial = serial();
     let _w = Watchdog::new("random_sizes", PATIENCE);
     // 256 bytes: messages up to 248 go whole, longer ones are streamed, and
     // the counters wrap around the buffer thousands of times.
@@ -157,6 +171,7 @@ fn boundaries_hold_for_random_sizes_across_the_wrap_in_a_small_ring() {
 
 #[test]
 fn a_16_mib_message_round_trips_through_a_64_kib_ring() {
+    let _serial = serial();
     let _w = Watchdog::new("16mib", PATIENCE);
     let (ours, theirs) = Pipe::options().capacity(64 * 1024).create().unwrap();
     let child = echo_child(theirs);
@@ -171,6 +186,7 @@ fn a_16_mib_message_round_trips_through_a_64_kib_ring() {
 
 #[test]
 fn a_message_longer_than_max_stays_in_the_pipe_whole() {
+    let _serial = serial();
     let (a, b) = Pipe::options().capacity(1024).create().unwrap();
     a.send_bytes(b"0123456789").unwrap();
     match b.recv_bytes(9) {
@@ -203,6 +219,7 @@ fn a_message_longer_than_max_stays_in_the_pipe_whole() {
 
 #[test]
 fn recv_bytes_into_a_short_buffer_hands_the_whole_message_back() {
+    let _serial = serial();
     let (a, b) = Pipe::options().capacity(1024).create().unwrap();
     let mut buf = [0u8; 4];
     a.send_bytes(b"abcdef").unwrap();
@@ -238,6 +255,7 @@ fn recv_bytes_into_a_short_buffer_hands_the_whole_message_back() {
 
 #[test]
 fn ranged_sends_check_their_range() {
+    let _serial = serial();
     let (a, b) = Pipe::new(true).unwrap();
     let data = b"0123456789";
     a.send_bytes_range(data, 0, None).unwrap();
@@ -264,6 +282,7 @@ fn ranged_sends_check_their_range() {
 
 #[test]
 fn a_one_way_pipe_refuses_the_wrong_direction() {
+    let _serial = serial();
     let (reader, writer) = Pipe::new(false).unwrap();
     assert!(reader.readable() && !reader.writable());
     assert!(writer.writable() && !writer.readable());
@@ -290,6 +309,7 @@ fn a_one_way_pipe_refuses_the_wrong_direction() {
 
 #[test]
 fn invalid_capacities_are_refused() {
+    let _serial = serial();
     for bytes in [0, 2 << 30] {
         assert!(matches!(
             Pipe::options().capacity(bytes).create(),
@@ -304,6 +324,7 @@ fn invalid_capacities_are_refused() {
 
 #[test]
 fn poll_sees_messages_without_taking_them() {
+    let _serial = serial();
     let _w = Watchdog::new("poll", PATIENCE);
     let (a, b) = Pipe::new(true).unwrap();
     assert!(!b.poll(Some(Duration::ZERO)).unwrap());
@@ -330,6 +351,7 @@ fn poll_sees_messages_without_taking_them() {
 
 #[test]
 fn wait_returns_the_children_that_sent_among_four() {
+    let _serial = serial();
     let _w = Watchdog::new("wait", PATIENCE);
     let (ours, theirs): (Vec<Connection>, Vec<Connection>) =
         (0..4).map(|_| Pipe::new(true).unwrap()).unzip();
@@ -385,6 +407,7 @@ fn wait_returns_the_children_that_sent_among_four() {
 
 #[test]
 fn two_processes_sending_on_one_end_never_interleave_their_messages() {
+    let _serial = serial();
     let _w = Watchdog::new("two_senders", PATIENCE);
     // A small ring, and messages both whole and streamed.
     let (reader, writer) = Pipe::options()
@@ -432,6 +455,7 @@ fn two_processes_sending_on_one_end_never_interleave_their_messages() {
 
 #[test]
 fn errors_convert_to_io_errors_of_the_matching_kind() {
+    let _serial = serial();
     use std::io::ErrorKind;
     let kind = |e: RecvError| std::io::Error::from(e).kind();
     assert_eq!(kind(RecvError::Eof), ErrorKind::UnexpectedEof);

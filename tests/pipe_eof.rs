@@ -10,11 +10,23 @@ use shmsync_testkit::{join_ok, join_within, KillOnDrop, Watchdog, PATIENCE};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+/// Tests of this file run one at a time: a child forked by one test would
+/// inherit the sockets of a pipe another test has just made (the harness
+/// runs tests on parallel threads), keeping that pipe's end open, and its
+/// end of file late, until the child exits.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The bound the issue sets between a death and its notice.
 const NOTICE: Duration = Duration::from_secs(1);
 
 #[test]
 fn a_child_that_returns_or_exits_or_closes_gives_end_of_file() {
+    let _serial = serial();
     let _w = Watchdog::new("exit_kinds", PATIENCE);
     // Returns: its handle is dropped with the closure.
     let (ours, theirs) = Pipe::new(true).unwrap();
@@ -66,6 +78,7 @@ fn a_child_that_returns_or_exits_or_closes_gives_end_of_file() {
 
 #[test]
 fn sigkill_at_random_instants_gives_whole_messages_then_end_of_file_within_a_second() {
+    let _serial = serial();
     let _w = Watchdog::new("sigkill", PATIENCE);
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut truncated = 0;
@@ -142,6 +155,7 @@ fn check(msg: &[u8]) {
 
 #[test]
 fn a_writer_killed_mid_stream_leaves_truncated_then_end_of_file() {
+    let _serial = serial();
     let _w = Watchdog::new("mid_stream", PATIENCE);
     let (ours, theirs) = Pipe::options().capacity(4096).create().unwrap();
     let child = KillOnDrop(
@@ -169,6 +183,7 @@ fn a_writer_killed_mid_stream_leaves_truncated_then_end_of_file() {
 
 #[test]
 fn a_writer_of_one_end_killed_mid_stream_while_another_process_keeps_the_end() {
+    let _serial = serial();
     let _w = Watchdog::new("mid_stream_shared", PATIENCE);
     // The parent keeps a handle of the writing end, so the end lives on:
     // the reader learns of the stopped stream from the dead lock holder.
@@ -200,6 +215,7 @@ fn a_writer_of_one_end_killed_mid_stream_while_another_process_keeps_the_end() {
 
 #[test]
 fn a_send_to_a_dead_end_fails_within_a_second_even_with_room() {
+    let _serial = serial();
     let _w = Watchdog::new("broken_pipe", PATIENCE);
     let (ours, theirs) = Pipe::new(true).unwrap();
     let child = KillOnDrop(
@@ -223,6 +239,7 @@ fn a_send_to_a_dead_end_fails_within_a_second_even_with_room() {
 
 #[test]
 fn a_sender_blocked_on_a_full_ring_fails_when_the_reader_is_killed() {
+    let _serial = serial();
     let _w = Watchdog::new("blocked_sender", PATIENCE);
     let (ours, theirs) = Pipe::options().capacity(1024).create().unwrap();
     let child = KillOnDrop(
@@ -250,6 +267,7 @@ fn a_sender_blocked_on_a_full_ring_fails_when_the_reader_is_killed() {
 
 #[test]
 fn two_handles_of_one_end_after_a_fork_count_as_one() {
+    let _serial = serial();
     let _w = Watchdog::new("fork_copies", PATIENCE);
     let (a, b) = Pipe::new(true).unwrap();
     let release = Event::new().unwrap();
@@ -277,6 +295,7 @@ fn two_handles_of_one_end_after_a_fork_count_as_one() {
 
 #[test]
 fn a_pipe_in_a_segment_sees_its_other_end_come_and_go() {
+    let _serial = serial();
     let _w = Watchdog::new("segment", PATIENCE);
     let seg = Segment::anonymous(1 << 20).unwrap();
     let options = Pipe::options().capacity(8192);
@@ -344,6 +363,7 @@ fn a_pipe_in_a_segment_sees_its_other_end_come_and_go() {
 
 #[test]
 fn the_event_loop_descriptor_polls_readable_for_messages_and_end_of_file() {
+    let _serial = serial();
     use rustix::event::{poll, PollFd, PollFlags};
     let _w = Watchdog::new("event_fd", PATIENCE);
     let readable = |conn: &shmsync::Connection, ms: i64| {
