@@ -52,6 +52,11 @@ pub use api::{
     SharedLockGuard, TryLockError,
 };
 #[cfg(all(feature = "std", not(loom)))]
+pub use api::{
+    ByteQueue, Consumer, GetError, HandleError, JoinableQueue, Producer, PutError, Queue,
+    SimpleQueue, TaskDoneTooManyTimes,
+};
+#[cfg(all(feature = "std", not(loom)))]
 pub use process::{active_children, ActiveChild, CloseError, Process, ProcessBuilder};
 #[cfg(all(feature = "std", not(loom)))]
 pub use shm::{

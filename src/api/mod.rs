@@ -9,6 +9,7 @@ mod error;
 mod event;
 mod lock;
 mod outcome;
+mod queue;
 mod semaphore;
 
 pub use barrier::Barrier;
@@ -17,4 +18,8 @@ pub use error::Error;
 pub use event::Event;
 pub use lock::{Lock, LockGuard, RLock, RLockGuard, SharedLock, SharedLockGuard};
 pub use outcome::{OwnerDied, TryLockError};
+pub use queue::{
+    ByteQueue, Consumer, GetError, HandleError, JoinableQueue, Producer, PutError, Queue,
+    SimpleQueue, TaskDoneTooManyTimes,
+};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};

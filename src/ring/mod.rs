@@ -69,6 +69,7 @@
 //! scribbles can make operations fail with [`RingError::Corrupted`], deliver
 //! garbage, or wait: never undefined behaviour in this process.
 
+pub mod hooks;
 mod records;
 mod sides;
 mod signal;
@@ -78,3 +79,7 @@ pub use crate::shim::RingBuf;
 pub use records::{record_size, Record, FIRST, HEADER, LAST, RECORD_MAGIC, WHOLE};
 pub use sides::{Consuming, Producing};
 pub use state::{RawRing, RingError, MAX_CAPACITY};
+// For the queues built on the ring: their geometry checked once, and a
+// signal of their own (a joinable queue's `join`).
+pub(crate) use signal::Signal;
+pub(crate) use state::{Geometry, IMMEDIATE};

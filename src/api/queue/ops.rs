@@ -1,0 +1,145 @@
+//! The put and get loops every queue shares: take a side (or use one held
+//! already), try, wait for room or data, try again.
+
+use super::error::{GetError, PutError};
+use super::shared::{Ring, Wait};
+use crate::ring::{Consuming, Producing, RingError};
+
+/// Why a loop gave up.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// No room (no data) and not to wait.
+    NotNow,
+    /// The deadline passed first.
+    Timeout,
+    /// What the ring said.
+    Ring(RingError),
+}
+
+impl From<RingError> for Fail {
+    fn from(e: RingError) -> Fail {
+        Fail::Ring(e)
+    }
+}
+
+impl Fail {
+    /// The put error holding `value`.
+    pub(crate) fn put<T>(self, value: T) -> PutError<T> {
+        match self {
+            Fail::NotNow => PutError::Full(value),
+            Fail::Timeout => PutError::Timeout(value),
+            Fail::Ring(e) => PutError::from_ring(e, value),
+        }
+    }
+
+    /// The get error.
+    pub(crate) fn get(self) -> GetError {
+        match self {
+            Fail::NotNow => GetError::Empty,
+            Fail::Timeout => GetError::Timeout,
+            Fail::Ring(e) => GetError::from_ring(e),
+        }
+    }
+
+    /// A side that stayed held: "full" (or "empty") for a non-blocking
+    /// call, a time-out for a timed one.
+    fn busy(wait: Wait, e: RingError) -> Fail {
+        match (wait, e) {
+            (Wait::Never, RingError::Busy { .. }) => Fail::NotNow,
+            (_, RingError::Busy { .. }) => Fail::Timeout,
+            (_, e) => Fail::Ring(e),
+        }
+    }
+}
+
+impl Ring {
+    /// Takes the producing side for an operation that waits as `wait`.
+    #[inline]
+    pub(crate) fn take_producing(&self, wait: Wait) -> Result<Producing, Fail> {
+        self.raw()
+            .take_producing_checked(self.geo, wait.side_deadline())
+            .map_err(|e| Fail::busy(wait, e))
+    }
+
+    /// Takes the consuming side for an operation that waits as `wait`.
+    #[inline]
+    pub(crate) fn take_consuming(&self, wait: Wait) -> Result<Consuming, Fail> {
+        self.raw()
+            .take_consuming_checked(self.geo, wait.side_deadline())
+            .map_err(|e| Fail::busy(wait, e))
+    }
+
+    /// Puts the whole slots of `msgs` with the side held, waiting for room
+    /// as `wait` allows; returns how many were put before a failure, with
+    /// the failure.
+    #[inline]
+    pub(crate) fn push_slots(
+        &self,
+        side: &mut Producing,
+        msgs: &[u8],
+        wait: Wait,
+    ) -> Result<(), (usize, Fail)> {
+        let size = self.geo.slot_size;
+        let mut done = 0;
+        loop {
+            match self.raw().try_push(&self.buf, side, &msgs[done * size..]) {
+                Ok(n) => done += n as usize,
+                Err(e) => return Err((done, e.into())),
+            }
+            if done * size == msgs.len() {
+                return Ok(());
+            }
+            let Some(deadline) = wait.data_deadline() else {
+                return Err((done, Fail::NotNow));
+            };
+            match self.raw().wait_for_room(side, deadline) {
+                Ok(true) => {}
+                Ok(false) => return Err((done, Fail::Timeout)),
+                Err(e) => return Err((done, e.into())),
+            }
+        }
+    }
+
+    /// Takes between 1 and `out.len() / slot_size` messages with the side
+    /// held, waiting for the first as `wait` allows; returns how many.
+    #[inline]
+    pub(crate) fn pop_slots(
+        &self,
+        side: &mut Consuming,
+        out: &mut [u8],
+        wait: Wait,
+    ) -> Result<usize, Fail> {
+        loop {
+            let n = self.raw().try_pop(&self.buf, side, out)?;
+            if n > 0 {
+                return Ok(n as usize);
+            }
+            let Some(deadline) = wait.data_deadline() else {
+                return Err(Fail::NotNow);
+            };
+            if !self.raw().wait_for_data(side, deadline)? {
+                return Err(Fail::Timeout);
+            }
+        }
+    }
+
+    /// Takes the producing side, puts `msgs` (whole slots), gives the side
+    /// back.
+    #[inline]
+    pub(crate) fn put_slots(&self, msgs: &[u8], wait: Wait) -> Result<(), (usize, Fail)> {
+        let mut side = self.take_producing(wait).map_err(|f| (0, f))?;
+        let result = self.push_slots(&mut side, msgs, wait);
+        self.raw().release_producing(side);
+        result
+    }
+
+    /// Takes the consuming side, gets between 1 and `out.len() / slot_size`
+    /// messages, gives the side back.
+    #[inline]
+    pub(crate) fn get_slots(&self, out: &mut [u8], wait: Wait) -> Result<usize, Fail> {
+        let mut side = self.take_consuming(wait)?;
+        let result = self.pop_slots(&mut side, out, wait);
+        self.raw().release_consuming(side);
+        result
+    }
+}
