@@ -145,9 +145,10 @@ impl ByteQueue {
     ///
     /// [`PutError::TooLarge`] if `msg` is longer than this handle's
     /// largest message (or the ring); [`PutError::ShutDown`];
-    /// [`PutError::Corrupted`]. The slice comes back in each.
-    pub fn put<'m>(&self, msg: &'m [u8]) -> Result<(), PutError<&'m [u8]>> {
-        self.put_with(msg, Wait::Block).map_err(|f| f.put(msg))
+    /// [`PutError::Corrupted`]. The caller keeps `msg`: the errors hold
+    /// `()`.
+    pub fn put(&self, msg: &[u8]) -> Result<(), PutError<()>> {
+        self.put_with(msg, Wait::Block).map_err(|f| f.put(()))
     }
 
     /// Puts `msg` if there is room for it now.
@@ -155,8 +156,8 @@ impl ByteQueue {
     /// # Errors
     ///
     /// [`PutError::Full`] if there is not; as [`put`](ByteQueue::put).
-    pub fn try_put<'m>(&self, msg: &'m [u8]) -> Result<(), PutError<&'m [u8]>> {
-        self.put_with(msg, Wait::Never).map_err(|f| f.put(msg))
+    pub fn try_put(&self, msg: &[u8]) -> Result<(), PutError<()>> {
+        self.put_with(msg, Wait::Never).map_err(|f| f.put(()))
     }
 
     /// Puts `msg`, waiting at most `timeout` for room.
@@ -164,13 +165,13 @@ impl ByteQueue {
     /// # Errors
     ///
     /// [`PutError::Timeout`]; as [`put`](ByteQueue::put).
-    pub fn put_timeout<'m>(
+    pub fn put_timeout(
         &self,
-        msg: &'m [u8],
+        msg: &[u8],
         timeout: Duration,
-    ) -> Result<(), PutError<&'m [u8]>> {
+    ) -> Result<(), PutError<()>> {
         self.put_with(msg, Wait::timeout(Some(timeout)))
-            .map_err(|f| f.put(msg))
+            .map_err(|f| f.put(()))
     }
 
     fn put_with(&self, msg: &[u8], wait: Wait) -> Result<(), Fail> {
@@ -323,7 +324,7 @@ impl ByteQueue {
     /// # Errors
     ///
     /// [`PutError::Encode`] if postcard cannot encode it; otherwise as
-    /// [`put`](ByteQueue::put). The reference comes back in each.
+    /// [`put`](ByteQueue::put).
     ///
     /// # Examples
     ///
@@ -337,7 +338,7 @@ impl ByteQueue {
     /// assert_eq!(got, job);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn put_value<'v, V: serde::Serialize>(&self, value: &'v V) -> Result<(), PutError<&'v V>> {
+    pub fn put_value<V: serde::Serialize + ?Sized>(&self, value: &V) -> Result<(), PutError<()>> {
         self.put_value_with(value, Wait::Block)
     }
 
@@ -348,11 +349,11 @@ impl ByteQueue {
     ///
     /// [`PutError::Timeout`] (or [`PutError::Full`] for a zero timeout);
     /// as [`put_value`](ByteQueue::put_value).
-    pub fn put_value_timeout<'v, V: serde::Serialize>(
+    pub fn put_value_timeout<V: serde::Serialize + ?Sized>(
         &self,
-        value: &'v V,
+        value: &V,
         timeout: Duration,
-    ) -> Result<(), PutError<&'v V>> {
+    ) -> Result<(), PutError<()>> {
         let wait = if timeout.is_zero() {
             Wait::Never
         } else {
@@ -361,14 +362,14 @@ impl ByteQueue {
         self.put_value_with(value, wait)
     }
 
-    fn put_value_with<'v, V: serde::Serialize>(
+    fn put_value_with<V: serde::Serialize + ?Sized>(
         &self,
-        value: &'v V,
+        value: &V,
         wait: Wait,
-    ) -> Result<(), PutError<&'v V>> {
+    ) -> Result<(), PutError<()>> {
         let bytes =
-            postcard::to_allocvec(value).map_err(|error| PutError::Encode { value, error })?;
-        self.put_with(&bytes, wait).map_err(|f| f.put(value))
+            postcard::to_allocvec(value).map_err(|error| PutError::Encode { value: (), error })?;
+        self.put_with(&bytes, wait).map_err(|f| f.put(()))
     }
 
     /// Takes the oldest message and decodes it as a `V` (after giving the
