@@ -176,7 +176,10 @@ fn a_second_exclusive_handle_is_refused_while_the_first_lives_and_waited_for_wit
     let q = Queue::<u32>::new(8).unwrap();
     let tx = q.producer().unwrap();
     let me = rustix::thread::gettid().as_raw_nonzero().get() as u32;
-    assert_eq!(q.producer().unwrap_err(), HandleError::Busy { holder: Some(me) });
+    assert_eq!(
+        q.producer().unwrap_err(),
+        HandleError::Busy { holder: Some(me) }
+    );
     assert!(matches!(
         q.producer_timeout(SHORT),
         Err(HandleError::Busy { .. })

@@ -104,7 +104,10 @@ fn a_message_larger_than_the_ring_is_an_error_naming_both_sizes() {
     assert!(matches!(q.try_put(&[1]), Err(PutError::Full(()))));
     assert_eq!(q.get().unwrap().len(), 248);
     assert_eq!(q.try_get(), Err(GetError::Empty));
-    assert_eq!(q.get_timeout(Duration::from_millis(5)), Err(GetError::Timeout));
+    assert_eq!(
+        q.get_timeout(Duration::from_millis(5)),
+        Err(GetError::Timeout)
+    );
 }
 
 #[test]
@@ -115,14 +118,15 @@ fn a_handle_with_a_smaller_largest_message_drops_longer_ones_without_allocating_
     assert_eq!(small.max_message(), 100);
     big.put(&[1; 101]).unwrap();
     big.put(&[2; 100]).unwrap();
-    assert_eq!(
-        small.get(),
-        Err(GetError::TooLarge { len: 101, max: 100 })
-    );
+    assert_eq!(small.get(), Err(GetError::TooLarge { len: 101, max: 100 }));
     assert_eq!(small.get().unwrap(), vec![2; 100]);
     assert!(matches!(
         small.put(&[0; 101]),
-        Err(PutError::TooLarge { len: 101, capacity: 100, .. })
+        Err(PutError::TooLarge {
+            len: 101,
+            capacity: 100,
+            ..
+        })
     ));
     // An opener without a bound of its own takes the creator's.
     let same = ByteQueue::open_in(&seg, "q", 4096, None).unwrap();
@@ -146,7 +150,10 @@ mod serde_values {
 
     #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
     enum Job {
-        Resize { path: String, sizes: Vec<(u32, u32)> },
+        Resize {
+            path: String,
+            sizes: Vec<(u32, u32)>,
+        },
         Stop,
         Blob(Vec<u8>),
     }

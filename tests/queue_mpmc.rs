@@ -104,7 +104,9 @@ fn batches_from_two_producers_to_two_consumers_deliver_every_message_once() {
                     let mut batch = Vec::with_capacity(100);
                     for start in (0..per_producer).step_by(100) {
                         batch.clear();
-                        batch.extend((start..(start + 100).min(per_producer)).map(|i| message(p, i)));
+                        batch.extend(
+                            (start..(start + 100).min(per_producer)).map(|i| message(p, i)),
+                        );
                         q.put_many(&batch, Some(PATIENCE)).unwrap();
                     }
                 })

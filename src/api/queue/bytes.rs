@@ -165,11 +165,7 @@ impl ByteQueue {
     /// # Errors
     ///
     /// [`PutError::Timeout`]; as [`put`](ByteQueue::put).
-    pub fn put_timeout(
-        &self,
-        msg: &[u8],
-        timeout: Duration,
-    ) -> Result<(), PutError<()>> {
+    pub fn put_timeout(&self, msg: &[u8], timeout: Duration) -> Result<(), PutError<()>> {
         self.put_with(msg, Wait::timeout(Some(timeout)))
             .map_err(|f| f.put(()))
     }
