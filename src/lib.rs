@@ -73,5 +73,10 @@ pub type Mutex<T> = lock_api::Mutex<raw::RawLock, T>;
 /// The guard of a [`Mutex`].
 pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, raw::RawLock, T>;
 
+/// Loom only: declares the calling model thread dead (it must return at
+/// once), so that models can abandon an operation part way and check that
+/// the others take over (`OwnerDied`).
+#[cfg(loom)]
+pub use shim::declare_dead;
 pub use shim::Deadline;
 pub use sys::{set_spin_duration, spin_duration, BACKEND, MAX_SPIN};

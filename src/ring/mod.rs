@@ -79,7 +79,9 @@ pub use crate::shim::RingBuf;
 pub use records::{record_size, Record, FIRST, HEADER, LAST, RECORD_MAGIC, WHOLE};
 pub use sides::{Consuming, Producing};
 pub use state::{RawRing, RingError, MAX_CAPACITY};
-// For the queues built on the ring: their geometry checked once, and a
-// signal of their own (a joinable queue's `join`).
+// For the queue handles built on the ring (std only): their geometry
+// checked once, and a signal of their own (a joinable queue's `join`).
+#[allow(unused_imports)]
 pub(crate) use signal::Signal;
+#[allow(unused_imports)]
 pub(crate) use state::{Geometry, IMMEDIATE};

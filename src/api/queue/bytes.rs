@@ -46,7 +46,7 @@ use std::time::Duration;
 /// ```
 #[derive(Clone)]
 pub struct ByteQueue {
-    ring: Ring,
+    pub(crate) ring: Ring,
     /// This handle's largest message.
     max_message: u32,
 }
@@ -309,6 +309,24 @@ impl ByteQueue {
     /// This handle's largest message, in bytes.
     pub fn max_message(&self) -> usize {
         self.max_message as usize
+    }
+}
+
+#[cfg(fuzzing)]
+impl ByteQueue {
+    /// The differential fuzz hook: bytes decoded into puts, gets, batches,
+    /// handles and shutdowns on a `Queue<u32>` and a `ByteQueue`, checked
+    /// against a `VecDeque`.
+    #[doc(hidden)]
+    pub fn fuzz_ops(data: &[u8]) {
+        super::fuzz::differential(data);
+    }
+
+    /// The hostile fuzz hook: operations with random bytes written into
+    /// the queues' shared state and buffers between them.
+    #[doc(hidden)]
+    pub fn fuzz_hostile(data: &[u8]) {
+        super::fuzz::hostile(data);
     }
 }
 

@@ -16,6 +16,8 @@
 
 mod bytes;
 mod error;
+#[cfg(any(fuzzing, test))]
+mod fuzz;
 mod handles;
 mod joinable;
 mod ops;
