@@ -74,6 +74,7 @@ mod records;
 mod sides;
 mod signal;
 mod state;
+mod values;
 
 pub use crate::shim::RingBuf;
 pub use records::{record_size, Record, FIRST, HEADER, LAST, RECORD_MAGIC, WHOLE};

@@ -96,6 +96,9 @@ impl RawRing {
         buf: &RingBuf,
         deadline: Deadline,
     ) -> Result<Producing, RingError> {
+        // Once per process, before its first commit or sleep: the sleepers'
+        // heavy fence must reach this process's threads (`sys::barrier`).
+        crate::shim::register_fences();
         let geo = self.geometry(buf)?;
         self.take_producing_checked(geo, deadline)
     }
@@ -103,7 +106,9 @@ impl RawRing {
     /// [`take_producing`](RawRing::take_producing) with a geometry the
     /// caller checked against its buffer before ([`RawRing::geometry`]) and
     /// kept in a local of its own: the per-message path of a handle, which
-    /// need not read and check the configuration again.
+    /// need not read and check the configuration again. The caller has
+    /// also registered this process for asymmetric fences
+    /// (`shim::register_fences`) when it checked the geometry.
     ///
     /// # Errors
     ///
@@ -149,6 +154,7 @@ impl RawRing {
         buf: &RingBuf,
         deadline: Deadline,
     ) -> Result<Consuming, RingError> {
+        crate::shim::register_fences();
         let geo = self.geometry(buf)?;
         self.take_consuming_checked(geo, deadline)
     }
@@ -189,6 +195,7 @@ impl RawRing {
     }
 
     /// Gives the producing side back.
+    #[inline]
     pub fn release_producing(&self, side: Producing) {
         // Relaxed: the unlock's Release publishes it to the next holder.
         self.producer.seen.store(side.head, Ordering::Relaxed);
@@ -196,6 +203,7 @@ impl RawRing {
     }
 
     /// Gives the consuming side back.
+    #[inline]
     pub fn release_consuming(&self, side: Consuming) {
         // Relaxed: the unlock's Release publishes it to the next holder.
         self.consumer.seen.store(side.tail, Ordering::Relaxed);
@@ -423,9 +431,6 @@ impl RawRing {
         lock: &crate::raw::RawLock,
         deadline: Deadline,
     ) -> Result<(LockHold, bool), RingError> {
-        // Once per process, before its first commit or sleep: the sleepers'
-        // heavy fence must reach this process's threads (`sys::barrier`).
-        crate::shim::register_fences();
         let Some(locked) = lock.try_lock_until(deadline) else {
             return Err(RingError::Busy {
                 holder: lock.holder_tid(),

@@ -127,8 +127,8 @@ impl<'q, T: Pod> Producer<'q, T> {
     #[inline]
     fn put_with(&mut self, value: T, wait: Wait) -> Result<(), PutError<T>> {
         let ring = self.ring;
-        ring.push_slots(self.side(), bytemuck::bytes_of(&value), wait)
-            .map_err(|(_, fail)| fail.put(value))
+        ring.push_value(self.side(), &value, wait)
+            .map_err(|fail| fail.put(value))
     }
 
     /// Whether this handle took the side over from a producer that died
@@ -214,11 +214,8 @@ impl<'q, T: Pod> Consumer<'q, T> {
 
     #[inline]
     fn get_with(&mut self, wait: Wait) -> Result<T, GetError> {
-        let mut value = T::zeroed();
         let ring = self.ring;
-        ring.pop_slots(self.side(), bytemuck::bytes_of_mut(&mut value), wait)
-            .map_err(|fail| fail.get())?;
-        Ok(value)
+        ring.pop_value(self.side(), wait).map_err(|fail| fail.get())
     }
 
     /// Whether this handle took the side over from a consumer that died

@@ -123,6 +123,85 @@ impl Ring {
         }
     }
 
+    /// Puts one value with the side held, waiting for room as `wait`
+    /// allows.
+    #[inline(always)]
+    pub(crate) fn push_value<T: bytemuck::Pod>(
+        &self,
+        side: &mut Producing,
+        value: &T,
+        wait: Wait,
+    ) -> Result<(), Fail> {
+        loop {
+            if self.raw().try_push_value(&self.buf, side, value)? {
+                return Ok(());
+            }
+            self.wait_for_room(side, wait)?;
+        }
+    }
+
+    /// Takes one value with the side held, waiting for it as `wait`
+    /// allows.
+    #[inline(always)]
+    pub(crate) fn pop_value<T: bytemuck::Pod>(
+        &self,
+        side: &mut Consuming,
+        wait: Wait,
+    ) -> Result<T, Fail> {
+        loop {
+            if let Some(value) = self.raw().try_pop_value(&self.buf, side)? {
+                return Ok(value);
+            }
+            self.wait_for_data(side, wait)?;
+        }
+    }
+
+    /// The slow half of a put: the ring is full.
+    #[cold]
+    #[inline(never)]
+    fn wait_for_room(&self, side: &mut Producing, wait: Wait) -> Result<(), Fail> {
+        let Some(deadline) = wait.data_deadline() else {
+            return Err(Fail::NotNow);
+        };
+        if self.raw().wait_for_room(side, deadline)? {
+            Ok(())
+        } else {
+            Err(Fail::Timeout)
+        }
+    }
+
+    /// The slow half of a get: the ring is empty.
+    #[cold]
+    #[inline(never)]
+    fn wait_for_data(&self, side: &mut Consuming, wait: Wait) -> Result<(), Fail> {
+        let Some(deadline) = wait.data_deadline() else {
+            return Err(Fail::NotNow);
+        };
+        if self.raw().wait_for_data(side, deadline)? {
+            Ok(())
+        } else {
+            Err(Fail::Timeout)
+        }
+    }
+
+    /// Takes the producing side, puts one value, gives the side back.
+    #[inline]
+    pub(crate) fn put_value<T: bytemuck::Pod>(&self, value: &T, wait: Wait) -> Result<(), Fail> {
+        let mut side = self.take_producing(wait)?;
+        let result = self.push_value(&mut side, value, wait);
+        self.raw().release_producing(side);
+        result
+    }
+
+    /// Takes the consuming side, gets one value, gives the side back.
+    #[inline]
+    pub(crate) fn get_value<T: bytemuck::Pod>(&self, wait: Wait) -> Result<T, Fail> {
+        let mut side = self.take_consuming(wait)?;
+        let result = self.pop_value(&mut side, wait);
+        self.raw().release_consuming(side);
+        result
+    }
+
     /// Takes the producing side, puts `msgs` (whole slots), gives the side
     /// back.
     #[inline]

@@ -200,8 +200,8 @@ impl<T: Pod> Queue<T> {
     #[inline]
     fn put_with(&self, value: T, wait: Wait) -> Result<(), PutError<T>> {
         self.ring
-            .put_slots(bytemuck::bytes_of(&value), wait)
-            .map_err(|(_, fail)| fail.put(value))
+            .put_value(&value, wait)
+            .map_err(|fail| fail.put(value))
     }
 
     /// Takes the oldest value, waiting as long as it takes for one.
@@ -249,11 +249,7 @@ impl<T: Pod> Queue<T> {
 
     #[inline]
     fn get_with(&self, wait: Wait) -> Result<T, GetError> {
-        let mut value = T::zeroed();
-        self.ring
-            .get_slots(bytemuck::bytes_of_mut(&mut value), wait)
-            .map_err(|fail| fail.get())?;
-        Ok(value)
+        self.ring.get_value(wait).map_err(|fail| fail.get())
     }
 
     /// Puts every value of `values`, in order, under one hold of the

@@ -231,6 +231,11 @@ impl Ring {
         type_name: &'static str,
     ) -> Result<Ring, Error> {
         let _ = type_name;
+        // Once per process, before its first commit or sleep (a forked
+        // child inherits it): the sleepers' heavy fence must reach this
+        // process's threads (`sys::barrier`). The ring's `*_checked` side
+        // takers rely on it.
+        crate::shim::register_fences();
         // SAFETY: the buffer is `tail_len` bytes at `tail()`, inside the
         // mapping that `shared` keeps alive as long as this Ring (which
         // owns it) and every RingBuf copy made from it (each lives in a
