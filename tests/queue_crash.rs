@@ -233,7 +233,10 @@ impl Round<'_> {
                     };
                     let (p, i) = (m >> 32, m & 0xFFFF_FFFF);
                     assert!(p < 2 && i < PER, "garbage {m:#x}");
-                    assert!(last[p as usize].is_none_or(|l| l < i), "out of order");
+                    assert!(
+                        !matches!(last[p as usize], Some(l) if l >= i),
+                        "out of order"
+                    );
                     last[p as usize] = Some(i);
                     assert!(!self.got.set((p * PER + i) as usize), "{p}/{i} twice");
                 }

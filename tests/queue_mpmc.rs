@@ -55,7 +55,7 @@ fn two_producers_and_two_consumers_deliver_every_message_once_in_each_producers_
                         let (p, i) = ((m >> 40) as usize, m & ((1 << 40) - 1));
                         assert!(p < 2 && i < per_producer, "garbage message {m:#x}");
                         assert!(
-                            last[p].is_none_or(|l| l < i),
+                            !matches!(last[p], Some(l) if l >= i),
                             "producer {p}: {i} after {last:?}"
                         );
                         last[p] = Some(i);
@@ -128,7 +128,7 @@ fn batches_from_two_producers_to_two_consumers_deliver_every_message_once() {
                         };
                         for &m in &out[..n] {
                             let (p, i) = ((m >> 40) as usize, m & ((1 << 40) - 1));
-                            assert!(last[p].is_none_or(|l| l < i), "out of order");
+                            assert!(!matches!(last[p], Some(l) if l >= i), "out of order");
                             last[p] = Some(i);
                             assert!(!seen.set(p * per_producer as usize + i as usize));
                         }

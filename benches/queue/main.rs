@@ -182,7 +182,7 @@ fn mpmc(c: &mut Criterion) {
                     }
                 }));
             }
-            for c in 0..2 {
+            for slot in received {
                 members.push(Box::new(move || {
                     let mut count = 0;
                     loop {
@@ -195,7 +195,7 @@ fn mpmc(c: &mut Criterion) {
                             Err(e) => panic!("{e}"),
                         }
                     }
-                    received[c].store(count, Ordering::Relaxed);
+                    slot.store(count, Ordering::Relaxed);
                 }));
             }
             let elapsed = crew.run(members);
@@ -226,7 +226,7 @@ fn mpmc(c: &mut Criterion) {
                     }
                 }));
             }
-            for c in 0..2 {
+            for slot in received {
                 members.push(Box::new(move || {
                     let _alarm = Alarm::arm(PATIENCE);
                     let mut buf = [0u8; 8];
@@ -238,7 +238,7 @@ fn mpmc(c: &mut Criterion) {
                         }
                         count += 1;
                     }
-                    received[c].store(count, Ordering::Relaxed);
+                    slot.store(count, Ordering::Relaxed);
                 }));
             }
             let elapsed = crew.run(members);

@@ -1,11 +1,12 @@
 //! Crash points and counters for tests (cargo feature `test-hooks`): the
-//! ring's put and get call [`point`] at each step of their work, and a test
-//! process that armed a step with [`crash_at`] is killed with `SIGKILL`
-//! there, so that every narrow window of the crash analysis in the module
-//! docs of [`ring`](crate::ring) is hit on purpose rather than by luck.
+//! ring's put and get mark each [`Step`] of their work, and a test process
+//! that armed a step with `crash_at` is killed with `SIGKILL` there, so
+//! that every narrow window of the crash analysis in the module docs of
+//! [`ring`](crate::ring) is hit on purpose rather than by luck;
+//! `wake_calls` counts the wake-up calls of the rings' signals.
 //!
-//! Without the feature, [`point`] is an empty inline function and the
-//! counters are not kept: the hooks cost nothing in normal builds.
+//! Without the feature, a step mark is an empty inline function and no
+//! counter is kept: the hooks cost nothing in normal builds.
 
 /// A step of a put or a get, where an armed process dies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

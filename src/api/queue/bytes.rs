@@ -22,8 +22,8 @@ use std::time::Duration;
 /// creator's, at most what the ring holds): a get never allocates more
 /// than that, whatever length a peer wrote into the ring.
 ///
-/// With the `serde` feature, [`put_value`](ByteQueue::put_value) and
-/// [`get_value`](ByteQueue::get_value) carry any serde value (postcard
+/// With the `serde` feature, `put_value` and `get_value` carry any serde
+/// value (postcard
 /// encoding, done before the queue's lock is taken and decoded after it is
 /// released).
 ///

@@ -5,6 +5,55 @@ use super::error::{GetError, PutError};
 use super::shared::{Ring, Wait};
 use crate::ring::{Consuming, Producing, RingError};
 
+/// The longest pause, in spin hints, between two looks at the other side's
+/// counter before a put (get) goes to wait on the ring's signal.
+const MAX_BACKOFF: u32 = 64;
+
+/// Looks at the other side's counter less and less often while the ring
+/// stays full (empty), before the ring's own wait (which polls at every
+/// hint, then sleeps).
+///
+/// Why: each look pulls the counter's cache line to this core, and the
+/// other side's next commit must then take it back: a consumer that polls
+/// an empty ring at every hint costs the producer a cache miss on every
+/// message (measured here: about 50 ns per message between two processes,
+/// against 5 ns for the copy). Backing off 1, 2, 4, ... 64 hints (about
+/// 4.7 µs in all on this machine, where a hint takes 37 ns) lets the other
+/// side commit a batch between two looks; a stream then runs at the speed
+/// of its slower side, at the price of up to one pause of latency.
+struct Backoff {
+    pauses: u32,
+}
+
+impl Backoff {
+    /// A backoff for a call that waits as `wait` says: none for a call
+    /// that does not wait, or when spinning is turned off
+    /// (`set_spin_duration(0)`).
+    #[inline]
+    fn new(wait: Wait) -> Backoff {
+        Backoff {
+            pauses: match wait {
+                Wait::Never => MAX_BACKOFF + 1,
+                _ => 1,
+            },
+        }
+    }
+
+    /// Pauses once more, longer each time; false when it is time to wait
+    /// on the ring's signal instead.
+    #[cold]
+    fn pause(&mut self) -> bool {
+        if self.pauses > MAX_BACKOFF || crate::spin_duration().is_zero() {
+            return false;
+        }
+        for _ in 0..self.pauses {
+            core::hint::spin_loop();
+        }
+        self.pauses *= 2;
+        true
+    }
+}
+
 /// Why a loop gave up.
 #[derive(Debug)]
 pub(crate) enum Fail {
@@ -132,11 +181,14 @@ impl Ring {
         value: &T,
         wait: Wait,
     ) -> Result<(), Fail> {
+        let mut backoff = Backoff::new(wait);
         loop {
             if self.raw().try_push_value(&self.buf, side, value)? {
                 return Ok(());
             }
-            self.wait_for_room(side, wait)?;
+            if !backoff.pause() {
+                self.wait_for_room(side, wait)?;
+            }
         }
     }
 
@@ -148,11 +200,14 @@ impl Ring {
         side: &mut Consuming,
         wait: Wait,
     ) -> Result<T, Fail> {
+        let mut backoff = Backoff::new(wait);
         loop {
             if let Some(value) = self.raw().try_pop_value(&self.buf, side)? {
                 return Ok(value);
             }
-            self.wait_for_data(side, wait)?;
+            if !backoff.pause() {
+                self.wait_for_data(side, wait)?;
+            }
         }
     }
 

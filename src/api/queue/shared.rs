@@ -266,7 +266,7 @@ impl Ring {
     /// The shared state.
     #[inline]
     pub(crate) fn state(&self) -> &QueueState {
-        &**self.shared.head()
+        self.shared.head()
     }
 
     /// The ring.
