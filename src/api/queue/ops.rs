@@ -9,6 +9,10 @@ use crate::ring::{Consuming, Producing, RingError};
 /// counter before a put (get) goes to wait on the ring's signal.
 const MAX_BACKOFF: u32 = 64;
 
+/// Then how many times it gives its CPU away (`sched_yield`) between two
+/// looks, before the ring's wait.
+const YIELDS: u32 = 16;
+
 /// Looks at the other side's counter less and less often while the ring
 /// stays full (empty), before the ring's own wait (which polls at every
 /// hint, then sleeps).
@@ -21,35 +25,55 @@ const MAX_BACKOFF: u32 = 64;
 /// 4.7 µs in all on this machine, where a hint takes 37 ns) lets the other
 /// side commit a batch between two looks; a stream then runs at the speed
 /// of its slower side, at the price of up to one pause of latency.
+///
+/// Then it yields its CPU a few times, looking after each: with more
+/// processes than CPUs (two producers and two consumers on two CPUs), the
+/// process this one waits for is often runnable on this very CPU, and a
+/// spin only delays it (measured: 110 ns per message through four
+/// processes with the pauses alone, 66 ns with the yields). A yield with
+/// nobody else to run returns at once. Only a full or empty ring gets
+/// here: an uncontended put or get makes no system call.
 struct Backoff {
+    /// Hints to pause next (doubling up to [`MAX_BACKOFF`]).
     pauses: u32,
+    /// Yields left after the pauses; none for a call that does not wait.
+    yields: u32,
 }
 
 impl Backoff {
     /// A backoff for a call that waits as `wait` says: none for a call
-    /// that does not wait, or when spinning is turned off
-    /// (`set_spin_duration(0)`).
+    /// that does not wait.
     #[inline]
     fn new(wait: Wait) -> Backoff {
-        Backoff {
-            pauses: match wait {
-                Wait::Never => MAX_BACKOFF + 1,
-                _ => 1,
+        match wait {
+            Wait::Never => Backoff {
+                pauses: MAX_BACKOFF + 1,
+                yields: 0,
+            },
+            _ => Backoff {
+                pauses: 1,
+                yields: YIELDS,
             },
         }
     }
 
-    /// Pauses once more, longer each time; false when it is time to wait
-    /// on the ring's signal instead.
+    /// Pauses once more, longer each time, then yields; false when it is
+    /// time to wait on the ring's signal instead (at once when spinning is
+    /// turned off, `set_spin_duration(0)`).
     #[cold]
     fn pause(&mut self) -> bool {
-        if self.pauses > MAX_BACKOFF || crate::spin_duration().is_zero() {
+        if self.yields == 0 || crate::spin_duration().is_zero() {
             return false;
         }
-        for _ in 0..self.pauses {
-            core::hint::spin_loop();
+        if self.pauses <= MAX_BACKOFF {
+            for _ in 0..self.pauses {
+                core::hint::spin_loop();
+            }
+            self.pauses *= 2;
+        } else {
+            std::thread::yield_now();
+            self.yields -= 1;
         }
-        self.pauses *= 2;
         true
     }
 }
