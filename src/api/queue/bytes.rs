@@ -3,7 +3,7 @@
 //! feature, any serde value encoded with postcard.
 
 use super::error::{GetError, PutError};
-use super::ops::Fail;
+use super::ops::{Backoff, Fail};
 use super::shared::{Ring, Shape, Wait};
 use crate::api::error::Error;
 use crate::ring::{record_size, RingError, FIRST, LAST};
@@ -181,11 +181,15 @@ impl ByteQueue {
         let need = record_size(msg.len() as u32).unwrap_or(u32::MAX);
         let raw = self.ring.raw();
         let mut side = self.ring.take_producing(wait)?;
+        let mut backoff = Backoff::new(wait);
         let result = loop {
             match raw.try_push_record(&self.ring.buf, &mut side, FIRST | LAST, &[msg]) {
                 Ok(true) => break Ok(()),
                 Ok(false) => {}
                 Err(e) => break Err(e.into()),
+            }
+            if backoff.pause() {
+                continue;
             }
             let Some(deadline) = wait.data_deadline() else {
                 break Err(Fail::NotNow);
@@ -235,10 +239,14 @@ impl ByteQueue {
         let raw = self.ring.raw();
         let buf = &self.ring.buf;
         let mut side = self.ring.take_consuming(wait)?;
+        let mut backoff = Backoff::new(wait);
         let result = loop {
             let record = match raw.peek_record(buf, &mut side) {
                 Ok(Some(record)) => record,
                 Ok(None) => {
+                    if backoff.pause() {
+                        continue;
+                    }
                     let Some(deadline) = wait.data_deadline() else {
                         break Err(Fail::NotNow);
                     };

@@ -39,26 +39,35 @@ const YIELDS: u32 = 16;
 /// processes with the pauses alone, 66 ns with the yields). A yield with
 /// nobody else to run returns at once. Only a full or empty ring gets
 /// here: an uncontended put or get makes no system call.
-struct Backoff {
+pub(super) struct Backoff {
     /// Hints to pause next (doubling up to [`MAX_BACKOFF`]).
     pauses: u32,
     /// Yields left after the pauses; none for a call that does not wait.
     yields: u32,
+    /// A timed call's deadline: no backoff once it has passed.
+    deadline: Option<crate::Deadline>,
 }
 
 impl Backoff {
     /// A backoff for a call that waits as `wait` says: none for a call
     /// that does not wait.
     #[inline]
-    fn new(wait: Wait) -> Backoff {
+    pub(super) fn new(wait: Wait) -> Backoff {
         match wait {
             Wait::Never => Backoff {
                 pauses: MAX_BACKOFF + 1,
                 yields: 0,
+                deadline: None,
             },
-            _ => Backoff {
+            Wait::Block => Backoff {
                 pauses: MIN_BACKOFF,
                 yields: YIELDS,
+                deadline: None,
+            },
+            Wait::Until(deadline) => Backoff {
+                pauses: MIN_BACKOFF,
+                yields: YIELDS,
+                deadline: Some(deadline),
             },
         }
     }
@@ -67,8 +76,11 @@ impl Backoff {
     /// time to wait on the ring's signal instead (at once when spinning is
     /// turned off, `set_spin_duration(0)`).
     #[cold]
-    fn pause(&mut self) -> bool {
-        if self.yields == 0 || crate::spin_duration().is_zero() {
+    pub(super) fn pause(&mut self) -> bool {
+        if self.yields == 0
+            || crate::spin_duration().is_zero()
+            || self.deadline.is_some_and(crate::Deadline::has_passed)
+        {
             return false;
         }
         if self.pauses <= MAX_BACKOFF {
@@ -160,6 +172,7 @@ impl Ring {
     ) -> Result<(), (usize, Fail)> {
         let size = self.geo.slot_size;
         let mut done = 0;
+        let mut backoff = Backoff::new(wait);
         loop {
             match self.raw().try_push(&self.buf, side, &msgs[done * size..]) {
                 Ok(n) => done += n as usize,
@@ -167,6 +180,9 @@ impl Ring {
             }
             if done * size == msgs.len() {
                 return Ok(());
+            }
+            if backoff.pause() {
+                continue;
             }
             let Some(deadline) = wait.data_deadline() else {
                 return Err((done, Fail::NotNow));
@@ -188,10 +204,14 @@ impl Ring {
         out: &mut [u8],
         wait: Wait,
     ) -> Result<usize, Fail> {
+        let mut backoff = Backoff::new(wait);
         loop {
             let n = self.raw().try_pop(&self.buf, side, out)?;
             if n > 0 {
                 return Ok(n as usize);
+            }
+            if backoff.pause() {
+                continue;
             }
             let Some(deadline) = wait.data_deadline() else {
                 return Err(Fail::NotNow);
