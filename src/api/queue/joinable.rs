@@ -91,6 +91,18 @@ impl<T: Pod> JoinableQueue<T> {
         })
     }
 
+    /// The joinable queue called `name` in `segment`, made by another
+    /// process; see [`Queue::open_in`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::open_in`].
+    pub fn open_in(segment: &Segment, name: &str, capacity: usize) -> Result<Self, Error> {
+        Ok(JoinableQueue {
+            queue: Queue::open_in(segment, name, capacity)?,
+        })
+    }
+
     /// Python's `task_done()`: one item taken from the queue has been
     /// processed.
     ///
