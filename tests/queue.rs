@@ -236,6 +236,20 @@ fn a_handle_whose_process_died_holding_it_is_taken_over_within_a_second() {
 }
 
 #[test]
+fn non_blocking_calls_take_over_a_side_whose_holder_died() {
+    let _w = Watchdog::new("try_after_death", PATIENCE);
+    let q = Queue::<u64>::new(4).unwrap();
+    let child = Process::spawn(|| {
+        std::mem::forget((q.producer().unwrap(), q.consumer().unwrap()));
+    })
+    .unwrap();
+    join_ok(&child);
+    // Each call finds the side held by a dead thread and takes it over.
+    q.try_put(7).unwrap();
+    assert_eq!(q.try_get(), Ok(7));
+}
+
+#[test]
 fn exclusive_handles_pass_values_between_processes() {
     let _w = Watchdog::new("handles_across", PATIENCE);
     let q = Queue::<u64>::new(32).unwrap();

@@ -100,7 +100,7 @@ impl RawRing {
         // heavy fence must reach this process's threads (`sys::barrier`).
         crate::shim::register_fences();
         let geo = self.geometry(buf)?;
-        self.take_producing_checked(geo, deadline)
+        self.take_producing_checked(geo, Some(deadline))
     }
 
     /// [`take_producing`](RawRing::take_producing) with a geometry the
@@ -108,7 +108,8 @@ impl RawRing {
     /// kept in a local of its own: the per-message path of a handle, which
     /// need not read and check the configuration again. The caller has
     /// also registered this process for asymmetric fences
-    /// (`shim::register_fences`) when it checked the geometry.
+    /// (`shim::register_fences`) when it checked the geometry. A `deadline`
+    /// of `None` makes one try, without looking at the clock.
     ///
     /// # Errors
     ///
@@ -117,7 +118,7 @@ impl RawRing {
     pub(crate) fn take_producing_checked(
         &self,
         geo: Geometry,
-        deadline: Deadline,
+        deadline: Option<Deadline>,
     ) -> Result<Producing, RingError> {
         let (hold, took_over) = self.lock_side(&self.producer.lock, deadline)?;
         hooks::point(Step::PutSideTaken);
@@ -156,7 +157,7 @@ impl RawRing {
     ) -> Result<Consuming, RingError> {
         crate::shim::register_fences();
         let geo = self.geometry(buf)?;
-        self.take_consuming_checked(geo, deadline)
+        self.take_consuming_checked(geo, Some(deadline))
     }
 
     /// [`take_consuming`](RawRing::take_consuming) with a geometry checked
@@ -169,7 +170,7 @@ impl RawRing {
     pub(crate) fn take_consuming_checked(
         &self,
         geo: Geometry,
-        deadline: Deadline,
+        deadline: Option<Deadline>,
     ) -> Result<Consuming, RingError> {
         let (hold, took_over) = self.lock_side(&self.consumer.lock, deadline)?;
         hooks::point(Step::GetSideTaken);
@@ -422,16 +423,20 @@ impl RawRing {
         Ok(tail != head)
     }
 
-    /// Locks one side's lock by `deadline`, and says whether a holder died
-    /// holding it. A holder that died left nothing to repair (see the
-    /// module docs): the lock is marked consistent.
+    /// Locks one side's lock by `deadline` (`None`: one try), and says
+    /// whether a holder died holding it. A holder that died left nothing to
+    /// repair (see the module docs): the lock is marked consistent.
     #[inline]
     fn lock_side(
         &self,
         lock: &crate::raw::RawLock,
-        deadline: Deadline,
+        deadline: Option<Deadline>,
     ) -> Result<(LockHold, bool), RingError> {
-        let Some(locked) = lock.try_lock_until(deadline) else {
+        let locked = match deadline {
+            Some(deadline) => lock.try_lock_until(deadline),
+            None => lock.try_lock(),
+        };
+        let Some(locked) = locked else {
             return Err(RingError::Busy {
                 holder: lock.holder_tid(),
             });

@@ -4,6 +4,22 @@
 use super::error::{GetError, PutError};
 use super::shared::{Ring, Wait};
 use crate::ring::{Consuming, Producing, RingError};
+use crate::Deadline;
+use std::time::Duration;
+
+/// How long a non-blocking call that found the side held by a dead thread
+/// waits for the lock to notice (its first probe comes after 1 ms).
+const TAKE_OVER: Duration = Duration::from_millis(20);
+
+/// Whether the thread a busy side's lock names is gone: a non-blocking
+/// call never sleeps long enough for the lock's own probe, so it asks once
+/// (a system call), and only after the side stayed held for the spin
+/// bound. Without this, a process that only ever calls `try_put` would
+/// find the side of a producer killed holding it busy for ever.
+#[cold]
+fn holder_is_gone(holder: Option<u32>) -> bool {
+    holder.is_some_and(crate::shim::thread_is_gone)
+}
 
 /// The first pause, in spin hints, once the ring is found full (empty).
 const MIN_BACKOFF: u32 = 16;
@@ -45,7 +61,7 @@ pub(super) struct Backoff {
     /// Yields left after the pauses; none for a call that does not wait.
     yields: u32,
     /// A timed call's deadline: no backoff once it has passed.
-    deadline: Option<crate::Deadline>,
+    deadline: Option<Deadline>,
 }
 
 impl Backoff {
@@ -79,7 +95,7 @@ impl Backoff {
     pub(super) fn pause(&mut self) -> bool {
         if self.yields == 0
             || crate::spin_duration().is_zero()
-            || self.deadline.is_some_and(crate::Deadline::has_passed)
+            || self.deadline.is_some_and(Deadline::has_passed)
         {
             return false;
         }
@@ -144,20 +160,49 @@ impl Fail {
 }
 
 impl Ring {
-    /// Takes the producing side for an operation that waits as `wait`.
+    /// Takes the producing side for an operation that waits as `wait`. A
+    /// call that does not wait tries once first, so that it reads the clock
+    /// only if the side is busy.
     #[inline]
     pub(crate) fn take_producing(&self, wait: Wait) -> Result<Producing, Fail> {
-        self.raw()
-            .take_producing_checked(self.geo, wait.side_deadline())
-            .map_err(|e| Fail::busy(wait, e))
+        let raw = self.raw();
+        let first = match wait {
+            Wait::Never => raw.take_producing_checked(self.geo, None),
+            _ => raw.take_producing_checked(self.geo, Some(wait.side_deadline())),
+        };
+        match first {
+            Err(RingError::Busy { .. }) if matches!(wait, Wait::Never) => {
+                match raw.take_producing_checked(self.geo, Some(wait.side_deadline())) {
+                    Err(RingError::Busy { holder }) if holder_is_gone(holder) => raw
+                        .take_producing_checked(self.geo, Some(Deadline::after(TAKE_OVER)))
+                        .map_err(|e| Fail::busy(wait, e)),
+                    other => other.map_err(|e| Fail::busy(wait, e)),
+                }
+            }
+            other => other.map_err(|e| Fail::busy(wait, e)),
+        }
     }
 
-    /// Takes the consuming side for an operation that waits as `wait`.
+    /// Takes the consuming side for an operation that waits as `wait`; see
+    /// [`Ring::take_producing`].
     #[inline]
     pub(crate) fn take_consuming(&self, wait: Wait) -> Result<Consuming, Fail> {
-        self.raw()
-            .take_consuming_checked(self.geo, wait.side_deadline())
-            .map_err(|e| Fail::busy(wait, e))
+        let raw = self.raw();
+        let first = match wait {
+            Wait::Never => raw.take_consuming_checked(self.geo, None),
+            _ => raw.take_consuming_checked(self.geo, Some(wait.side_deadline())),
+        };
+        match first {
+            Err(RingError::Busy { .. }) if matches!(wait, Wait::Never) => {
+                match raw.take_consuming_checked(self.geo, Some(wait.side_deadline())) {
+                    Err(RingError::Busy { holder }) if holder_is_gone(holder) => raw
+                        .take_consuming_checked(self.geo, Some(Deadline::after(TAKE_OVER)))
+                        .map_err(|e| Fail::busy(wait, e)),
+                    other => other.map_err(|e| Fail::busy(wait, e)),
+                }
+            }
+            other => other.map_err(|e| Fail::busy(wait, e)),
+        }
     }
 
     /// Puts the whole slots of `msgs` with the side held, waiting for room

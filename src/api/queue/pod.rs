@@ -349,7 +349,7 @@ impl<T: Pod> Queue<T> {
         let side = self
             .ring
             .raw()
-            .take_producing_checked(self.ring.geo, wait.side_deadline())
+            .take_producing_checked(self.ring.geo, Some(wait.side_deadline()))
             .map_err(HandleError::from_ring)?;
         Ok(Producer::new(&self.ring, side))
     }
@@ -378,7 +378,7 @@ impl<T: Pod> Queue<T> {
         let side = self
             .ring
             .raw()
-            .take_consuming_checked(self.ring.geo, wait.side_deadline())
+            .take_consuming_checked(self.ring.geo, Some(wait.side_deadline()))
             .map_err(HandleError::from_ring)?;
         Ok(Consumer::new(&self.ring, side))
     }

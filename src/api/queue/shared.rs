@@ -73,7 +73,9 @@ impl Wait {
         }
     }
 
-    /// The deadline for taking the side.
+    /// The deadline for taking the side: for a call that does not wait,
+    /// the spin bound from now (a put or get of another thread holds the
+    /// side for a copy's time).
     #[inline]
     pub(crate) fn side_deadline(self) -> Deadline {
         match self {
