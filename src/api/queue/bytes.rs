@@ -171,6 +171,7 @@ impl ByteQueue {
     }
 
     fn put_with(&self, msg: &[u8], wait: Wait) -> Result<(), Fail> {
+        let wait = wait.resolve();
         if msg.len() > self.max_message as usize {
             return Err(Fail::Ring(RingError::TooLarge {
                 len: msg.len(),
@@ -236,6 +237,7 @@ impl ByteQueue {
 
     /// The outer error is the ring's; the inner one a message refused.
     fn get_with(&self, wait: Wait) -> Result<Result<Vec<u8>, GetError>, Fail> {
+        let wait = wait.resolve();
         let raw = self.ring.raw();
         let buf = &self.ring.buf;
         let mut side = self.ring.take_consuming(wait)?;

@@ -85,6 +85,11 @@ impl Backoff {
                 yields: YIELDS,
                 deadline: Some(deadline),
             },
+            Wait::Within(t) => Backoff {
+                pauses: MIN_BACKOFF,
+                yields: YIELDS,
+                deadline: Some(Deadline::after(t)),
+            },
         }
     }
 
@@ -276,13 +281,17 @@ impl Ring {
         value: &T,
         wait: Wait,
     ) -> Result<(), Fail> {
+        if self.raw().try_push_value(&self.buf, side, value)? {
+            return Ok(());
+        }
+        let wait = wait.resolve();
         let mut backoff = Backoff::new(wait);
         loop {
-            if self.raw().try_push_value(&self.buf, side, value)? {
-                return Ok(());
-            }
             if !backoff.pause() {
                 self.wait_for_room(side, wait)?;
+            }
+            if self.raw().try_push_value(&self.buf, side, value)? {
+                return Ok(());
             }
         }
     }
@@ -295,13 +304,17 @@ impl Ring {
         side: &mut Consuming,
         wait: Wait,
     ) -> Result<T, Fail> {
+        if let Some(value) = self.raw().try_pop_value(&self.buf, side)? {
+            return Ok(value);
+        }
+        let wait = wait.resolve();
         let mut backoff = Backoff::new(wait);
         loop {
-            if let Some(value) = self.raw().try_pop_value(&self.buf, side)? {
-                return Ok(value);
-            }
             if !backoff.pause() {
                 self.wait_for_data(side, wait)?;
+            }
+            if let Some(value) = self.raw().try_pop_value(&self.buf, side)? {
+                return Ok(value);
             }
         }
     }
@@ -337,6 +350,19 @@ impl Ring {
     /// Takes the producing side, puts one value, gives the side back.
     #[inline]
     pub(crate) fn put_value<T: bytemuck::Pod>(&self, value: &T, wait: Wait) -> Result<(), Fail> {
+        if let Wait::Within(_) = wait {
+            // One try that reads no clock; the deadline only if it must wait.
+            if let Ok(mut side) = self.raw().take_producing_checked(self.geo, None) {
+                let put = self.raw().try_push_value(&self.buf, &mut side, value);
+                self.raw().release_producing(side);
+                match put {
+                    Ok(true) => return Ok(()),
+                    Ok(false) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        let wait = wait.resolve();
         let mut side = self.take_producing(wait)?;
         let result = self.push_value(&mut side, value, wait);
         self.raw().release_producing(side);
@@ -346,6 +372,19 @@ impl Ring {
     /// Takes the consuming side, gets one value, gives the side back.
     #[inline]
     pub(crate) fn get_value<T: bytemuck::Pod>(&self, wait: Wait) -> Result<T, Fail> {
+        if let Wait::Within(_) = wait {
+            // One try that reads no clock; the deadline only if it must wait.
+            if let Ok(mut side) = self.raw().take_consuming_checked(self.geo, None) {
+                let got = self.raw().try_pop_value(&self.buf, &mut side);
+                self.raw().release_consuming(side);
+                match got {
+                    Ok(Some(value)) => return Ok(value),
+                    Ok(None) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        let wait = wait.resolve();
         let mut side = self.take_consuming(wait)?;
         let result = self.pop_value(&mut side, wait);
         self.raw().release_consuming(side);
@@ -356,6 +395,7 @@ impl Ring {
     /// back.
     #[inline]
     pub(crate) fn put_slots(&self, msgs: &[u8], wait: Wait) -> Result<(), (usize, Fail)> {
+        let wait = wait.resolve();
         let mut side = self.take_producing(wait).map_err(|f| (0, f))?;
         let result = self.push_slots(&mut side, msgs, wait);
         self.raw().release_producing(side);
@@ -366,6 +406,7 @@ impl Ring {
     /// messages, gives the side back.
     #[inline]
     pub(crate) fn get_slots(&self, out: &mut [u8], wait: Wait) -> Result<usize, Fail> {
+        let wait = wait.resolve();
         let mut side = self.take_consuming(wait)?;
         let result = self.pop_slots(&mut side, out, wait);
         self.raw().release_consuming(side);

@@ -62,14 +62,29 @@ pub(crate) enum Wait {
     Never,
     /// Until the deadline.
     Until(Deadline),
+    /// For this long from the first moment the call has to wait: the
+    /// clock is read only then ([`Wait::resolve`]), so a timed call that
+    /// finds room or data at once costs no more than a blocking one.
+    Within(Duration),
 }
 
 impl Wait {
-    /// `None`: block; `Some(t)`: until `t` from now.
+    /// `None`: block; `Some(t)`: for `t` (from when the call first has
+    /// to wait).
     pub(crate) fn timeout(timeout: Option<Duration>) -> Wait {
         match timeout {
             None => Wait::Block,
-            Some(t) => Wait::Until(Deadline::after(t)),
+            Some(t) => Wait::Within(t),
+        }
+    }
+
+    /// [`Wait::Within`] turned into a deadline from now; the others as
+    /// they are.
+    #[inline]
+    pub(crate) fn resolve(self) -> Wait {
+        match self {
+            Wait::Within(t) => Wait::Until(Deadline::after(t)),
+            wait => wait,
         }
     }
 
@@ -82,6 +97,7 @@ impl Wait {
             Wait::Block => Deadline::NEVER,
             Wait::Never => Deadline::after(crate::spin_duration()),
             Wait::Until(d) => d,
+            Wait::Within(t) => Deadline::after(t),
         }
     }
 
@@ -92,6 +108,7 @@ impl Wait {
             Wait::Block => Some(Deadline::NEVER),
             Wait::Never => None,
             Wait::Until(d) => Some(d),
+            Wait::Within(t) => Some(Deadline::after(t)),
         }
     }
 }
