@@ -33,6 +33,18 @@ use std::time::Duration;
 /// [`consumer`](Queue::consumer) hold their side for their lifetime: no
 /// atomic read-modify-write per message at all.
 ///
+/// # Waiting
+///
+/// A put on a full queue (a get on an empty one) holds its side and looks
+/// again after pauses that grow from about half a microsecond to a few
+/// (so that a stream does not pull the other side's cache lines away on
+/// every message), then yields its CPU a few times, then spins within the
+/// process's spin bound ([`set_spin_duration`](crate::set_spin_duration))
+/// and finally sleeps on a futex word until the other side's next commit
+/// or a shutdown wakes it. With `set_spin_duration(Duration::ZERO)` it
+/// goes to sleep at once. A put or get that needs no wait makes no system
+/// call; one that wakes a sleeper makes one.
+///
 /// # Python's names
 ///
 /// | Python | here |
