@@ -4,9 +4,12 @@
 //! processes, for `Lock`, `RLock`, `Condition` and `lock_api::Mutex` guards,
 //! and for a guard kept across a `Condition` wait. Every wait is bounded.
 //!
-//! Each test fails on the old guards, whose drop called the lock's
-//! `release()`: for a `Lock` that frees whoever holds it (the new holder),
-//! for an `RLock` it releases a level of the caller's new hold.
+//! The stale-guard tests fail on the old guards, whose drop called the
+//! lock's `release()`: for a `Lock` that frees whoever holds it (the new
+//! holder), for an `RLock` it releases a level of the caller's new hold
+//! (one test, marked, pins a case the old guards got right). The
+//! condition-wait tests fail if a wait takes the lock back under a new hold:
+//! the guard's drop then gives nothing back and the lock stays held.
 
 use shmsync::raw::{Lockable, NotHeld, NotOwner};
 use shmsync::{Condition, Lock, Mutex, Process, RLock, Shared, SharedLock, ShmSafe, TryLockError};
