@@ -184,16 +184,41 @@ pub fn my_stamp() -> u64 {
     stamp
 }
 
-/// `RawRLock::count`, once checked on a lock of our own.
+/// `RawRLock::count`, once the layout has been checked on a lock of our
+/// own.
 pub fn rlock_count(lock: &RawRLock) -> &AtomicU32 {
+    check_rlock_layout();
+    // SAFETY: checked by `check_rlock_layout`.
+    unsafe { field(lock, RLOCK_COUNT_AT) }
+}
+
+/// The fields of the `RawLock` inside a `RawRLock` (its first field), once
+/// the layout has been checked on a lock of our own.
+pub fn rlock_inner(lock: &RawRLock) -> LockFields<'_> {
+    check_rlock_layout();
+    // SAFETY: the `RawLock` is at @0, checked by `check_rlock_layout`.
+    lock_fields(unsafe { field::<RawRLock, RawLock>(lock, 0) })
+}
+
+/// Takes an `RLock` of our own two levels deep: the word @0 names this
+/// thread, the count after the inner lock says 2, then 1, and the word
+/// falls back to 0.
+fn check_rlock_layout() {
     static CHECKED: OnceLock<()> = OnceLock::new();
     CHECKED.get_or_init(|| {
         check_sizes();
         let ours = Shared::new(RawRLock::new()).unwrap();
-        // SAFETY: the offset under test, inside our own lock.
-        let count: &AtomicU32 = unsafe { field::<RawRLock, AtomicU32>(&ours, RLOCK_COUNT_AT) };
+        // SAFETY: the offsets under test, inside our own lock: a wrong one
+        // reads the wrong field of it, which the checks catch.
+        let (word, count) = unsafe {
+            (
+                field::<RawRLock, AtomicU32>(&ours, 0),
+                field::<RawRLock, AtomicU32>(&ours, RLOCK_COUNT_AT),
+            )
+        };
         let outer = ours.lock();
         let inner = ours.lock();
+        assert_eq!(word.load(Ordering::SeqCst), gettid(), "inner lock not @0");
         assert_eq!(
             count.load(Ordering::SeqCst),
             2,
@@ -206,17 +231,8 @@ pub fn rlock_count(lock: &RawRLock) -> &AtomicU32 {
             "count not @{RLOCK_COUNT_AT}"
         );
         ours.unlock(outer.hold).unwrap();
+        assert_eq!(word.load(Ordering::SeqCst), 0, "inner lock not @0");
     });
-    // SAFETY: checked above.
-    unsafe { field(lock, RLOCK_COUNT_AT) }
-}
-
-/// The `RawLock` inside a `RawRLock` (its first field).
-pub fn rlock_inner(lock: &RawRLock) -> LockFields<'_> {
-    check_sizes();
-    // SAFETY: `RawRLock` is `#[repr(C)]` and starts with its `RawLock`
-    // (sizes checked); the offsets inside it are checked by `lock_fields`.
-    lock_fields(unsafe { field::<RawRLock, RawLock>(lock, 0) })
 }
 
 /// A thread that stays alive, parked, until [`LiveThread::end`] (or
@@ -381,10 +397,22 @@ impl CellFields<'_> {
     }
 }
 
-/// The event's word, at @0.
+/// The event's word (`sets << 2 | SLEEPERS | SET`), once its offset has
+/// been checked on an event of our own.
 pub fn event_word(event: &RawEvent) -> &AtomicU32 {
-    check_sizes();
-    // SAFETY: `RawEvent` is `#[repr(C)]` and starts with its word.
+    static CHECKED: OnceLock<()> = OnceLock::new();
+    CHECKED.get_or_init(|| {
+        check_sizes();
+        let ours = Shared::new(RawEvent::new()).unwrap();
+        // SAFETY: the offset under test, inside our own event.
+        let word = unsafe { field::<RawEvent, AtomicU32>(&ours, 0) };
+        assert_eq!(word.load(Ordering::SeqCst), 0, "event word not @0");
+        ours.set();
+        assert_eq!(word.load(Ordering::SeqCst), 1 << 2 | 1, "event word not @0");
+        ours.clear();
+        assert_eq!(word.load(Ordering::SeqCst), 1 << 2, "event word not @0");
+    });
+    // SAFETY: checked above.
     unsafe { field(event, 0) }
 }
 
