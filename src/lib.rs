@@ -50,6 +50,11 @@ pub use api::{
     SharedLockGuard, TryLockError,
 };
 #[cfg(all(feature = "std", not(loom)))]
+pub use api::{
+    AccessError, Array, ArrayError, ArrayGuard, AtomicArray, AtomicInteger, AtomicPrimitive,
+    AtomicValue, BoundsError, RawArray, RawValue, Value, ValueGuard,
+};
+#[cfg(all(feature = "std", not(loom)))]
 pub use process::{active_children, ActiveChild, CloseError, Process, ProcessBuilder};
 #[cfg(all(feature = "std", not(loom)))]
 pub use shm::{
