@@ -55,7 +55,12 @@ struct Buffer<H: ShmSafe, E> {
 impl<H: ArrayHead, E> Buffer<H, E> {
     /// The size in bytes of `len` elements.
     fn bytes(len: usize) -> Result<usize, Error> {
-        const { assert!(size_of::<E>() > 0, "arrays of zero-sized types are not supported") };
+        const {
+            assert!(
+                size_of::<E>() > 0,
+                "arrays of zero-sized types are not supported"
+            )
+        };
         len.checked_mul(size_of::<E>())
             .filter(|&bytes| bytes <= isize::MAX as usize)
             .ok_or(Error::InvalidArgument(
@@ -81,7 +86,9 @@ impl<H: ArrayHead, E> Buffer<H, E> {
         let tail =
             segment.get_or_init_with_tail(name, bytes, align_of::<E>(), || H::new(len as u64))?;
         if tail.head().recorded_len() != len as u64 || tail.tail_len() != bytes {
-            return Err(SegmentError::Corrupted("an array's header disagrees with its size").into());
+            return Err(
+                SegmentError::Corrupted("an array's header disagrees with its size").into(),
+            );
         }
         Ok(Buffer {
             tail,

@@ -291,7 +291,12 @@ impl<T: Pod> RawArray<T> {
         // with T's unit; `out` has room for the range and is private.
         unsafe {
             units::load(
-                self.buf.elements().as_ptr().add(range.start).cast_const().cast(),
+                self.buf
+                    .elements()
+                    .as_ptr()
+                    .add(range.start)
+                    .cast_const()
+                    .cast(),
                 out.as_mut_ptr().cast(),
                 range.len() * size_of::<T>(),
                 units::unit_of::<T>(),
@@ -327,5 +332,30 @@ impl<T: Pod> fmt::Debug for RawArray<T> {
         f.debug_struct("RawArray")
             .field("len", &self.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shm::SegmentError;
+
+    #[test]
+    fn a_header_length_that_disagrees_with_the_mapping_is_corruption() {
+        let segment = Segment::anonymous(Segment::MIN_SIZE + 4096).unwrap();
+        let array = RawArray::<u32>::open_in(&segment, "a", 4).unwrap();
+        // A peer scribbles over the recorded length; handles already open
+        // keep using the length they mapped.
+        array.buf.head().len.store(1 << 40, Ordering::Relaxed);
+        assert!(matches!(
+            RawArray::<u32>::open_in(&segment, "a", 4),
+            Err(Error::Segment(SegmentError::Corrupted(_)))
+        ));
+        assert_eq!(array.len(), 4);
+        array.set(3, 1).unwrap();
+        assert_eq!(
+            array.get(4),
+            Err(BoundsError::OutOfRange { index: 4, len: 4 })
+        );
     }
 }

@@ -330,7 +330,10 @@ mod tests {
         // later (until then, and if its id were reused, it looks alive).
         let start = std::time::Instant::now();
         while let Err(Denied::Borrowed { .. }) = claim.take() {
-            assert!(start.elapsed().as_secs() < 10, "a joined thread still looks alive");
+            assert!(
+                start.elapsed().as_secs() < 10,
+                "a joined thread still looks alive"
+            );
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         assert_eq!(claim.0.load(Ordering::Relaxed), me());
