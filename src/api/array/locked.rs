@@ -248,6 +248,7 @@ impl<T: Pod> Array<T> {
     /// assert!(a.get(2).is_err());
     /// # Ok::<(), shmsync::Error>(())
     /// ```
+    #[inline]
     #[allow(clippy::type_complexity)]
     pub fn get(&self, index: usize) -> Result<T, ArrayError<ArrayGuard<'_, T>>> {
         check_index(index, self.len())?;
@@ -271,6 +272,7 @@ impl<T: Pod> Array<T> {
     /// assert_eq!(a.to_vec(..)?, [0, -7]);
     /// # Ok::<(), shmsync::Error>(())
     /// ```
+    #[inline]
     #[allow(clippy::type_complexity)]
     pub fn set(&self, index: usize, value: T) -> Result<(), ArrayError<ArrayGuard<'_, T>>> {
         check_index(index, self.len())?;
@@ -396,6 +398,7 @@ impl<T: Pod> Array<T> {
     /// assert_eq!(a.to_vec(..)?, [1, 9, 9, 9]);
     /// # Ok::<(), shmsync::Error>(())
     /// ```
+    #[inline]
     #[allow(clippy::type_complexity)]
     pub fn get_lock(&self) -> Result<ArrayGuard<'_, T>, AccessError<ArrayGuard<'_, T>>> {
         let (guard, acquired) = self.guard()?;
@@ -458,7 +461,9 @@ impl<T: Pod> Array<T> {
     }
 
     /// The lock and the claim, as a guard, and how the lock was taken.
-    #[inline]
+    // Always: left to itself the compiler keeps this out of line, and the
+    // guard then makes a round trip through the stack on every access.
+    #[inline(always)]
     pub(super) fn guard(&self) -> Result<(ArrayGuard<'_, T>, Acquired), Denied> {
         let (access, acquired) = Access::lock(self.raw_lock(), &self.buf.head().claim)?;
         Ok((self.wrap(access), acquired))

@@ -74,6 +74,7 @@ impl Claim {
     }
 
     /// Claims the data for the calling thread, which holds the lock.
+    #[inline]
     fn take(&self) -> Result<(), Denied> {
         let me = me();
         let mut expected = FREE;
@@ -100,6 +101,7 @@ impl Claim {
     }
 
     /// Gives the claim back.
+    #[inline]
     fn give_back(&self) {
         // Release: pairs with the Acquire compare-and-swap in `take` of the
         // next claimant.
@@ -207,6 +209,7 @@ impl<'a> Access<'a> {
 }
 
 impl Drop for Access<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.claim.give_back();
         if let Some(hold) = self.hold {

@@ -194,6 +194,7 @@ impl<T: Pod> Value<T> {
     /// assert_eq!(v.get()?, [1, 2, 3]);
     /// # Ok::<(), shmsync::Error>(())
     /// ```
+    #[inline]
     #[allow(clippy::type_complexity)]
     pub fn get(&self) -> Result<T, AccessError<ValueGuard<'_, T>>> {
         let (guard, acquired) = self.guard()?;
@@ -219,6 +220,7 @@ impl<T: Pod> Value<T> {
     /// assert_eq!(v.get()?, -5);
     /// # Ok::<(), shmsync::Error>(())
     /// ```
+    #[inline]
     #[allow(clippy::type_complexity)]
     pub fn set(&self, value: T) -> Result<(), AccessError<ValueGuard<'_, T>>> {
         let (mut guard, acquired) = self.guard()?;
@@ -251,6 +253,7 @@ impl<T: Pod> Value<T> {
     /// assert_eq!(v.get()?, 30);
     /// # Ok::<(), shmsync::Error>(())
     /// ```
+    #[inline]
     #[allow(clippy::type_complexity)]
     pub fn get_lock(&self) -> Result<ValueGuard<'_, T>, AccessError<ValueGuard<'_, T>>> {
         let (guard, acquired) = self.guard()?;
@@ -330,7 +333,10 @@ impl<T: Pod> Value<T> {
     }
 
     /// The lock and the claim, as a guard, and how the lock was taken.
-    #[inline]
+    // Always: left to itself the compiler keeps this out of line, and the
+    // guard then makes a round trip through the stack on every access
+    // (measured: 25 ns instead of 10 for an uncontended increment).
+    #[inline(always)]
     fn guard(&self) -> Result<(ValueGuard<'_, T>, Acquired), Denied> {
         let (access, acquired) = Access::lock(self.raw_lock(), &self.cell.claim)?;
         let guard = ValueGuard {
