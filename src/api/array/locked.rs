@@ -555,6 +555,14 @@ impl<T: Pod> ArrayGuard<'_, T> {
 
     /// Whether a holder died holding the lock and nobody has marked it
     /// consistent since.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = shmsync::Array::<u8>::new(1)?;
+    /// assert!(!v.get_lock()?.is_inconsistent());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_inconsistent(&self) -> bool {
         self.access.is_inconsistent()
     }

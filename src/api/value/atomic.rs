@@ -19,6 +19,21 @@ use std::sync::atomic::{
 /// The types an [`AtomicValue`] or [`AtomicArray`](crate::AtomicArray) can
 /// hold: the integers up to 64 bits and `bool`, each with its std atomic.
 /// Sealed: implemented here only.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{AtomicPrimitive, AtomicValue};
+/// use std::sync::atomic::Ordering;
+///
+/// fn reset<T: AtomicPrimitive>(v: &AtomicValue<T>, to: T) {
+///     v.store(to, Ordering::Release);
+/// }
+/// let flag = AtomicValue::new(true)?;
+/// reset(&flag, false);
+/// assert!(!flag.load(Ordering::Acquire));
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 pub trait AtomicPrimitive: Copy + Send + Sync + 'static + sealed::Sealed {
     /// The std atomic holding a `Self` (`AtomicU64` for `u64`, `AtomicBool`
     /// for `bool`, ...).
@@ -27,6 +42,21 @@ pub trait AtomicPrimitive: Copy + Send + Sync + 'static + sealed::Sealed {
 
 /// The [`AtomicPrimitive`]s with arithmetic: every integer type (not
 /// `bool`). Sealed.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{AtomicInteger, AtomicValue};
+/// use std::sync::atomic::Ordering;
+///
+/// fn bump<T: AtomicInteger>(v: &AtomicValue<T>, by: T) -> T {
+///     v.fetch_add(by, Ordering::Relaxed)
+/// }
+/// let n = AtomicValue::new(1i8)?;
+/// assert_eq!(bump(&n, 2), 1);
+/// assert_eq!(n.load(Ordering::Relaxed), 3);
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 pub trait AtomicInteger: AtomicPrimitive + sealed::Arith {}
 
 pub(crate) mod sealed {

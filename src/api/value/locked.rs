@@ -413,6 +413,14 @@ impl<T: Pod> ValueGuard<'_, T> {
 
     /// Whether a holder died holding the lock and nobody has marked it
     /// consistent since.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = shmsync::Value::new(0u32)?;
+    /// assert!(!v.get_lock()?.is_inconsistent());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_inconsistent(&self) -> bool {
         self.access.is_inconsistent()
     }
