@@ -297,19 +297,30 @@ fn arrays_and_a_value_can_share_one_lock() {
     drop(guard);
 }
 
-/// A segment name no other test run uses.
-fn unique_name(what: &str) -> String {
-    format!("/shmsync-test-{what}-{}", std::process::id())
+/// A segment name no other test run uses, unlinked when dropped (also
+/// when the test fails).
+struct UniqueName(String);
+
+impl UniqueName {
+    fn new(what: &str) -> UniqueName {
+        UniqueName(format!("/shmsync-test-{what}-{}", std::process::id()))
+    }
+}
+
+impl Drop for UniqueName {
+    fn drop(&mut self) {
+        let _ = Segment::unlink(&self.0);
+    }
 }
 
 #[test]
 fn arrays_in_a_named_segment_are_shared_by_two_processes_and_typed_by_length() {
     let _w = Watchdog::new("array_segment", PATIENCE);
-    let name = unique_name("array");
-    let segment = Segment::create(&name, Segment::MIN_SIZE + 16 * 1024).unwrap();
+    let name = UniqueName::new("array");
+    let segment = Segment::create(&name.0, Segment::MIN_SIZE + 16 * 1024).unwrap();
     let child = Process::spawn(|| {
         // A process of its own opening the segment by name.
-        let segment = Segment::open(&name).unwrap();
+        let segment = Segment::open(&name.0).unwrap();
         Array::<u32>::open_in(&segment, "locked", 16)
             .unwrap()
             .write_range(.., &[3; 16])
@@ -351,7 +362,7 @@ fn arrays_in_a_named_segment_are_shared_by_two_processes_and_typed_by_length() {
             "{wrong:?}"
         );
     }
-    Segment::unlink(&name).unwrap();
+    Segment::unlink(&name.0).unwrap();
 }
 
 #[test]

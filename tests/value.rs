@@ -178,22 +178,28 @@ fn two_values_sharing_a_lock_exclude_each_other_across_processes() {
     let lock = Lock::new().unwrap();
     let a = Value::with_lock(0u32, &lock).unwrap();
     let b = Value::with_lock(0u32, &lock).unwrap();
-    let ready = Shared::new(AtomicU32::new(0)).unwrap();
+    // 1: the child holds a's guard; 2: the parent has looked.
+    let step = Shared::new(AtomicU32::new(0)).unwrap();
     let child = KillOnDrop(
         Process::spawn(|| {
             let mut guard = a.get_lock().unwrap();
-            ready.store(1, Ordering::Release);
-            std::thread::sleep(Duration::from_millis(100));
-            // Written before the shared lock is given back.
+            step.store(1, Ordering::Release);
+            wait_until(PATIENCE, "the parent to look", || {
+                step.load(Ordering::Acquire) == 2
+            });
+            // Give the parent time to block on b, then write a before the
+            // shared lock is given back.
+            std::thread::sleep(Duration::from_millis(50));
             *guard = 1;
         })
         .unwrap(),
     );
     wait_until(PATIENCE, "the child to hold a's guard", || {
-        ready.load(Ordering::Acquire) == 1
+        step.load(Ordering::Acquire) == 1
     });
     assert!(b.is_locked(), "b's lock is a's");
-    // Blocks until the child drops a's guard: a was written by then.
+    step.store(2, Ordering::Release);
+    // Waits for the child to drop a's guard: a was written by then.
     assert_eq!(b.get().unwrap(), 0);
     assert_eq!(a.get().unwrap(), 1);
     join_ok(&child);
@@ -346,7 +352,9 @@ fn a_word_sized_raw_value_is_never_torn_while_a_child_writes_it() {
         })
         .unwrap(),
     );
+    let start = std::time::Instant::now();
     while done.load(Ordering::Acquire) == 0 {
+        assert!(start.elapsed() < PATIENCE, "the writer never finished");
         let x = v.get();
         assert_eq!(x >> 32, x & 0xffff_ffff, "torn read {x:#x}");
     }
