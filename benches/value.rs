@@ -6,8 +6,8 @@
 //! start until both are done, and the count is checked afterwards.
 //! Reported as increments per second.
 //!
-//! - `shmsync_value`: `*value.get_lock()? += 1` on a `Value<u64>` (lock,
-//!   claim and counter on one cache line);
+//! - `shmsync_value`: `*value.get_lock()? += 1` on a `Value<u64>` (the lock
+//!   on cache lines of its own, the claim and the counter on the next);
 //! - `pthread_pshared`: a counter beside a process-shared pthread mutex, the
 //!   goal's yardstick for the locked value;
 //! - `shmsync_atomic`: `AtomicValue::<u64>::fetch_add`;

@@ -7,7 +7,7 @@ use crate::api::error::Error;
 use crate::api::lock::{Lock, LockGuard};
 use crate::api::outcome::OwnerDied;
 use crate::api::value::claim::{Access, AccessError, Claim, Denied};
-use crate::raw::{Acquired, RawLock};
+use crate::raw::{Acquired, CachePadded, RawLock};
 use crate::shm::{Segment, Shared, ShmSafe};
 use bytemuck::Pod;
 use std::convert::Infallible;
@@ -18,10 +18,12 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The header of an [`Array`]: its own lock (unused when it shares
-/// another's), its claim word and its length.
+/// another's), then its claim word and its length, which share their cache
+/// lines with the first elements (the lock keeps its own, as a
+/// [`Value`](crate::Value)'s does).
 #[repr(C)]
 pub(crate) struct LockedHead<T> {
-    lock: RawLock,
+    lock: CachePadded<RawLock>,
     claim: Claim,
     len: AtomicU64,
     _elements: PhantomData<fn() -> T>,
@@ -34,7 +36,7 @@ unsafe impl<T: Pod> ShmSafe for LockedHead<T> {}
 impl<T: Pod> ArrayHead for LockedHead<T> {
     fn new(len: u64) -> Self {
         LockedHead {
-            lock: RawLock::new(),
+            lock: CachePadded(RawLock::new()),
             claim: Claim::new(),
             len: AtomicU64::new(len),
             _elements: PhantomData,

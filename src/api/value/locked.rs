@@ -5,7 +5,7 @@ use super::claim::{Access, AccessError, Claim, Denied};
 use crate::api::error::Error;
 use crate::api::lock::{Lock, LockGuard};
 use crate::api::outcome::OwnerDied;
-use crate::raw::{Acquired, RawLock};
+use crate::raw::{Acquired, CachePadded, RawLock};
 use crate::shm::{Segment, Shared, ShmSafe};
 use bytemuck::Pod;
 use std::cell::UnsafeCell;
@@ -14,11 +14,16 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 /// What a [`Value`] keeps in shared memory: its own lock (unused when the
-/// value shares another's), its claim word, then the value, all on one
-/// cache line for a small `T`.
+/// value shares another's), then its claim word and the value.
+///
+/// The lock has cache lines of its own: a waiter spinning on the lock word
+/// then never pulls away the line the holder is writing the value on. (Two
+/// processes incrementing one counter, in alternating runs on a 2-vCPU
+/// guest: a median 0.70–1.06× the increments of a pthread mutex beside its
+/// counter with everything on one line, 0.98–1.14× with the lock apart.)
 #[repr(C)]
 pub(crate) struct ValueCell<T> {
-    lock: RawLock,
+    lock: CachePadded<RawLock>,
     claim: Claim,
     value: UnsafeCell<T>,
 }
@@ -33,7 +38,7 @@ unsafe impl<T: Pod> ShmSafe for ValueCell<T> {}
 impl<T: Pod> ValueCell<T> {
     fn new(value: T) -> ValueCell<T> {
         ValueCell {
-            lock: RawLock::new(),
+            lock: CachePadded(RawLock::new()),
             claim: Claim::new(),
             value: UnsafeCell::new(value),
         }
