@@ -163,6 +163,7 @@ impl<'a> Access<'a> {
         Ok((access, locked.acquired))
     }
 
+    /// The lock is taken: refuses if by the calling thread, else waits.
     #[cold]
     fn lock_slow(lock: &RawLock) -> Result<crate::raw::Locked<LockHold>, Denied> {
         if lock.is_held_by_current_thread() {
