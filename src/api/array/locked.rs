@@ -7,7 +7,7 @@ use crate::api::error::Error;
 use crate::api::lock::{Lock, LockGuard};
 use crate::api::outcome::OwnerDied;
 use crate::api::value::claim::{Access, AccessError, Claim, Denied};
-use crate::raw::{Acquired, CachePadded, RawLock};
+use crate::raw::{Acquired, RawLock};
 use crate::shm::{Segment, Shared, ShmSafe};
 use bytemuck::Pod;
 use std::convert::Infallible;
@@ -18,12 +18,11 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The header of an [`Array`]: its own lock (unused when it shares
-/// another's), then its claim word and its length, which share their cache
-/// lines with the first elements (the lock keeps its own, as a
-/// [`Value`](crate::Value)'s does).
+/// another's), its claim word (used only then) and its length, on the
+/// first elements' cache line, as a [`Value`](crate::Value)'s are.
 #[repr(C)]
 pub(crate) struct LockedHead<T> {
-    lock: CachePadded<RawLock>,
+    lock: RawLock,
     claim: Claim,
     len: AtomicU64,
     _elements: PhantomData<fn() -> T>,
@@ -36,7 +35,7 @@ unsafe impl<T: Pod> ShmSafe for LockedHead<T> {}
 impl<T: Pod> ArrayHead for LockedHead<T> {
     fn new(len: u64) -> Self {
         LockedHead {
-            lock: CachePadded(RawLock::new()),
+            lock: RawLock::new(),
             claim: Claim::new(),
             len: AtomicU64::new(len),
             _elements: PhantomData,
@@ -436,7 +435,8 @@ impl<T: Pod> Array<T> {
         held: &'a LockGuard<'_>,
     ) -> Result<ArrayGuard<'a, T>, AccessError<Infallible>> {
         let _ = held;
-        let access = Access::under(self.raw_lock(), &self.buf.head().claim)?;
+        let (lock, claim) = self.locking();
+        let access = Access::under(lock, claim)?;
         Ok(self.wrap(access))
     }
 
@@ -456,9 +456,17 @@ impl<T: Pod> Array<T> {
     /// The lock guarding the elements: the shared one, or the header's own.
     #[inline]
     fn raw_lock(&self) -> &RawLock {
+        self.locking().0
+    }
+
+    /// The lock guarding the elements, and the claim if that lock is a
+    /// shared [`Lock`], which anyone may release (see `claim.rs`).
+    #[inline]
+    fn locking(&self) -> (&RawLock, Option<&Claim>) {
+        let head = self.buf.head();
         match &self.shared_lock {
-            Some(lock) => lock,
-            None => &self.buf.head().lock,
+            Some(lock) => (lock, Some(&head.claim)),
+            None => (&head.lock, None),
         }
     }
 
@@ -467,7 +475,8 @@ impl<T: Pod> Array<T> {
     // guard then makes a round trip through the stack on every access.
     #[inline(always)]
     pub(super) fn guard(&self) -> Result<(ArrayGuard<'_, T>, Acquired), Denied> {
-        let (access, acquired) = Access::lock(self.raw_lock(), &self.buf.head().claim)?;
+        let (lock, claim) = self.locking();
+        let (access, acquired) = Access::lock(lock, claim)?;
         Ok((self.wrap(access), acquired))
     }
 
