@@ -249,7 +249,7 @@ impl<T: Pod> Array<T> {
     /// assert!(a.get(2).is_err());
     /// # Ok::<(), shmsync::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::type_complexity)]
     pub fn get(&self, index: usize) -> Result<T, ArrayError<ArrayGuard<'_, T>>> {
         check_index(index, self.len())?;
@@ -273,7 +273,7 @@ impl<T: Pod> Array<T> {
     /// assert_eq!(a.to_vec(..)?, [0, -7]);
     /// # Ok::<(), shmsync::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::type_complexity)]
     pub fn set(&self, index: usize, value: T) -> Result<(), ArrayError<ArrayGuard<'_, T>>> {
         check_index(index, self.len())?;
@@ -399,7 +399,7 @@ impl<T: Pod> Array<T> {
     /// assert_eq!(a.to_vec(..)?, [1, 9, 9, 9]);
     /// # Ok::<(), shmsync::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::type_complexity)]
     pub fn get_lock(&self) -> Result<ArrayGuard<'_, T>, AccessError<ArrayGuard<'_, T>>> {
         let (guard, acquired) = self.guard()?;
@@ -471,8 +471,8 @@ impl<T: Pod> Array<T> {
     }
 
     /// The lock and the claim, as a guard, and how the lock was taken.
-    // Always: left to itself the compiler keeps this out of line, and the
-    // guard then makes a round trip through the stack on every access.
+    // Always, as `Access::lock` (see there): left to itself the compiler
+    // keeps this out of line.
     #[inline(always)]
     pub(super) fn guard(&self) -> Result<(ArrayGuard<'_, T>, Acquired), Denied> {
         let (lock, claim) = self.locking();

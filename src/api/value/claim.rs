@@ -149,7 +149,12 @@ impl<'a> Access<'a> {
     /// Refuses at once, without waiting, if the calling thread holds the
     /// lock already: the lock is not recursive, and waiting would be a
     /// deadlock.
-    #[inline]
+    // Always, as the accessors that call it: a guard returned out of line
+    // makes a round trip through the stack, which cost an uncontended
+    // `*value.get_lock()? += 1` 6.4 ns instead of 5.2 (a bare `RawLock`
+    // and counter: 5.0), and about a tenth of the increments two processes
+    // make on one counter.
+    #[inline(always)]
     pub(crate) fn lock(
         lock: &'a RawLock,
         claim: Option<&'a Claim>,
