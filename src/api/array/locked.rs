@@ -523,8 +523,8 @@ impl<T: Pod> fmt::Debug for Array<T> {
 /// `&mut [T]`); gives the lock back when dropped: its own hold, and nothing
 /// else.
 ///
-/// No other access to the elements is made while the guard lives, whoever
-/// releases the lock meanwhile. Not `Send`.
+/// No other access to the elements is made while the guard lives, even if
+/// someone releases a shared lock meanwhile. Not `Send`.
 ///
 /// # Examples
 ///

@@ -187,8 +187,9 @@ impl<T: Pod> Value<T> {
     /// # Errors
     ///
     /// [`AccessError::AlreadyHeld`] if the calling thread holds the lock;
-    /// [`AccessError::Borrowed`] if a guard whose lock was released under
-    /// it is still alive in another thread; [`AccessError::OwnerDied`] if a
+    /// [`AccessError::Borrowed`] (a value made [`with_lock`](Value::with_lock)
+    /// only) if a guard whose lock was released under it is still alive in
+    /// another thread; [`AccessError::OwnerDied`] if a
     /// holder died holding the lock: the value was read, and the error's
     /// guard (which derefs to it) still holds the lock, so the caller can
     /// repair the value and [`mark_consistent`](ValueGuard::mark_consistent).
@@ -382,9 +383,10 @@ impl<T: Pod> fmt::Debug for Value<T> {
 /// Holds a [`Value`]'s lock and lends out the value (`&T`, `&mut T`); gives
 /// the lock back when dropped: its own hold, and nothing else.
 ///
-/// No other access to the value is made while the guard lives, whoever
-/// releases the lock meanwhile (see [`AccessError::Borrowed`]). Not
-/// `Send`: the lock records the thread that took it.
+/// No other access to the value is made while the guard lives, even if
+/// someone releases a shared lock meanwhile (see
+/// [`AccessError::Borrowed`]). Not `Send`: the lock records the thread that
+/// took it.
 ///
 /// # Examples
 ///
