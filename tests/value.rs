@@ -240,6 +240,21 @@ fn holding_one_values_guard_makes_the_others_accesses_an_error_in_that_thread() 
 }
 
 #[test]
+fn a_value_with_its_own_lock_is_borrowed_under_no_other_guard() {
+    let _w = Watchdog::new("own_lock_borrow", PATIENCE);
+    let v = Value::new(1u16).unwrap();
+    let other = Lock::new().unwrap();
+    let held = other.lock().unwrap();
+    assert!(matches!(v.borrow_under(&held), Err(AccessError::NotOwner)));
+    let guard = v.get_lock().unwrap();
+    // This thread holds v's lock, but only through `guard`.
+    assert!(matches!(v.borrow_under(&held), Err(AccessError::AlreadyHeld)));
+    drop(guard);
+    drop(held);
+    assert_eq!(v.get().unwrap(), 1);
+}
+
+#[test]
 fn transfers_under_one_lock_keep_the_total_across_processes() {
     let _w = Watchdog::new("transfers", PATIENCE);
     let lock = Lock::new().unwrap();
