@@ -248,7 +248,10 @@ fn a_value_with_its_own_lock_is_borrowed_under_no_other_guard() {
     assert!(matches!(v.borrow_under(&held), Err(AccessError::NotOwner)));
     let guard = v.get_lock().unwrap();
     // This thread holds v's lock, but only through `guard`.
-    assert!(matches!(v.borrow_under(&held), Err(AccessError::AlreadyHeld)));
+    assert!(matches!(
+        v.borrow_under(&held),
+        Err(AccessError::AlreadyHeld)
+    ));
     drop(guard);
     drop(held);
     assert_eq!(v.get().unwrap(), 1);
