@@ -3,6 +3,7 @@
 //! crate-wide [`Error`] lives here too: every lower layer's error converts
 //! into it.
 
+mod array;
 mod barrier;
 mod condition;
 mod error;
@@ -10,7 +11,9 @@ mod event;
 mod lock;
 mod outcome;
 mod semaphore;
+mod value;
 
+pub use array::{Array, ArrayError, ArrayGuard, AtomicArray, BoundsError, RawArray};
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionError, ConditionGuard};
 pub use error::Error;
@@ -18,3 +21,6 @@ pub use event::Event;
 pub use lock::{Lock, LockGuard, RLock, RLockGuard, SharedLock, SharedLockGuard};
 pub use outcome::{OwnerDied, TryLockError};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
+pub use value::{
+    AccessError, AtomicInteger, AtomicPrimitive, AtomicValue, RawValue, Value, ValueGuard,
+};
