@@ -47,6 +47,11 @@ mod shm;
 
 #[cfg(all(feature = "std", not(loom)))]
 pub use api::{
+    AccessError, Array, ArrayError, ArrayGuard, AtomicArray, AtomicInteger, AtomicPrimitive,
+    AtomicValue, BoundsError, RawArray, RawValue, Value, ValueGuard,
+};
+#[cfg(all(feature = "std", not(loom)))]
+pub use api::{
     Barrier, BoundedSemaphore, Condition, ConditionError, ConditionGuard, Error, Event, Lock,
     LockGuard, OwnerDied, RLock, RLockGuard, Semaphore, SemaphoreGuard, SharedLock,
     SharedLockGuard, TryLockError,

@@ -54,6 +54,21 @@ pub enum Error {
     },
     /// An argument out of range; the text says which and why.
     InvalidArgument(&'static str),
+    /// A thread asked for a lock it holds already, through a
+    /// [`Value`](crate::Value) or [`Array`](crate::Array) (whose locks are
+    /// not recursive): converted from
+    /// [`AccessError::AlreadyHeld`](crate::AccessError::AlreadyHeld).
+    AlreadyHeld,
+    /// A locked value's or array's data is still used by a guard in another
+    /// thread, whose lock was released under it: converted from
+    /// [`AccessError::Borrowed`](crate::AccessError::Borrowed).
+    Borrowed {
+        /// The kernel thread id of the guard's thread.
+        holder: u32,
+    },
+    /// An index, range or length that does not fit an array: see
+    /// [`BoundsError`](crate::BoundsError).
+    Bounds(crate::BoundsError),
 }
 
 impl Error {
@@ -91,6 +106,14 @@ impl fmt::Display for Error {
             Error::BrokenBarrier => BrokenBarrier.fmt(f),
             Error::BarrierBusy { holder } => BarrierBusy { holder: *holder }.fmt(f),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
+            Error::AlreadyHeld => f.write_str(
+                "the calling thread already holds this lock, which is not recursive: use the guard it has, or drop it first",
+            ),
+            Error::Borrowed { holder } => write!(
+                f,
+                "thread {holder} still uses the data through a guard whose lock was released under it (Lock::release while the guard was alive); try again once that guard is dropped"
+            ),
+            Error::Bounds(e) => e.fmt(f),
         }
     }
 }
@@ -100,6 +123,7 @@ impl std::error::Error for Error {
         match self {
             Error::Os { source, .. } => Some(source),
             Error::Segment(e) => Some(e),
+            Error::Bounds(e) => Some(e),
             _ => None,
         }
     }

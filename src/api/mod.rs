@@ -3,6 +3,7 @@
 //! crate-wide [`Error`] lives here too: every lower layer's error converts
 //! into it.
 
+mod array;
 mod barrier;
 mod condition;
 mod error;
@@ -11,7 +12,9 @@ mod lock;
 mod outcome;
 mod queue;
 mod semaphore;
+mod value;
 
+pub use array::{Array, ArrayError, ArrayGuard, AtomicArray, BoundsError, RawArray};
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionError, ConditionGuard};
 pub use error::Error;
@@ -23,3 +26,6 @@ pub use queue::{
     SimpleQueue, TaskDoneTooManyTimes,
 };
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
+pub use value::{
+    AccessError, AtomicInteger, AtomicPrimitive, AtomicValue, RawValue, Value, ValueGuard,
+};
