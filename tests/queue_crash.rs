@@ -12,7 +12,7 @@ mod queue_helpers;
 
 use queue_helpers::{Rng, SharedBits};
 use shmsync::ring::hooks::{self, Step};
-use shmsync::{GetError, Process, Queue, Shared};
+use shmsync::{ByteQueue, GetError, Process, Queue, Shared};
 use shmsync_testkit::{join_ok, join_within, KillOnDrop, Watchdog, PATIENCE};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -111,6 +111,79 @@ fn a_consumer_killed_at_each_step_of_get_leaves_its_message_unless_it_had_taken_
     consumer_killed_at(Step::GetCopied, false);
     consumer_killed_at(Step::GetCommitted, true);
     consumer_killed_at(Step::GetWoken, true);
+}
+
+/// [`producer_killed_at`] for a byte queue: records of several sizes.
+fn byte_producer_killed_at(step: Step, committed: bool) {
+    const K: usize = 2;
+    let q = ByteQueue::new(4096).unwrap();
+    let msg = |i: usize| vec![i as u8; 10 + 100 * i];
+    let child = Process::spawn(|| {
+        hooks::crash_at(step, K as u32);
+        for i in 0..=K {
+            q.put(&msg(i)).unwrap();
+        }
+        unreachable!("put {K} should have been killed at {step:?}");
+    })
+    .unwrap();
+    join_killed(&child);
+    let t0 = Instant::now();
+    q.put_timeout(b"after", GO_ON).unwrap();
+    let mut got = Vec::new();
+    while let Ok(m) = q.try_get() {
+        got.push(m);
+    }
+    assert!(t0.elapsed() < GO_ON, "{step:?}: took {:?}", t0.elapsed());
+    let mut expected: Vec<Vec<u8>> = (0..K).map(msg).collect();
+    if committed {
+        expected.push(msg(K));
+    }
+    expected.push(b"after".to_vec());
+    assert_eq!(got, expected, "{step:?}");
+}
+
+/// [`consumer_killed_at`] for a byte queue.
+fn byte_consumer_killed_at(step: Step, committed: bool) {
+    const K: usize = 2;
+    let q = ByteQueue::new(4096).unwrap();
+    let msg = |i: usize| vec![i as u8; 3 + 50 * i];
+    for i in 0..4 {
+        q.put(&msg(i)).unwrap();
+    }
+    let returned = SharedBits::new(8);
+    let child = Process::spawn(|| {
+        hooks::crash_at(step, K as u32);
+        loop {
+            let m = q.get().unwrap();
+            returned.set(m[0] as usize);
+        }
+    })
+    .unwrap();
+    join_killed(&child);
+    let t0 = Instant::now();
+    q.put_timeout(&msg(4), GO_ON).unwrap();
+    let mut got = vec![q.get_timeout(GO_ON).unwrap()];
+    while let Ok(m) = q.try_get() {
+        got.push(m);
+    }
+    assert!(t0.elapsed() < GO_ON, "{step:?}: took {:?}", t0.elapsed());
+    assert_eq!((0..8).filter(|&i| returned.get(i)).count(), K);
+    let first = if committed { K + 1 } else { K };
+    let expected: Vec<Vec<u8>> = (first..5).map(msg).collect();
+    assert_eq!(got, expected, "{step:?}");
+}
+
+#[test]
+fn a_byte_queue_producer_or_consumer_killed_at_each_step_loses_only_what_it_had() {
+    let _w = Watchdog::new("byte_steps", PATIENCE);
+    byte_producer_killed_at(Step::PutSideTaken, false);
+    byte_producer_killed_at(Step::PutCopied, false);
+    byte_producer_killed_at(Step::PutCommitted, true);
+    byte_producer_killed_at(Step::PutWoken, true);
+    byte_consumer_killed_at(Step::GetSideTaken, false);
+    byte_consumer_killed_at(Step::GetCopied, false);
+    byte_consumer_killed_at(Step::GetCommitted, true);
+    byte_consumer_killed_at(Step::GetWoken, true);
 }
 
 #[test]
