@@ -47,13 +47,20 @@ mod shm;
 
 #[cfg(all(feature = "std", not(loom)))]
 pub use api::{
-    wait, Connection, End, EndKind, Pipe, PipeOptions, RecvError, SegmentEnd, SendError, SocketEnd,
+    wait, AccessError, Array, ArrayError, ArrayGuard, AtomicArray, AtomicInteger, AtomicPrimitive,
+    AtomicValue, BoundsError, Connection, End, EndKind, Pipe, PipeOptions, RawArray, RawValue,
+    RecvError, SegmentEnd, SendError, SocketEnd, Value, ValueGuard,
 };
 #[cfg(all(feature = "std", not(loom)))]
 pub use api::{
     Barrier, BoundedSemaphore, Condition, ConditionError, ConditionGuard, Error, Event, Lock,
     LockGuard, OwnerDied, RLock, RLockGuard, Semaphore, SemaphoreGuard, SharedLock,
     SharedLockGuard, TryLockError,
+};
+#[cfg(all(feature = "std", not(loom)))]
+pub use api::{
+    ByteQueue, Consumer, GetError, HandleError, JoinableQueue, Producer, PutError, Queue,
+    SimpleQueue, TaskDoneTooManyTimes,
 };
 #[cfg(all(feature = "std", not(loom)))]
 pub use process::{active_children, ActiveChild, CloseError, Process, ProcessBuilder};
@@ -72,5 +79,10 @@ pub type Mutex<T> = lock_api::Mutex<raw::RawLock, T>;
 /// The guard of a [`Mutex`].
 pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, raw::RawLock, T>;
 
+/// Loom only: declares the calling model thread dead (it must return at
+/// once), so that models can abandon an operation part way and check that
+/// the others take over (`OwnerDied`).
+#[cfg(loom)]
+pub use shim::declare_dead;
 pub use shim::Deadline;
 pub use sys::{set_spin_duration, spin_duration, BACKEND, MAX_SPIN};

@@ -8,7 +8,8 @@
 //! | [`wait_any`] | `futex_waitv`, where the backend has it | a spurious wake-up after a yield |
 //! | [`Deadline`] (the clock) | `CLOCK_MONOTONIC` | a clock that stands still: every finite deadline has passed |
 //! | [`current_thread`], [`next_hold`] | kernel thread id, per-thread stamp and counter | small ids per loom thread |
-//! | [`thread_is_gone`] | `kill(tid, 0)` and `/proc` | never: loom models no deaths |
+//! | [`thread_is_gone`] | `kill(tid, 0)` and `/proc` | whether the model declared the thread dead (`declare_dead`) |
+//! | [`probe_after`] (when to look for a dead peer) | after the probe interval | at once, once per death declared; otherwise never |
 //! | [`spin_until`] | a bounded, clock-checked spin | one look |
 //! | [`light_fence`], [`heavy_fence`] | a compiler fence / `membarrier` (asymmetric) | full fences |
 //! | [`RingBuf`] | bytes in a shared mapping, copied with `ptr::copy` | loom cells, so loom sees races on message bytes |
@@ -21,6 +22,8 @@
 //! core's atomics) use [`outside_loom!`].
 
 pub(crate) use crate::sys::{Caller, Poll, Wake};
+#[cfg(loom)]
+pub use imp::declare_dead;
 pub(crate) use imp::*;
 pub use imp::{Deadline, RingBuf};
 
@@ -35,9 +38,12 @@ mod imp {
     };
     pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-    /// Whether waiters can see threads die: they look for dead lock holders
-    /// and barrier parties only where they can.
-    pub(crate) const DEATHS_OBSERVABLE: bool = true;
+    /// When a waiter next looks for a dead lock holder or barrier party:
+    /// `interval` from now.
+    #[inline]
+    pub(crate) fn probe_after(interval: core::time::Duration, _seen: &mut u32) -> Deadline {
+        Deadline::after(interval)
+    }
 
     /// `N` atomics, all zero.
     pub(crate) const fn zeroed_u32s<const N: usize>() -> [AtomicU32; N] {
@@ -134,8 +140,43 @@ mod imp {
     pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
     use loom::sync::{Condvar, Mutex};
 
-    /// Loom models no thread deaths.
-    pub(crate) const DEATHS_OBSERVABLE: bool = false;
+    loom::lazy_static! {
+        /// The loom threads of this execution that a model declared dead.
+        static ref DEAD: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+    }
+
+    /// Declares the calling model thread dead: from now on
+    /// [`thread_is_gone`] says so for it, and waiters probe once for the
+    /// death. The thread must then return at once, touching nothing shared
+    /// (it stands for a thread killed at this point: locks it holds stay
+    /// held, its uncommitted work stays half done).
+    ///
+    /// A sleeper is not woken by a death (the real backends' probes run on
+    /// a timer, loom has no clock): a model declares its death before any
+    /// survivor can sleep on what the dead thread holds, e.g. by joining
+    /// the dying thread before the survivors wait on it.
+    pub fn declare_dead() {
+        let me = current_thread().tid;
+        DEAD.lock().unwrap().push(me);
+    }
+
+    /// Deaths declared in this execution so far.
+    fn deaths() -> u32 {
+        DEAD.lock().unwrap().len() as u32
+    }
+
+    /// When a waiter next looks for a dead peer: now, once per death
+    /// declared since it last looked (`seen` counts them); never while
+    /// there is no new death, so no model spins on probes.
+    pub(crate) fn probe_after(_interval: Duration, seen: &mut u32) -> Deadline {
+        let deaths = deaths();
+        if deaths > *seen {
+            *seen = deaths;
+            Deadline::now()
+        } else {
+            Deadline::NEVER
+        }
+    }
 
     /// Loom has no membarrier: both sides of a Dekker pair fence fully.
     pub(crate) fn light_fence() {
@@ -351,9 +392,9 @@ mod imp {
         })
     }
 
-    /// Loom models no thread deaths.
-    pub(crate) fn thread_is_gone(_tid: u32) -> bool {
-        false
+    /// Whether a model declared thread `tid` dead ([`declare_dead`]).
+    pub(crate) fn thread_is_gone(tid: u32) -> bool {
+        DEAD.lock().unwrap().contains(&tid)
     }
 
     /// The most words [`wait_any`] takes.

@@ -14,6 +14,9 @@
 //!   copying 64 KiB between two buffers: the ceiling). Goals for `shmsync`:
 //!   at least 2x `socketpair`, at least 5x `os_pipe`.
 //!
+//! `python3 benches/python_reference.py pipe` times Python's
+//! `multiprocessing.Pipe` on the same two workloads.
+//!
 //! Besides criterion's wall times, each batch records both processes' CPU
 //! time; a table per group gives, per operation, the median wall and CPU
 //! time of the measured batches and the ratios against the goals. Every

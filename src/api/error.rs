@@ -54,6 +54,48 @@ pub enum Error {
     },
     /// An argument out of range; the text says which and why.
     InvalidArgument(&'static str),
+    /// A thread asked for a lock it holds already, through a
+    /// [`Value`](crate::Value) or [`Array`](crate::Array) (whose locks are
+    /// not recursive): converted from
+    /// [`AccessError::AlreadyHeld`](crate::AccessError::AlreadyHeld).
+    AlreadyHeld,
+    /// A locked value's or array's data is still used by a guard in another
+    /// thread, whose lock was released under it: converted from
+    /// [`AccessError::Borrowed`](crate::AccessError::Borrowed).
+    Borrowed {
+        /// The kernel thread id of the guard's thread.
+        holder: u32,
+    },
+    /// An index, range or length that does not fit an array: see
+    /// [`BoundsError`](crate::BoundsError).
+    Bounds(crate::BoundsError),
+    /// A non-blocking put found the queue full (Python's `queue.Full`); the
+    /// value went with the conversion from [`PutError`](crate::PutError).
+    Full,
+    /// A non-blocking get found the queue empty (Python's `queue.Empty`).
+    Empty,
+    /// The queue was shut down (Python 3.13's `ShutDown`).
+    ShutDown,
+    /// A message longer than the queue (or the handle) takes.
+    TooLarge {
+        /// Its length in bytes.
+        len: usize,
+        /// The most that fits, in bytes.
+        capacity: usize,
+    },
+    /// A queue's shared state cannot be right: a process wrote over it.
+    Corrupted(&'static str),
+    /// A queue's side was held by another handle (or a blocked call) until
+    /// the timeout.
+    Busy {
+        /// The thread id its lock named when the wait gave up.
+        holder: Option<u32>,
+    },
+    /// `task_done` called more times than items were put.
+    TaskDoneTooManyTimes,
+    /// A value could not be encoded or decoded (serde queues and pipes).
+    #[cfg(feature = "serde")]
+    Serde(postcard::Error),
 }
 
 impl Error {
@@ -91,6 +133,32 @@ impl fmt::Display for Error {
             Error::BrokenBarrier => BrokenBarrier.fmt(f),
             Error::BarrierBusy { holder } => BarrierBusy { holder: *holder }.fmt(f),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
+            Error::Full => f.write_str("queue full: nothing was put; try again later or wait with a timeout"),
+            Error::Empty => f.write_str("queue empty: nothing was taken; try again later or wait with a timeout"),
+            Error::ShutDown => f.write_str("queue shut down: no more puts, and gets only drain what is left"),
+            Error::TooLarge { len, capacity } => write!(
+                f,
+                "message of {len} bytes is longer than the {capacity} bytes the queue takes: make the queue (or the handle's largest message) larger"
+            ),
+            Error::Corrupted(what) => write!(
+                f,
+                "shared state corrupted ({what}): a process wrote over the shared memory; make a new one"
+            ),
+            Error::Busy { holder } => match holder {
+                Some(tid) => write!(f, "queue side busy: held by thread {tid} until the timeout"),
+                None => f.write_str("queue side busy until the timeout"),
+            },
+            Error::TaskDoneTooManyTimes => crate::TaskDoneTooManyTimes.fmt(f),
+            #[cfg(feature = "serde")]
+            Error::Serde(e) => write!(f, "serde encoding failed: {e}"),
+            Error::AlreadyHeld => f.write_str(
+                "the calling thread already holds this lock, which is not recursive: use the guard it has, or drop it first",
+            ),
+            Error::Borrowed { holder } => write!(
+                f,
+                "thread {holder} still uses the data through a guard whose lock was released under it (Lock::release while the guard was alive); try again once that guard is dropped"
+            ),
+            Error::Bounds(e) => e.fmt(f),
         }
     }
 }
@@ -100,8 +168,54 @@ impl std::error::Error for Error {
         match self {
             Error::Os { source, .. } => Some(source),
             Error::Segment(e) => Some(e),
+            Error::Bounds(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl<T> From<crate::PutError<T>> for Error {
+    fn from(e: crate::PutError<T>) -> Error {
+        use crate::PutError;
+        match e {
+            PutError::Full(_) => Error::Full,
+            PutError::Timeout(_) => Error::Timeout,
+            PutError::ShutDown(_) => Error::ShutDown,
+            PutError::TooLarge { len, capacity, .. } => Error::TooLarge { len, capacity },
+            PutError::Corrupted { what, .. } => Error::Corrupted(what),
+            #[cfg(feature = "serde")]
+            PutError::Encode { error, .. } => Error::Serde(error),
+        }
+    }
+}
+
+impl From<crate::GetError> for Error {
+    fn from(e: crate::GetError) -> Error {
+        use crate::GetError;
+        match e {
+            GetError::Empty => Error::Empty,
+            GetError::Timeout => Error::Timeout,
+            GetError::ShutDown => Error::ShutDown,
+            GetError::TooLarge { len, max } => Error::TooLarge { len, capacity: max },
+            GetError::Corrupted(what) => Error::Corrupted(what),
+            #[cfg(feature = "serde")]
+            GetError::Decode(error) => Error::Serde(error),
+        }
+    }
+}
+
+impl From<crate::HandleError> for Error {
+    fn from(e: crate::HandleError) -> Error {
+        match e {
+            crate::HandleError::Busy { holder } => Error::Busy { holder },
+            crate::HandleError::Corrupted(what) => Error::Corrupted(what),
+        }
+    }
+}
+
+impl From<crate::TaskDoneTooManyTimes> for Error {
+    fn from(_: crate::TaskDoneTooManyTimes) -> Error {
+        Error::TaskDoneTooManyTimes
     }
 }
 

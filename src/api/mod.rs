@@ -3,6 +3,7 @@
 //! crate-wide [`Error`] lives here too: every lower layer's error converts
 //! into it.
 
+mod array;
 mod barrier;
 mod condition;
 mod error;
@@ -10,8 +11,11 @@ mod event;
 mod lock;
 mod outcome;
 mod pipe;
+mod queue;
 mod semaphore;
+mod value;
 
+pub use array::{Array, ArrayError, ArrayGuard, AtomicArray, BoundsError, RawArray};
 pub use barrier::Barrier;
 pub use condition::{Condition, ConditionError, ConditionGuard};
 pub use error::Error;
@@ -21,4 +25,11 @@ pub use outcome::{OwnerDied, TryLockError};
 pub use pipe::{
     wait, Connection, End, EndKind, Pipe, PipeOptions, RecvError, SegmentEnd, SendError, SocketEnd,
 };
+pub use queue::{
+    ByteQueue, Consumer, GetError, HandleError, JoinableQueue, Producer, PutError, Queue,
+    SimpleQueue, TaskDoneTooManyTimes,
+};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
+pub use value::{
+    AccessError, AtomicInteger, AtomicPrimitive, AtomicValue, RawValue, Value, ValueGuard,
+};

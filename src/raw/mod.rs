@@ -14,7 +14,7 @@
 //! use (its semaphore is initialised in place then).
 //!
 //! Every primitive takes its atomics, wait cell, clock, identity and spin
-//! from the crate's loom shim, so the same source runs inside `loom::model`.
+//! from the crate's loom shim, so the same source runs inside loom's models.
 
 mod barrier;
 mod condition;

@@ -2,16 +2,19 @@
 //! sleeper-flag handshake, and the schedule on which a sleeper checks
 //! whether the thread it waits for still exists.
 
-use crate::shim::{AtomicU32, Deadline, Ordering, WaitCell, Wake, DEATHS_OBSERVABLE};
+use crate::shim::{self, AtomicU32, Deadline, Ordering, WaitCell, Wake};
 use core::time::Duration;
 
 /// When a waiter next checks whether the thread it waits on still exists:
 /// 1 ms into the wait, then at doubling intervals of at most 100 ms, so a
 /// death is noticed within about 100 ms at a cost of at most ten checks a
-/// second. Where deaths cannot be observed (loom): never.
+/// second. Under loom, once per death a model declared (see
+/// `shim::probe_after`).
 pub(crate) struct Probe {
     interval: Duration,
     at: Deadline,
+    /// Deaths already probed for (loom's bookkeeping; unused otherwise).
+    seen: u32,
 }
 
 impl Probe {
@@ -20,9 +23,11 @@ impl Probe {
 
     /// The schedule of a wait starting now.
     pub(crate) fn start() -> Probe {
+        let mut seen = 0;
         Probe {
             interval: Probe::FIRST,
-            at: Probe::after(Probe::FIRST),
+            at: shim::probe_after(Probe::FIRST, &mut seen),
+            seen,
         }
     }
 
@@ -37,16 +42,8 @@ impl Probe {
             return false;
         }
         self.interval = (self.interval * 2).min(Probe::MAX);
-        self.at = Probe::after(self.interval);
+        self.at = shim::probe_after(self.interval, &mut self.seen);
         true
-    }
-
-    fn after(interval: Duration) -> Deadline {
-        if DEATHS_OBSERVABLE {
-            Deadline::after(interval)
-        } else {
-            Deadline::NEVER
-        }
     }
 }
 

@@ -77,12 +77,14 @@
 //! scribbles can make operations fail with [`RingError::Corrupted`], deliver
 //! garbage, or wait: never undefined behaviour in this process.
 
+pub mod hooks;
 mod multi;
 mod records;
 mod sides;
 mod signal;
 mod state;
 mod stream;
+mod values;
 
 pub use crate::shim::RingBuf;
 pub use multi::{wait_for_any_data, SLICE};
@@ -90,3 +92,9 @@ pub use records::{record_size, Record, FIRST, HEADER, LAST, RECORD_MAGIC, WHOLE}
 pub use sides::{Consuming, Producing};
 pub use state::{RawRing, RingError, MAX_CAPACITY};
 pub use stream::{Chunk, Incoming, Outgoing, Piece, Pushed, LENGTH_PREFIX};
+// For the queue handles built on the ring (std only): their geometry
+// checked once, and a signal of their own (a joinable queue's `join`).
+#[allow(unused_imports)]
+pub(crate) use signal::Signal;
+#[allow(unused_imports)]
+pub(crate) use state::{Geometry, IMMEDIATE};

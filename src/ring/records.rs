@@ -19,6 +19,7 @@
 //! `FIRST` and, as its first 8 payload bytes, the whole message's length;
 //! the last carries `LAST`.
 
+use super::hooks::{self, Step};
 use super::sides::{Consuming, Producing};
 use super::state::{RawRing, RingError};
 use crate::shim::{Ordering, RingBuf};
@@ -114,11 +115,14 @@ impl RawRing {
             self.copy_in(buf, &side.geo, at, bytes);
             at = at.wrapping_add(bytes.len() as u32);
         }
+        hooks::point(Step::PutCopied);
         side.tail = side.tail.wrapping_add(size);
         // Release: the commit of header and payload together; pairs with
         // the consumers' Acquire load.
         self.tail.store(side.tail, Ordering::Release);
+        hooks::point(Step::PutCommitted);
         self.waiting.data.notify();
+        hooks::point(Step::PutWoken);
         Ok(true)
     }
 
@@ -210,11 +214,14 @@ impl RawRing {
         // The record was checked against the committed bytes by
         // `peek_record`: its size fits in `available`.
         let size = record_size(record.len).unwrap_or(0);
+        hooks::point(Step::GetCopied);
         side.head = side.head.wrapping_add(size);
         // Release: the commit; pairs with the producers' Acquire load, after
         // which they may overwrite the bytes just read.
         self.head.store(side.head, Ordering::Release);
+        hooks::point(Step::GetCommitted);
         self.waiting.room.notify();
+        hooks::point(Step::GetWoken);
     }
 
     /// The longest payload a single record can carry in a byte ring of

@@ -16,6 +16,7 @@
 //! counter and cache are read `Relaxed` after taking the lock, whose
 //! Acquire orders them after the previous holder's last writes.
 
+use super::hooks::{self, Step};
 use super::state::{Geometry, RawRing, RingError, IMMEDIATE, SHUTDOWN};
 use crate::raw::LockHold;
 use crate::shim::{Deadline, Ordering, RingBuf};
@@ -34,6 +35,8 @@ pub struct Producing {
     pub(crate) tail: u32,
     /// The consumers' counter as last read.
     pub(crate) head: u32,
+    /// Whether the side was taken over from a holder that died.
+    took_over: bool,
     _not_send: core::marker::PhantomData<*const ()>,
 }
 
@@ -47,6 +50,8 @@ pub struct Consuming {
     pub(crate) tail: u32,
     /// Messages taken, ever (wrapping): the next slot to read.
     pub(crate) head: u32,
+    /// Whether the side was taken over from a holder that died.
+    took_over: bool,
     _not_send: core::marker::PhantomData<*const ()>,
 }
 
@@ -55,12 +60,24 @@ impl Producing {
     pub fn room(&self) -> u32 {
         self.geo.capacity - self.tail.wrapping_sub(self.head)
     }
+
+    /// Whether the side was taken over from a holder that died holding it
+    /// (its lock said `OwnerDied`); nothing needed repair.
+    pub fn took_over(&self) -> bool {
+        self.took_over
+    }
 }
 
 impl Consuming {
     /// Messages known to be in the ring (a lower bound).
     pub fn available(&self) -> u32 {
         self.tail.wrapping_sub(self.head)
+    }
+
+    /// Whether the side was taken over from a holder that died holding it;
+    /// see [`Producing::took_over`].
+    pub fn took_over(&self) -> bool {
+        self.took_over
     }
 }
 
@@ -79,8 +96,32 @@ impl RawRing {
         buf: &RingBuf,
         deadline: Deadline,
     ) -> Result<Producing, RingError> {
+        // Once per process, before its first commit or sleep: the sleepers'
+        // heavy fence must reach this process's threads (`sys::barrier`).
+        crate::shim::register_fences();
         let geo = self.geometry(buf)?;
-        let hold = self.lock_side(&self.producer.lock, deadline)?;
+        self.take_producing_checked(geo, Some(deadline))
+    }
+
+    /// [`take_producing`](RawRing::take_producing) with a geometry the
+    /// caller checked against its buffer before ([`RawRing::geometry`]) and
+    /// kept in a local of its own: the per-message path of a handle, which
+    /// need not read and check the configuration again. The caller has
+    /// also registered this process for asymmetric fences
+    /// (`shim::register_fences`) when it checked the geometry. A `deadline`
+    /// of `None` makes one try, without looking at the clock.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawRing::take_producing`].
+    #[inline]
+    pub(crate) fn take_producing_checked(
+        &self,
+        geo: Geometry,
+        deadline: Option<Deadline>,
+    ) -> Result<Producing, RingError> {
+        let (hold, took_over) = self.lock_side(&self.producer.lock, deadline)?;
+        hooks::point(Step::PutSideTaken);
         // Relaxed: this side's own words, ordered by the lock's Acquire.
         let tail = self.tail.load(Ordering::Relaxed);
         let mut side = Producing {
@@ -88,6 +129,7 @@ impl RawRing {
             geo,
             tail,
             head: self.producer.seen.load(Ordering::Relaxed),
+            took_over,
             _not_send: core::marker::PhantomData,
         };
         if !geo.holds(tail, side.head) {
@@ -113,8 +155,25 @@ impl RawRing {
         buf: &RingBuf,
         deadline: Deadline,
     ) -> Result<Consuming, RingError> {
+        crate::shim::register_fences();
         let geo = self.geometry(buf)?;
-        let hold = self.lock_side(&self.consumer.lock, deadline)?;
+        self.take_consuming_checked(geo, Some(deadline))
+    }
+
+    /// [`take_consuming`](RawRing::take_consuming) with a geometry checked
+    /// before; see [`RawRing::take_producing_checked`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RawRing::take_producing`].
+    #[inline]
+    pub(crate) fn take_consuming_checked(
+        &self,
+        geo: Geometry,
+        deadline: Option<Deadline>,
+    ) -> Result<Consuming, RingError> {
+        let (hold, took_over) = self.lock_side(&self.consumer.lock, deadline)?;
+        hooks::point(Step::GetSideTaken);
         // Relaxed: this side's own words, ordered by the lock's Acquire.
         let head = self.head.load(Ordering::Relaxed);
         let mut side = Consuming {
@@ -122,6 +181,7 @@ impl RawRing {
             geo,
             tail: self.consumer.seen.load(Ordering::Relaxed),
             head,
+            took_over,
             _not_send: core::marker::PhantomData,
         };
         if !geo.holds(side.tail, head) {
@@ -136,6 +196,7 @@ impl RawRing {
     }
 
     /// Gives the producing side back.
+    #[inline]
     pub fn release_producing(&self, side: Producing) {
         // Relaxed: the unlock's Release publishes it to the next holder.
         self.producer.seen.store(side.head, Ordering::Relaxed);
@@ -143,6 +204,7 @@ impl RawRing {
     }
 
     /// Gives the consuming side back.
+    #[inline]
     pub fn release_consuming(&self, side: Consuming) {
         // Relaxed: the unlock's Release publishes it to the next holder.
         self.consumer.seen.store(side.tail, Ordering::Relaxed);
@@ -180,10 +242,13 @@ impl RawRing {
             return Ok(0);
         }
         self.copy_in(buf, &side.geo, side.tail, &msgs[..n as usize * size]);
+        hooks::point(Step::PutCopied);
         side.tail = side.tail.wrapping_add(n);
         // Release: the commit; pairs with the consumers' Acquire load.
         self.tail.store(side.tail, Ordering::Release);
+        hooks::point(Step::PutCommitted);
         self.waiting.data.notify();
+        hooks::point(Step::PutWoken);
         Ok(n)
     }
 
@@ -223,11 +288,14 @@ impl RawRing {
             return Ok(0);
         }
         self.copy_out(buf, &side.geo, side.head, &mut out[..n as usize * size]);
+        hooks::point(Step::GetCopied);
         side.head = side.head.wrapping_add(n);
         // Release: the commit; pairs with the producers' Acquire load, after
         // which they may overwrite the slots just read.
         self.head.store(side.head, Ordering::Release);
+        hooks::point(Step::GetCommitted);
         self.waiting.room.notify();
+        hooks::point(Step::GetWoken);
         Ok(n)
     }
 
@@ -282,6 +350,42 @@ impl RawRing {
         Ok(side.room() > 0)
     }
 
+    /// Waits, with the producing side held, until there is room for `need`
+    /// messages (bytes, in a byte ring: a whole record's size), the ring is
+    /// shut down, or `deadline` passes; returns whether there is room.
+    /// `need` above the capacity is never met (the caller checks sizes
+    /// first: [`RingError::TooLarge`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`RawRing::wait_for_room`].
+    pub fn wait_for_room_for(
+        &self,
+        side: &mut Producing,
+        need: u32,
+        deadline: Deadline,
+    ) -> Result<bool, RingError> {
+        let geo = side.geo;
+        let tail = side.tail;
+        let mut head = side.head;
+        let need = need.clamp(1, geo.capacity);
+        self.waiting.room.wait_until(deadline, None, || {
+            // Acquire: pairs with the consumers' Release commits.
+            head = self.head.load(Ordering::Acquire);
+            !geo.holds(tail, head)
+                || geo.capacity - tail.wrapping_sub(head) >= need
+                || self.state() & SHUTDOWN != 0
+        });
+        if !geo.holds(tail, head) {
+            return Err(RingError::Corrupted("message counters out of range"));
+        }
+        side.head = head;
+        if self.state() & SHUTDOWN != 0 {
+            return Err(RingError::ShutDown);
+        }
+        Ok(side.room() >= need)
+    }
+
     /// Waits, with the consuming side held, until a message is there, the
     /// ring is shut down, or `deadline` passes; returns whether a message is
     /// there.
@@ -319,26 +423,30 @@ impl RawRing {
         Ok(tail != head)
     }
 
-    /// Locks one side's lock by `deadline`. A holder that died left nothing
-    /// to repair (see the module docs): the lock is marked consistent.
+    /// Locks one side's lock by `deadline` (`None`: one try), and says
+    /// whether a holder died holding it. A holder that died left nothing to
+    /// repair (see the module docs): the lock is marked consistent.
+    #[inline]
     fn lock_side(
         &self,
         lock: &crate::raw::RawLock,
-        deadline: Deadline,
-    ) -> Result<LockHold, RingError> {
-        // Once per process, before its first commit or sleep: the sleepers'
-        // heavy fence must reach this process's threads (`sys::barrier`).
-        crate::shim::register_fences();
-        let Some(locked) = lock.try_lock_until(deadline) else {
+        deadline: Option<Deadline>,
+    ) -> Result<(LockHold, bool), RingError> {
+        let locked = match deadline {
+            Some(deadline) => lock.try_lock_until(deadline),
+            None => lock.try_lock(),
+        };
+        let Some(locked) = locked else {
             return Err(RingError::Busy {
                 holder: lock.holder_tid(),
             });
         };
-        if locked.owner_died() {
+        let died = locked.owner_died();
+        if died {
             // This thread holds the lock: cannot fail.
             let _ = lock.mark_consistent();
         }
-        Ok(locked.hold)
+        Ok((locked.hold, died))
     }
 
     /// Reads the consumers' counter afresh.

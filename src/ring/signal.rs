@@ -97,6 +97,7 @@ impl Signal {
             if shim::sleeps_need_cap() {
                 until = until.min(Deadline::after(CAPPED_SLEEP));
             }
+            super::hooks::point(super::hooks::Step::Asleep);
             if self.cell.wait(&self.word, word, until) == Wake::TimedOut {
                 if deadline.has_passed() {
                     return if ready() {
@@ -155,6 +156,7 @@ impl Signal {
                 Err(now) => word = now,
             }
         }
+        super::hooks::count_wake();
         self.cell.wake_all(&self.word);
     }
 

@@ -191,8 +191,6 @@ pub(crate) fn type_tag<T>() -> u64 {
 /// The tag of an object made of a header with tag `head` and a buffer of
 /// `tail_len` bytes aligned to `tail_align`: the buffer's size is part of
 /// the type.
-// Used by the rings and arrays being built on it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn tail_tag(head: u64, tail_len: usize, tail_align: usize) -> u64 {
     fnv1a_usize(fnv1a_usize(fnv1a(head, b"+tail"), tail_len), tail_align)
 }

@@ -15,6 +15,5 @@ pub use error::SegmentError;
 pub use header::{EntryInfo, EntryState, HeaderInfo};
 pub(crate) use region::Region;
 pub use segment::{Segment, SegmentOptions};
-#[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use shared::SharedTail;
 pub use shared::{Shared, ShmSafe};

@@ -242,8 +242,6 @@ unsafe impl<T: ShmSafe> Sync for Shared<T> {}
 /// write: whoever reads it through [`SharedTail::tail`] must treat its
 /// contents as untrusted, and copy in and out only under a protocol that
 /// keeps correct peers from writing what it reads.
-// Used by the rings and arrays being built on it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct SharedTail<H: ShmSafe> {
     head: Shared<H>,
     /// Where the buffer starts, from the mapping's base.
@@ -251,8 +249,6 @@ pub(crate) struct SharedTail<H: ShmSafe> {
     tail_len: usize,
 }
 
-// Used by the rings and arrays being built on it.
-#[cfg_attr(not(test), allow(dead_code))]
 impl<H: ShmSafe> SharedTail<H> {
     /// Where the buffer starts from the start of the object: after the
     /// header, aligned to `tail_align` (a power of two).

@@ -27,7 +27,7 @@
 //! POSIX-semaphore cell (and the loom cell of [`crate::shim`]) compares
 //! `expected` with the word's latest value by a compare-and-swap.
 //!
-//! Under `cfg(loom)` the shim replaces the cell, the clock, the identity and
+//! In loom builds the shim replaces the cell, the clock, the identity and
 //! the spin with loom's; this module is then compiled but unused.
 
 pub(crate) mod barrier;

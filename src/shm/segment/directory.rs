@@ -102,8 +102,6 @@ impl Segment {
     /// with a size chosen at run time. The buffer starts zeroed. The size is
     /// part of the object's type: asking for the name with another buffer
     /// size is a [`SegmentError::TypeMismatch`].
-    // Used by the rings and arrays being built on it.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn get_or_init_with_tail<H: ShmSafe>(
         &self,
         name: &str,
@@ -429,8 +427,6 @@ impl ObjectLayout {
     }
 
     /// An `H`, then `tail_len` bytes at `tail_at` aligned to `tail_align`.
-    // Used by the rings and arrays being built on it.
-    #[cfg_attr(not(test), allow(dead_code))]
     fn with_tail<H: ShmSafe>(
         tail_at: usize,
         tail_len: usize,

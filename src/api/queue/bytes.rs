@@ -1,0 +1,445 @@
+//! `ByteQueue`: messages of any length in one byte ring, as length-framed
+//! records (not capacity × largest-message slots), and, with the `serde`
+//! feature, any serde value encoded with postcard.
+
+use super::error::{GetError, PutError};
+use super::ops::{Backoff, Fail};
+use super::shared::{Ring, Shape, Wait};
+use crate::api::error::Error;
+use crate::ring::{record_size, RingError, FIRST, LAST};
+use crate::shm::Segment;
+use std::fmt;
+use std::time::Duration;
+
+/// A bounded FIFO queue of byte messages of any length, shared between
+/// processes: the queue under Python's pickled objects.
+///
+/// The queue is one ring of bytes (its capacity, rounded up to a power of
+/// two); each message takes 8 bytes of header plus its length rounded up
+/// to 8, so many small messages or a few large ones fit the same ring. A
+/// message longer than the ring can ever hold is an error that names both
+/// sizes, never a wait. Every handle has a largest message (by default the
+/// creator's, at most what the ring holds): a get never allocates more
+/// than that, whatever length a peer wrote into the ring.
+///
+/// With the `serde` feature, `put_value` and `get_value` carry any serde
+/// value (postcard
+/// encoding, done before the queue's lock is taken and decoded after it is
+/// released).
+///
+/// Puts, gets, shutdown and crashes behave as for [`Queue`](crate::Queue).
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{ByteQueue, Process};
+///
+/// let q = ByteQueue::new(4096)?;
+/// let child = Process::spawn(|| {
+///     q.put(b"hello").unwrap();
+///     q.put(&[7; 1000]).unwrap();
+/// })?;
+/// assert_eq!(q.get()?, b"hello");
+/// assert_eq!(q.get()?.len(), 1000);
+/// assert_eq!(child.join()?, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct ByteQueue {
+    pub(crate) ring: Ring,
+    /// This handle's largest message.
+    max_message: u32,
+}
+
+impl ByteQueue {
+    /// An empty queue of at least `capacity` bytes (rounded up to a power
+    /// of two, at least 16) in its own shared mapping; messages may be as
+    /// long as the ring holds (its capacity less 8).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `capacity` is 0 or above 1 GiB;
+    /// [`Error::Segment`] if the mapping fails.
+    pub fn new(capacity: usize) -> Result<ByteQueue, Error> {
+        ByteQueue::with_max_message(capacity, usize::MAX)
+    }
+
+    /// [`ByteQueue::new`] whose messages are at most `max_message` bytes:
+    /// longer puts fail, and no get allocates more.
+    ///
+    /// # Errors
+    ///
+    /// As [`ByteQueue::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, PutError};
+    ///
+    /// let q = ByteQueue::with_max_message(1 << 16, 100)?;
+    /// assert!(matches!(
+    ///     q.put(&[0; 101]),
+    ///     Err(PutError::TooLarge { len: 101, capacity: 100, .. })
+    /// ));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn with_max_message(capacity: usize, max_message: usize) -> Result<ByteQueue, Error> {
+        let shape = Shape::records(capacity, Some(max_message))?;
+        let ring = Ring::new(shape)?;
+        Ok(ByteQueue {
+            max_message: shape.max_message,
+            ring,
+        })
+    }
+
+    /// The byte queue called `name` in `segment`, made with `capacity` (and
+    /// `max_message`, `None` for the most the ring holds) if no process has
+    /// made it yet. A process that finds it made uses `max_message` as its
+    /// own largest message, or the creator's if `None`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::get_or_init_in`](crate::Queue::get_or_init_in).
+    pub fn get_or_init_in(
+        segment: &Segment,
+        name: &str,
+        capacity: usize,
+        max_message: Option<usize>,
+    ) -> Result<ByteQueue, Error> {
+        ByteQueue::in_segment(segment, name, capacity, max_message, true)
+    }
+
+    /// The byte queue called `name` in `segment`, made by another process.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::open_in`](crate::Queue::open_in).
+    pub fn open_in(
+        segment: &Segment,
+        name: &str,
+        capacity: usize,
+        max_message: Option<usize>,
+    ) -> Result<ByteQueue, Error> {
+        ByteQueue::in_segment(segment, name, capacity, max_message, false)
+    }
+
+    fn in_segment(
+        segment: &Segment,
+        name: &str,
+        capacity: usize,
+        max_message: Option<usize>,
+        create: bool,
+    ) -> Result<ByteQueue, Error> {
+        let shape = Shape::records(capacity, max_message)?;
+        let ring = Ring::in_segment(segment, name, shape, create, "shmsync::ByteQueue")?;
+        let max_message = match max_message {
+            Some(_) => shape.max_message,
+            None => ring.shared_max_message(),
+        };
+        Ok(ByteQueue { ring, max_message })
+    }
+
+    /// Puts `msg`, waiting as long as it takes for room for all of it.
+    ///
+    /// # Errors
+    ///
+    /// [`PutError::TooLarge`] if `msg` is longer than this handle's
+    /// largest message (or the ring); [`PutError::ShutDown`];
+    /// [`PutError::Corrupted`]. The caller keeps `msg`: the errors hold
+    /// `()`.
+    pub fn put(&self, msg: &[u8]) -> Result<(), PutError<()>> {
+        self.put_with(msg, Wait::Block).map_err(|f| f.put(()))
+    }
+
+    /// Puts `msg` if there is room for it now.
+    ///
+    /// # Errors
+    ///
+    /// [`PutError::Full`] if there is not; as [`put`](ByteQueue::put).
+    pub fn try_put(&self, msg: &[u8]) -> Result<(), PutError<()>> {
+        self.put_with(msg, Wait::Never).map_err(|f| f.put(()))
+    }
+
+    /// Puts `msg`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`PutError::Timeout`]; as [`put`](ByteQueue::put).
+    pub fn put_timeout(&self, msg: &[u8], timeout: Duration) -> Result<(), PutError<()>> {
+        self.put_with(msg, Wait::timeout(Some(timeout)))
+            .map_err(|f| f.put(()))
+    }
+
+    fn put_with(&self, msg: &[u8], wait: Wait) -> Result<(), Fail> {
+        let wait = wait.resolve();
+        if msg.len() > self.max_message as usize {
+            return Err(Fail::Ring(RingError::TooLarge {
+                len: msg.len(),
+                capacity: self.max_message as usize,
+            }));
+        }
+        // Fits: at most the ring's capacity less the header.
+        let need = record_size(msg.len() as u32).unwrap_or(u32::MAX);
+        let raw = self.ring.raw();
+        let mut side = self.ring.take_producing(wait)?;
+        let mut backoff = Backoff::new(wait);
+        let result = loop {
+            match raw.try_push_record(&self.ring.buf, &mut side, FIRST | LAST, &[msg]) {
+                Ok(true) => break Ok(()),
+                Ok(false) => {}
+                Err(e) => break Err(e.into()),
+            }
+            if backoff.pause() {
+                continue;
+            }
+            let Some(deadline) = wait.data_deadline() else {
+                break Err(Fail::NotNow);
+            };
+            match raw.wait_for_room_for(&mut side, need, deadline) {
+                Ok(true) => {}
+                Ok(false) => break Err(Fail::Timeout),
+                Err(e) => break Err(e.into()),
+            }
+        };
+        raw.release_producing(side);
+        result
+    }
+
+    /// Takes the oldest message, waiting as long as it takes for one.
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::ShutDown`] once the queue is shut down and empty;
+    /// [`GetError::TooLarge`] if the message is longer than this handle's
+    /// largest (it is dropped unread); [`GetError::Corrupted`].
+    pub fn get(&self) -> Result<Vec<u8>, GetError> {
+        self.get_with(Wait::Block).map_err(Fail::get)?
+    }
+
+    /// Takes the oldest message if there is one now.
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Empty`] if there is none; as [`get`](ByteQueue::get).
+    pub fn try_get(&self) -> Result<Vec<u8>, GetError> {
+        self.get_with(Wait::Never).map_err(Fail::get)?
+    }
+
+    /// Takes the oldest message, waiting at most `timeout` for one.
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Timeout`]; as [`get`](ByteQueue::get).
+    pub fn get_timeout(&self, timeout: Duration) -> Result<Vec<u8>, GetError> {
+        self.get_with(Wait::timeout(Some(timeout)))
+            .map_err(Fail::get)?
+    }
+
+    /// The outer error is the ring's; the inner one a message refused.
+    fn get_with(&self, wait: Wait) -> Result<Result<Vec<u8>, GetError>, Fail> {
+        let wait = wait.resolve();
+        let raw = self.ring.raw();
+        let buf = &self.ring.buf;
+        let mut side = self.ring.take_consuming(wait)?;
+        let mut backoff = Backoff::new(wait);
+        let result = loop {
+            let record = match raw.peek_record(buf, &mut side) {
+                Ok(Some(record)) => record,
+                Ok(None) => {
+                    if backoff.pause() {
+                        continue;
+                    }
+                    let Some(deadline) = wait.data_deadline() else {
+                        break Err(Fail::NotNow);
+                    };
+                    match raw.wait_for_data(&mut side, deadline) {
+                        Ok(true) => continue,
+                        Ok(false) => break Err(Fail::Timeout),
+                        Err(e) => break Err(e.into()),
+                    }
+                }
+                Err(e) => break Err(e.into()),
+            };
+            if !record.is_first() || !record.is_last() {
+                break Err(Fail::Ring(RingError::Corrupted(
+                    "a queue record that is part of a message",
+                )));
+            }
+            // The length is a peer's word: allocate only within this
+            // handle's bound, and drop what exceeds it.
+            if record.len > self.max_message {
+                raw.pop_record(&mut side, record);
+                break Ok(Err(GetError::TooLarge {
+                    len: record.len as usize,
+                    max: self.max_message as usize,
+                }));
+            }
+            let mut msg = vec![0; record.len as usize];
+            match raw.read_record(buf, &side, record, 0, &mut msg) {
+                Ok(()) => {
+                    raw.pop_record(&mut side, record);
+                    break Ok(Ok(msg));
+                }
+                Err(e) => break Err(e.into()),
+            }
+        };
+        raw.release_consuming(side);
+        result
+    }
+
+    /// Shuts the queue down; see [`Queue::shutdown`](crate::Queue::shutdown).
+    pub fn shutdown(&self, immediate: bool) {
+        self.ring.shut_down(immediate);
+    }
+
+    /// Whether the queue was shut down.
+    pub fn is_shut_down(&self) -> bool {
+        self.ring.raw().is_shut_down()
+    }
+
+    /// This handle stops using the queue; see [`Queue::close`](crate::Queue::close).
+    pub fn close(self) {}
+
+    /// Bytes the queue's messages take now, headers and padding included
+    /// (a snapshot; 0 after an immediate shutdown).
+    pub fn bytes_used(&self) -> usize {
+        self.ring.len() as usize
+    }
+
+    /// Whether the queue holds no message now (a snapshot).
+    pub fn empty(&self) -> bool {
+        self.bytes_used() == 0
+    }
+
+    /// The ring's size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.ring.geo.capacity as usize
+    }
+
+    /// This handle's largest message, in bytes.
+    pub fn max_message(&self) -> usize {
+        self.max_message as usize
+    }
+}
+
+#[cfg(fuzzing)]
+impl ByteQueue {
+    /// The differential fuzz hook: bytes decoded into puts, gets, batches,
+    /// handles and shutdowns on a `Queue<u32>` and a `ByteQueue`, checked
+    /// against a `VecDeque`.
+    #[doc(hidden)]
+    pub fn fuzz_ops(data: &[u8]) {
+        super::fuzz::differential(data);
+    }
+
+    /// The hostile fuzz hook: operations with random bytes written into
+    /// the queues' shared state and buffers between them.
+    #[doc(hidden)]
+    pub fn fuzz_hostile(data: &[u8]) {
+        super::fuzz::hostile(data);
+    }
+}
+
+#[cfg(feature = "serde")]
+impl ByteQueue {
+    /// Encodes `value` with postcard (before taking the queue's lock) and
+    /// puts it, waiting as long as it takes for room.
+    ///
+    /// # Errors
+    ///
+    /// [`PutError::Encode`] if postcard cannot encode it; otherwise as
+    /// [`put`](ByteQueue::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    ///
+    /// let q = shmsync::ByteQueue::new(4096)?;
+    /// let job = (String::from("resize"), vec![640u32, 480], BTreeMap::from([(1u8, 'x')]));
+    /// q.put_value(&job)?;
+    /// let got: (String, Vec<u32>, BTreeMap<u8, char>) = q.get_value()?;
+    /// assert_eq!(got, job);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_value<V: serde::Serialize + ?Sized>(&self, value: &V) -> Result<(), PutError<()>> {
+        self.put_value_with(value, Wait::Block)
+    }
+
+    /// [`put_value`](ByteQueue::put_value), waiting at most `timeout` for
+    /// room (zero: not at all).
+    ///
+    /// # Errors
+    ///
+    /// [`PutError::Timeout`] (or [`PutError::Full`] for a zero timeout);
+    /// as [`put_value`](ByteQueue::put_value).
+    pub fn put_value_timeout<V: serde::Serialize + ?Sized>(
+        &self,
+        value: &V,
+        timeout: Duration,
+    ) -> Result<(), PutError<()>> {
+        let wait = if timeout.is_zero() {
+            Wait::Never
+        } else {
+            Wait::timeout(Some(timeout))
+        };
+        self.put_value_with(value, wait)
+    }
+
+    fn put_value_with<V: serde::Serialize + ?Sized>(
+        &self,
+        value: &V,
+        wait: Wait,
+    ) -> Result<(), PutError<()>> {
+        let bytes =
+            postcard::to_allocvec(value).map_err(|error| PutError::Encode { value: (), error })?;
+        self.put_with(&bytes, wait).map_err(|f| f.put(()))
+    }
+
+    /// Takes the oldest message and decodes it as a `V` (after giving the
+    /// queue's lock back), waiting as long as it takes for one.
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Decode`] if the message is not a `V` in postcard's
+    /// encoding (it is taken nonetheless); otherwise as
+    /// [`get`](ByteQueue::get).
+    pub fn get_value<V: serde::de::DeserializeOwned>(&self) -> Result<V, GetError> {
+        decode(self.get()?)
+    }
+
+    /// [`get_value`](ByteQueue::get_value), waiting at most `timeout` for a
+    /// message (zero: not at all).
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Timeout`] (or [`GetError::Empty`] for a zero timeout);
+    /// as [`get_value`](ByteQueue::get_value).
+    pub fn get_value_timeout<V: serde::de::DeserializeOwned>(
+        &self,
+        timeout: Duration,
+    ) -> Result<V, GetError> {
+        let msg = if timeout.is_zero() {
+            self.try_get()?
+        } else {
+            self.get_timeout(timeout)?
+        };
+        decode(msg)
+    }
+}
+
+#[cfg(feature = "serde")]
+fn decode<V: serde::de::DeserializeOwned>(msg: Vec<u8>) -> Result<V, GetError> {
+    postcard::from_bytes(&msg).map_err(GetError::Decode)
+}
+
+impl fmt::Debug for ByteQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ByteQueue")
+            .field("bytes_used", &self.bytes_used())
+            .field("capacity", &self.capacity())
+            .field("max_message", &self.max_message)
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}

@@ -1,0 +1,98 @@
+//! The one-message fast path of a slot ring: one value of a type whose size
+//! is the slot size, copied with a size known at compile time (a few moves,
+//! not a `memcpy` call) into a slot that never straddles the end of the
+//! buffer. Same protocol, orderings and crash analysis as
+//! [`RawRing::try_push`] and [`RawRing::try_pop`] (see `sides.rs`), for one
+//! message.
+
+use super::hooks::{self, Step};
+use super::sides::{Consuming, Producing};
+use super::state::{RawRing, RingError, IMMEDIATE, SHUTDOWN};
+use crate::shim::{Ordering, RingBuf};
+use core::mem::size_of;
+
+impl RawRing {
+    /// Puts `value` if there is room, with one commit; returns whether it
+    /// was put.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::ShutDown`] after a shutdown; [`RingError::Corrupted`]
+    /// if the consumers' counter is out of range or `T` is not the size of
+    /// a slot.
+    #[inline]
+    pub fn try_push_value<T: bytemuck::Pod>(
+        &self,
+        buf: &RingBuf,
+        side: &mut Producing,
+        value: &T,
+    ) -> Result<bool, RingError> {
+        if side.geo.slot_size != size_of::<T>() {
+            return Err(RingError::Corrupted("message size differs from slot size"));
+        }
+        if self.state() & SHUTDOWN != 0 {
+            return Err(RingError::ShutDown);
+        }
+        if side.room() == 0 {
+            self.refresh_head(side)?;
+            if side.room() == 0 {
+                return Ok(false);
+            }
+        }
+        // A slot starts at a multiple of the slot size in a buffer of whole
+        // slots (the geometry matches the buffer): it is whole, and the
+        // bounds-checked copy cannot fail.
+        let at = (side.tail & side.geo.mask) as usize * size_of::<T>();
+        buf.write(at, bytemuck::bytes_of(value));
+        hooks::point(Step::PutCopied);
+        side.tail = side.tail.wrapping_add(1);
+        // Release: the commit; pairs with the consumers' Acquire load.
+        self.tail.store(side.tail, Ordering::Release);
+        hooks::point(Step::PutCommitted);
+        self.waiting.data.notify();
+        hooks::point(Step::PutWoken);
+        Ok(true)
+    }
+
+    /// Takes the oldest value if there is one, with one commit.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::ShutDown`] if the ring is empty and shut down (or shut
+    /// down immediately); [`RingError::Corrupted`] if the producers'
+    /// counter is out of range or `T` is not the size of a slot.
+    #[inline]
+    pub fn try_pop_value<T: bytemuck::Pod>(
+        &self,
+        buf: &RingBuf,
+        side: &mut Consuming,
+    ) -> Result<Option<T>, RingError> {
+        if side.geo.slot_size != size_of::<T>() {
+            return Err(RingError::Corrupted("message size differs from slot size"));
+        }
+        // The state first, then the counter: see `try_pop`.
+        let state = self.state();
+        if side.available() == 0 {
+            self.refresh_tail(side)?;
+        }
+        let available = side.available();
+        if state & IMMEDIATE != 0 || (available == 0 && state & SHUTDOWN != 0) {
+            return Err(RingError::ShutDown);
+        }
+        if available == 0 {
+            return Ok(None);
+        }
+        let mut value = T::zeroed();
+        let at = (side.head & side.geo.mask) as usize * size_of::<T>();
+        buf.read(at, bytemuck::bytes_of_mut(&mut value));
+        hooks::point(Step::GetCopied);
+        side.head = side.head.wrapping_add(1);
+        // Release: the commit; pairs with the producers' Acquire load, after
+        // which they may overwrite the slot just read.
+        self.head.store(side.head, Ordering::Release);
+        hooks::point(Step::GetCommitted);
+        self.waiting.room.notify();
+        hooks::point(Step::GetWoken);
+        Ok(Some(value))
+    }
+}
