@@ -133,7 +133,7 @@ fn two_producers_and_two_consumers_taking_the_sides_per_message_lose_and_repeat_
                     let Some(v) = got else { break };
                     let (p, i) = ((v >> 32) as usize, v & 0xFFFF_FFFF);
                     // Each producer's messages arrive in order at each consumer.
-                    assert!(last[p].is_none_or(|l| l < i), "out of order");
+                    assert!(last[p].map_or(true, |l| l < i), "out of order");
                     last[p] = Some(i);
                     seen[c * 2 + p].fetch_add(1, Ordering::Relaxed);
                 }

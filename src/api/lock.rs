@@ -187,6 +187,7 @@ impl<R: Lockable + ShmSafe> SharedLock<R> {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     #[allow(clippy::type_complexity)]
+    #[inline]
     pub fn lock(&self) -> Result<SharedLockGuard<'_, R>, OwnerDied<SharedLockGuard<'_, R>>> {
         self.guarded(self.raw.lock())
     }
@@ -209,6 +210,7 @@ impl<R: Lockable + ShmSafe> SharedLock<R> {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     #[allow(clippy::type_complexity)]
+    #[inline]
     pub fn try_lock(&self) -> Result<SharedLockGuard<'_, R>, TryLockError<SharedLockGuard<'_, R>>> {
         match self.raw.try_lock() {
             None => Err(TryLockError::WouldBlock),
@@ -236,6 +238,7 @@ impl<R: Lockable + ShmSafe> SharedLock<R> {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     #[allow(clippy::type_complexity)]
+    #[inline]
     pub fn try_lock_for(
         &self,
         timeout: Duration,
@@ -273,6 +276,7 @@ impl<R: Lockable + ShmSafe> SharedLock<R> {
         &self.raw
     }
 
+    #[inline]
     fn guarded(
         &self,
         locked: Locked<R::Hold>,
@@ -388,6 +392,7 @@ impl<R: Lockable> SharedLockGuard<'_, R> {
 }
 
 impl<R: Lockable> Drop for SharedLockGuard<'_, R> {
+    #[inline]
     fn drop(&mut self) {
         // Err: the hold ended under the guard (released by another thread,
         // perhaps taken again since): nothing of ours to give back.
