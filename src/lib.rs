@@ -1,5 +1,54 @@
 //! Python `multiprocessing`'s synchronization and IPC primitives, in shared
-//! memory, for Rust processes.
+//! memory, for Rust processes: forked children and unrelated programs that
+//! open the same named [`Segment`].
+//!
+//! | Python | shmsync |
+//! |---|---|
+//! | `Process(target=f)`, `active_children()` | [`Process::spawn`], [`Process::builder`], [`active_children`] |
+//! | `Lock()`, `RLock()` | [`Lock`], [`RLock`] (and [`Mutex<T>`] for data) |
+//! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore`], [`BoundedSemaphore`] |
+//! | `Condition(lock)`, `Event()`, `Barrier(n)` | [`Condition`], [`Event`], [`Barrier`] |
+//! | `Queue()`, `JoinableQueue()`, `SimpleQueue()` | [`Queue<T>`](Queue) (`Pod` values), [`ByteQueue`] (bytes, serde values), [`JoinableQueue`], [`SimpleQueue`] |
+//! | `Pipe(duplex)`, `connection.wait` | [`Pipe::new`] → [`Connection`]s, [`wait`] |
+//! | `Value(t, v)`, `Value(t, v, lock=False)` | [`Value`], [`RawValue`]; lock-free [`AtomicValue`] |
+//! | `Array(t, n)`, `Array(t, n, lock=False)` | [`Array`], [`RawArray`]; lock-free [`AtomicArray`] |
+//! | `shared_memory.SharedMemory(name)` | [`Segment`] (named objects), [`Shared<T>`](Shared) (one object) |
+//! | exceptions | one [`Error`], converted from every operation's own error |
+//!
+//! Blocking calls keep Python's shape where Python has one
+//! (`acquire(block, timeout) -> bool`, `wait(timeout) -> bool`), and offer
+//! Rust's beside it (`lock()` returning a guard, `try_lock`,
+//! `try_lock_for`). A process that dies holding a lock is reported to the
+//! next acquirer as [`OwnerDied`], which carries the guard.
+//!
+//! ```
+//! use shmsync::{Pipe, Process, Queue, Value};
+//! use std::time::Duration;
+//!
+//! let results = Queue::<u64>::new(16)?;
+//! let total = Value::new(0u64)?;
+//! let (parent, child_end) = Pipe::new(true)?;
+//! // The child gets its own end of the pipe (moved in) and the same
+//! // queue and value (borrowed: fork shares their mappings).
+//! let (queue, counter) = (&results, &total);
+//! let child = Process::spawn(move || {
+//!     for n in 1..=4 {
+//!         let _ = queue.put(n * n);
+//!         if let Ok(mut t) = counter.get_lock() {
+//!             *t += n;
+//!         }
+//!     }
+//!     let _ = child_end.send_bytes(b"done");
+//! })?;
+//! assert_eq!(parent.recv_bytes(16)?, b"done");
+//! assert_eq!(child.join()?, 0);
+//! let squares: Vec<u64> = (0..4)
+//!     .map(|_| results.get_timeout(Duration::from_secs(5)))
+//!     .collect::<Result<_, _>>()?;
+//! assert_eq!(squares, [1, 4, 9, 16]);
+//! assert_eq!(total.get()?, 10);
+//! # Ok::<(), shmsync::Error>(())
+//! ```
 //!
 //! The layers, bottom up (each only uses those below it):
 //!
