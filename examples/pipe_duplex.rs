@@ -109,8 +109,11 @@ fn recv(conn: &Connection) -> Result<Value, Box<dyn Error>> {
         return Err("no message within 10 s".into());
     }
     // A message or end of file is waiting: this returns at once.
-    let msg = conn.recv_bytes(MAX_MESSAGE)?;
-    Ok(serde_json::from_slice(&msg)?)
+    match conn.recv_bytes(MAX_MESSAGE) {
+        Ok(msg) => Ok(serde_json::from_slice(&msg)?),
+        Err(RecvError::Eof) => Err("end of file: the other end closed without sending".into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// How Python's `print` shows the same value: `None`, `True`, strings in
