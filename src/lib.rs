@@ -124,8 +124,41 @@ pub use raw::{
 
 /// `lock_api::Mutex` over a [`raw::RawLock`]: data guarded across processes
 /// once placed in shared memory (e.g. `Shared<Mutex<u64>>`).
+///
+/// `lock_api` has no way to report a holder's death: the next `lock` is
+/// simply granted. [`raw::RawLock::is_inconsistent`] on the raw lock
+/// (`unsafe { mutex.raw() }`) tells whether that happened.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Mutex, Process, Shared};
+///
+/// let counter = Shared::new(Mutex::new(0u64))?;
+/// let child = Process::spawn({
+///     let counter = counter.clone();
+///     move || *counter.lock() += 1
+/// })?;
+/// assert_eq!(child.join()?, 0);
+/// assert_eq!(*counter.lock(), 1);
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 pub type Mutex<T> = lock_api::Mutex<raw::RawLock, T>;
-/// The guard of a [`Mutex`].
+/// The guard of a [`Mutex`]: access to the data; dropping it unlocks.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Mutex, MutexGuard};
+///
+/// fn bump(mut guard: MutexGuard<'_, u32>) -> u32 {
+///     *guard += 1;
+///     *guard
+/// }
+/// let mutex = Mutex::new(1);
+/// assert_eq!(bump(mutex.lock()), 2);
+/// assert!(!mutex.is_locked(), "the guard was dropped in `bump`");
+/// ```
 pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, raw::RawLock, T>;
 
 /// Loom only: declares the calling model thread dead (it must return at

@@ -59,6 +59,31 @@ mod imp {
     /// there (garbage, if a peer scribbles), never anything outside the
     /// buffer. The rings' protocol keeps correct peers from writing what
     /// another side reads.
+    ///
+    /// # Examples
+    ///
+    /// A ring of four 8-byte messages, its buffer on the heap (a `Queue`
+    /// puts both in shared memory instead):
+    ///
+    /// ```
+    /// use shmsync::ring::{RawRing, RingBuf};
+    /// use shmsync::Deadline;
+    /// use std::ptr::NonNull;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// let mut bytes = vec![0u8; 32];
+    /// assert_eq!(RawRing::buffer_len(4, 8), Some(bytes.len()));
+    /// // SAFETY: `bytes` outlives `buf` and is used only through it.
+    /// let buf = unsafe { RingBuf::from_raw(NonNull::from(&mut bytes[..]).cast(), 32) };
+    /// let mut producing = ring.take_producing(&buf, Deadline::NEVER)?;
+    /// assert_eq!(ring.try_push(&buf, &mut producing, &7u64.to_ne_bytes())?, 1);
+    /// ring.release_producing(producing);
+    /// let (mut consuming, mut out) = (ring.take_consuming(&buf, Deadline::NEVER)?, [0; 8]);
+    /// assert_eq!(ring.try_pop(&buf, &mut consuming, &mut out)?, 1);
+    /// ring.release_consuming(consuming);
+    /// assert_eq!(u64::from_ne_bytes(out), 7);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     #[derive(Clone, Copy, Debug)]
     pub struct RingBuf {
         ptr: core::ptr::NonNull<u8>,
@@ -80,17 +105,52 @@ mod imp {
         /// the `RingBuf` (and its copies) are used, the bytes are not
         /// accessed through Rust references meanwhile, and other writers
         /// are only other users of rings (this or other processes).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::ring::RingBuf;
+        /// use std::ptr::NonNull;
+        ///
+        /// let mut bytes = [0u8; 64];
+        /// // SAFETY: `bytes` outlives `buf` and is used only through it.
+        /// let buf = unsafe { RingBuf::from_raw(NonNull::from(&mut bytes).cast(), 64) };
+        /// assert_eq!(buf.len(), 64);
+        /// ```
         pub unsafe fn from_raw(ptr: core::ptr::NonNull<u8>, len: usize) -> RingBuf {
             RingBuf { ptr, len }
         }
 
         /// The length in bytes.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::ring::RingBuf;
+        /// use std::ptr::NonNull;
+        ///
+        /// let mut bytes = vec![0u8; 100];
+        /// // SAFETY: `bytes` outlives `buf` and is used only through it.
+        /// let buf = unsafe { RingBuf::from_raw(NonNull::from(&mut bytes[..]).cast(), 100) };
+        /// assert_eq!(buf.len(), 100);
+        /// ```
         #[inline]
         pub fn len(&self) -> usize {
             self.len
         }
 
         /// Whether the buffer has no bytes.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::ring::RingBuf;
+        /// use std::ptr::NonNull;
+        ///
+        /// // SAFETY: zero bytes are valid at any non-null, aligned address.
+        /// let buf = unsafe { RingBuf::from_raw(NonNull::dangling(), 0) };
+        /// assert!(buf.is_empty());
+        /// ```
         #[inline]
         pub fn is_empty(&self) -> bool {
             self.len == 0

@@ -36,6 +36,15 @@ use crate::shim::{self, loom_const_fn, AtomicU32, Deadline, Ordering, Poll, Wait
 use core::fmt;
 
 /// The most parties a barrier can have.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::{RawBarrier, MAX_PARTIES};
+///
+/// assert_eq!(MAX_PARTIES, 64);
+/// assert_eq!(RawBarrier::new(MAX_PARTIES).parties(), MAX_PARTIES);
+/// ```
 pub const MAX_PARTIES: u32 = 64;
 
 /// Bit 0 of the word: the current generation is broken.
@@ -53,6 +62,20 @@ fn outcome_bit(generation: u32) -> u32 {
 
 /// The barrier is broken: by a time-out, `abort`, `reset`, a failed action,
 /// or a party that died while waiting. Python's `BrokenBarrierError`.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::{BrokenBarrier, RawBarrier};
+/// use shmsync::Deadline;
+///
+/// let barrier = RawBarrier::new(2);
+/// barrier.abort();
+/// assert_eq!(barrier.arrive(Deadline::NEVER), Err(BrokenBarrier));
+/// barrier.reset(Deadline::NEVER)?;
+/// assert!(barrier.arrive(Deadline::NEVER).is_ok(), "usable again");
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BrokenBarrier;
 
@@ -67,6 +90,20 @@ impl fmt::Display for BrokenBarrier {
 /// The barrier's internal lock stayed held by another thread until the
 /// deadline: a party stopped (SIGSTOP, a debugger) inside the barrier, or
 /// bytes a peer wrote name a live thread.
+///
+/// Only [`RawBarrier::reset`] returns it; the other operations break the
+/// barrier instead ([`BrokenBarrier`]).
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::BarrierBusy;
+///
+/// let busy = BarrierBusy { holder: Some(4321) };
+/// assert!(busy.to_string().contains("by thread 4321"));
+/// let error = shmsync::Error::from(busy);
+/// assert!(matches!(error, shmsync::Error::BarrierBusy { holder: Some(4321) }));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BarrierBusy {
     /// The thread id the internal lock named when the wait gave up.
@@ -84,6 +121,20 @@ impl fmt::Display for BarrierBusy {
 }
 
 /// A party's place in a generation, from [`RawBarrier::arrive`].
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::RawBarrier;
+/// use shmsync::Deadline;
+///
+/// let barrier = RawBarrier::new(1);
+/// let arrival = barrier.arrive(Deadline::NEVER)?;
+/// assert_eq!(arrival.index, 0);
+/// assert!(arrival.is_last());
+/// barrier.trip(arrival, Deadline::NEVER)?;
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use = "an arrival must be completed with `wait` or `trip`"]
 pub struct Arrival {
@@ -97,6 +148,20 @@ impl Arrival {
     /// Whether this is the last party: it runs the action, then calls
     /// [`RawBarrier::trip`] (or [`RawBarrier::break_arrival`] if the action
     /// failed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawBarrier;
+    /// use shmsync::Deadline;
+    ///
+    /// let barrier = RawBarrier::new(2);
+    /// let first = barrier.arrive(Deadline::NEVER)?;
+    /// let second = barrier.arrive(Deadline::NEVER)?;
+    /// assert!(!first.is_last());
+    /// assert!(second.is_last());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_last(&self) -> bool {
         self.last
     }
@@ -150,6 +215,19 @@ impl RawBarrier {
         /// # Panics
         ///
         /// Unless `1 <= parties <= MAX_PARTIES`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::raw::RawBarrier;
+        /// use shmsync::Shared;
+        ///
+        /// static IN_PROCESS: RawBarrier = RawBarrier::new(4);
+        /// let across_processes = Shared::new(RawBarrier::new(2))?;
+        /// assert_eq!(IN_PROCESS.parties(), 4);
+        /// assert_eq!(across_processes.n_waiting(), 0);
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         pub fn new(parties: u32) -> RawBarrier {
             // Not `contains`: that is no const fn.
             #[allow(clippy::manual_range_contains)]
@@ -168,6 +246,14 @@ impl RawBarrier {
     }
 
     /// The number of parties.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawBarrier;
+    ///
+    /// assert_eq!(RawBarrier::new(3).parties(), 3);
+    /// ```
     pub fn parties(&self) -> u32 {
         // Relaxed: fixed before the barrier was shared. Clamped, as another
         // process could have written anything.
@@ -175,12 +261,37 @@ impl RawBarrier {
     }
 
     /// Whether the barrier is broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawBarrier;
+    ///
+    /// let barrier = RawBarrier::new(2);
+    /// assert!(!barrier.is_broken());
+    /// barrier.abort();
+    /// assert!(barrier.is_broken());
+    /// ```
     pub fn is_broken(&self) -> bool {
         self.word.load(Ordering::Relaxed) & BROKEN != 0
     }
 
     /// Parties waiting in the current generation (0 when broken): a
     /// snapshot, taken without the internal lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawBarrier;
+    /// use shmsync::Deadline;
+    ///
+    /// let barrier = RawBarrier::new(3);
+    /// let _first = barrier.arrive(Deadline::NEVER)?;
+    /// assert_eq!(barrier.n_waiting(), 1);
+    /// barrier.abort();
+    /// assert_eq!(barrier.n_waiting(), 0, "broken");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn n_waiting(&self) -> u32 {
         // Relaxed: a snapshot; clamped, as another process could have
         // written anything.
@@ -199,6 +310,23 @@ impl RawBarrier {
     ///
     /// [`BrokenBarrier`] if the generation is broken, or breaks because the
     /// internal lock could not be had before `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawBarrier;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let barrier = RawBarrier::new(2);
+    /// let deadline = Deadline::after(Duration::from_secs(5));
+    /// let first = barrier.arrive(deadline)?;
+    /// let second = barrier.arrive(deadline)?;
+    /// assert_eq!((first.index, second.index), (0, 1));
+    /// barrier.trip(second, deadline)?; // releases `first`'s wait:
+    /// barrier.wait(first, deadline)?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn arrive(&self, deadline: Deadline) -> Result<Arrival, BrokenBarrier> {
         let Ok(_held) = self.enter(deadline) else {
             self.break_generation(generation(self.word.load(Ordering::Relaxed)));
@@ -234,6 +362,25 @@ impl RawBarrier {
     ///
     /// [`BrokenBarrier`] if the generation broke meanwhile, breaks now for
     /// want of the internal lock, or `arrival` is not the last.
+    ///
+    /// # Examples
+    ///
+    /// The last party runs the action, then trips:
+    ///
+    /// ```
+    /// use shmsync::raw::RawBarrier;
+    /// use shmsync::Deadline;
+    ///
+    /// let barrier = RawBarrier::new(2);
+    /// let first = barrier.arrive(Deadline::NEVER)?;
+    /// assert!(barrier.trip(first, Deadline::NEVER).is_err(), "not the last");
+    /// let last = barrier.arrive(Deadline::NEVER)?;
+    /// assert!(last.is_last()); // the action runs here, before anyone is released
+    /// barrier.trip(last, Deadline::NEVER)?;
+    /// barrier.wait(first, Deadline::NEVER)?; // tripped: returns at once
+    /// assert_eq!(barrier.n_waiting(), 0, "the next generation is empty");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn trip(&self, arrival: Arrival, deadline: Deadline) -> Result<(), BrokenBarrier> {
         if !arrival.last {
             return Err(BrokenBarrier);
@@ -276,6 +423,34 @@ impl RawBarrier {
     ///
     /// [`BrokenBarrier`] if the generation broke (for any reason, including
     /// this wait's time-out).
+    ///
+    /// # Examples
+    ///
+    /// A parent and a forked child meet:
+    ///
+    /// ```
+    /// use shmsync::raw::{BrokenBarrier, RawBarrier};
+    /// use shmsync::{Deadline, Process, Shared};
+    /// use std::time::Duration;
+    ///
+    /// fn meet(barrier: &RawBarrier) -> Result<(), BrokenBarrier> {
+    ///     let deadline = Deadline::after(Duration::from_secs(5));
+    ///     let arrival = barrier.arrive(deadline)?;
+    ///     if arrival.is_last() {
+    ///         barrier.trip(arrival, deadline) // after the action, if any
+    ///     } else {
+    ///         barrier.wait(arrival, deadline)
+    ///     }
+    /// }
+    /// let barrier = Shared::new(RawBarrier::new(2))?;
+    /// let child = Process::spawn({
+    ///     let barrier = barrier.clone();
+    ///     move || assert_eq!(meet(&barrier), Ok(()))
+    /// })?;
+    /// meet(&barrier)?;
+    /// assert_eq!(child.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn wait(&self, arrival: Arrival, deadline: Deadline) -> Result<(), BrokenBarrier> {
         let ended = |word: u32| word != arrival.generation << 1;
         // Relaxed: a hint; the outcome is read with Acquire below.
@@ -324,13 +499,54 @@ impl RawBarrier {
         }
     }
 
-    /// Breaks the generation of `arrival` (the last party's action failed).
+    /// Breaks the generation of `arrival` (the last party's action failed):
+    /// every party of it gets [`BrokenBarrier`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawBarrier;
+    /// use shmsync::Deadline;
+    ///
+    /// let barrier = RawBarrier::new(1);
+    /// let arrival = barrier.arrive(Deadline::NEVER)?;
+    /// let action_failed = true;
+    /// if action_failed {
+    ///     barrier.break_arrival(arrival);
+    /// }
+    /// assert!(barrier.is_broken());
+    /// assert!(barrier.trip(arrival, Deadline::NEVER).is_err());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn break_arrival(&self, arrival: Arrival) {
         self.break_generation(arrival.generation);
     }
 
     /// Breaks the barrier: current and later waiters get [`BrokenBarrier`]
     /// until [`RawBarrier::reset`]. Needs no lock, so it never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawBarrier;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let barrier = RawBarrier::new(2);
+    /// let deadline = Deadline::after(Duration::from_secs(5));
+    /// std::thread::scope(|s| {
+    ///     let waiter = s.spawn(|| {
+    ///         let arrival = barrier.arrive(deadline)?;
+    ///         barrier.wait(arrival, deadline) // the second party never comes
+    ///     });
+    ///     while barrier.n_waiting() == 0 && !deadline.has_passed() {
+    ///         std::thread::yield_now();
+    ///     }
+    ///     barrier.abort(); // releases the waiter at once
+    ///     assert!(waiter.join().is_ok_and(|waited| waited.is_err()));
+    /// });
+    /// assert!(!deadline.has_passed());
+    /// ```
     pub fn abort(&self) {
         self.break_generation(generation(self.word.load(Ordering::Relaxed)));
     }
@@ -342,6 +558,22 @@ impl RawBarrier {
     ///
     /// [`BarrierBusy`] if the internal lock stays held by another thread
     /// until `deadline`; nothing changed then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawBarrier;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let barrier = RawBarrier::new(2);
+    /// barrier.abort();
+    /// assert!(barrier.is_broken());
+    /// barrier.reset(Deadline::after(Duration::from_secs(5)))?;
+    /// assert!(!barrier.is_broken());
+    /// assert_eq!(barrier.n_waiting(), 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn reset(&self, deadline: Deadline) -> Result<(), BarrierBusy> {
         let _held = self.enter(deadline)?;
         self.clear_arrivals();

@@ -51,6 +51,21 @@ fn notifies(seq: u32) -> u32 {
 }
 
 /// How a [`RawCondition`] wait ended; the caller holds the lock again.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::{Acquired, RawCondition, RawLock, Waited};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let (lock, cond) = (RawLock::new(), RawCondition::new());
+/// let locked = lock.lock();
+/// let waited = cond.wait_until(&lock, Deadline::after(Duration::from_millis(2)))?;
+/// assert_eq!(waited, Waited { notified: false, reacquired: Acquired::Clean });
+/// lock.unlock(locked.hold)?;
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
 pub struct Waited {
@@ -108,7 +123,24 @@ impl Default for RawCondition {
 
 impl RawCondition {
     loom_const_fn! {
-        /// A condition variable nobody waits on.
+        /// A condition variable nobody waits on. `const`, so it can be a
+        /// `static`; to share it with other processes, place it (and its
+        /// lock) in shared memory.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::raw::{RawCondition, RawLock};
+        /// use shmsync::Shared;
+        ///
+        /// static IN_PROCESS: RawCondition = RawCondition::new();
+        /// let lock = Shared::new(RawLock::new())?;
+        /// let cond = Shared::new(RawCondition::new())?;
+        /// assert_eq!(IN_PROCESS.waiting(), 0);
+        /// let _locked = lock.lock();
+        /// assert_eq!(cond.notify_all(&*lock)?, 0, "nobody waits yet");
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         pub fn new() -> RawCondition {
             RawCondition {
                 seq: CachePadded(AtomicU32::new(0)),
@@ -121,11 +153,36 @@ impl RawCondition {
         }
     }
 
-    /// Releases `lock`, waits for a notify, and takes `lock` back.
+    /// Releases `lock`, waits for a notify, and takes `lock` back (with
+    /// the same hold). Wait in a loop on the condition itself: a notify
+    /// that came before the wait began is not kept for it.
     ///
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds `lock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::{RawCondition, RawLock};
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    ///
+    /// let (lock, cond, ready) = (RawLock::new(), RawCondition::new(), AtomicBool::new(false));
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let locked = lock.lock();
+    ///         ready.store(true, Ordering::Relaxed);
+    ///         let _ = cond.notify(&lock, 1);
+    ///         let _ = lock.unlock(locked.hold);
+    ///     });
+    ///     let locked = lock.lock();
+    ///     while !ready.load(Ordering::Relaxed) {
+    ///         let _ = cond.wait(&lock)?; // the lock is free while it sleeps
+    ///     }
+    ///     lock.unlock(locked.hold)
+    /// })?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn wait<L: Lockable>(&self, lock: &L) -> Result<Waited, NotOwner> {
         self.wait_until(lock, Deadline::NEVER)
     }
@@ -137,6 +194,23 @@ impl RawCondition {
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds `lock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::{RawCondition, RawRLock};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let (lock, cond) = (RawRLock::new(), RawCondition::new());
+    /// let _levels = (lock.lock(), lock.lock());
+    /// let deadline = Deadline::after(Duration::from_millis(2));
+    /// let waited = cond.wait_until(&lock, deadline)?;
+    /// assert!(!waited.notified, "nobody notified: the deadline passed");
+    /// assert_eq!(lock.depth(), 2, "taken back as it was held");
+    /// assert!(cond.wait_until(&RawRLock::new(), deadline).is_err(), "not held");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn wait_until<L: Lockable>(
         &self,
         lock: &L,
@@ -187,6 +261,34 @@ impl RawCondition {
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds `lock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::{RawCondition, RawLock};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let (lock, cond) = (RawLock::new(), RawCondition::new());
+    /// let deadline = Deadline::after(Duration::from_secs(5));
+    /// std::thread::scope(|s| {
+    ///     let waiter = s.spawn(|| {
+    ///         let locked = lock.lock();
+    ///         let waited = cond.wait_until(&lock, deadline);
+    ///         let _ = lock.unlock(locked.hold);
+    ///         waited.is_ok_and(|waited| waited.notified)
+    ///     });
+    ///     while cond.waiting() == 0 && !deadline.has_passed() {
+    ///         std::thread::yield_now();
+    ///     }
+    ///     let locked = lock.lock();
+    ///     assert_eq!(cond.notify(&lock, 2)?, 1, "one waiter: one wake-up");
+    ///     lock.unlock(locked.hold)?;
+    ///     assert!(waiter.join().is_ok_and(|notified| notified));
+    ///     Ok::<(), shmsync::Error>(())
+    /// })?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn notify<L: Lockable>(&self, lock: &L, n: u32) -> Result<u32, NotOwner> {
         if !lock.is_held_by_current_thread() {
             return Err(NotOwner);
@@ -221,16 +323,70 @@ impl RawCondition {
         Ok(k)
     }
 
-    /// Wakes every thread waiting now.
+    /// Wakes every thread waiting now; returns how many wake-ups it handed
+    /// out.
     ///
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds `lock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::{RawCondition, RawLock};
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    ///
+    /// let (lock, cond, go) = (RawLock::new(), RawCondition::new(), AtomicBool::new(false));
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..3 {
+    ///         s.spawn(|| {
+    ///             let locked = lock.lock();
+    ///             while !go.load(Ordering::Relaxed) {
+    ///                 let _ = cond.wait(&lock);
+    ///             }
+    ///             let _ = lock.unlock(locked.hold);
+    ///         });
+    ///     }
+    ///     let locked = lock.lock();
+    ///     go.store(true, Ordering::Relaxed);
+    ///     let woken = cond.notify_all(&lock)?; // those of the three waiting now
+    ///     assert!(woken <= 3);
+    ///     lock.unlock(locked.hold)
+    /// })?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn notify_all<L: Lockable>(&self, lock: &L) -> Result<u32, NotOwner> {
         self.notify(lock, u32::MAX)
     }
 
     /// Waiting threads no notify has reached yet (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::{RawCondition, RawLock};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let (lock, cond) = (RawLock::new(), RawCondition::new());
+    /// assert_eq!(cond.waiting(), 0);
+    /// let deadline = Deadline::after(Duration::from_secs(5));
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let locked = lock.lock();
+    ///         let _ = cond.wait_until(&lock, deadline);
+    ///         let _ = lock.unlock(locked.hold);
+    ///     });
+    ///     while cond.waiting() == 0 && !deadline.has_passed() {
+    ///         std::thread::yield_now();
+    ///     }
+    ///     assert_eq!(cond.waiting(), 1);
+    ///     let locked = lock.lock();
+    ///     let _ = cond.notify_all(&lock);
+    ///     assert_eq!(cond.waiting(), 0, "reached by the notify");
+    ///     let _ = lock.unlock(locked.hold);
+    /// });
+    /// ```
     pub fn waiting(&self) -> u32 {
         self.waiters.load(Ordering::Relaxed)
     }

@@ -60,7 +60,21 @@ impl Default for RawEvent {
 
 impl RawEvent {
     loom_const_fn! {
-        /// A cleared event.
+        /// A cleared event. `const`, so it can be a `static`; to share it
+        /// with other processes, place it in shared memory.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::raw::RawEvent;
+        /// use shmsync::Shared;
+        ///
+        /// static IN_PROCESS: RawEvent = RawEvent::new();
+        /// let across_processes = Shared::new(RawEvent::new())?;
+        /// assert!(!IN_PROCESS.is_set());
+        /// assert!(!across_processes.is_set());
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         pub fn new() -> RawEvent {
             RawEvent {
                 word: AtomicU32::new(0),
@@ -71,6 +85,23 @@ impl RawEvent {
 
     /// Sets the flag and wakes every waiter. Setting a set flag does
     /// nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawEvent;
+    /// use shmsync::{Process, Shared};
+    /// use std::time::Duration;
+    ///
+    /// let ready = Shared::new(RawEvent::new())?;
+    /// let child = Process::spawn({
+    ///     let ready = ready.clone();
+    ///     move || ready.set()
+    /// })?;
+    /// assert!(ready.wait_for(Duration::from_secs(5)), "set by the child");
+    /// assert_eq!(child.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn set(&self) {
         let mut word = self.word.load(Ordering::Relaxed);
@@ -93,14 +124,39 @@ impl RawEvent {
         }
     }
 
-    /// Clears the flag.
+    /// Clears the flag; later waits wait again until the next
+    /// [`set`](RawEvent::set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawEvent;
+    /// use std::time::Duration;
+    ///
+    /// let event = RawEvent::new();
+    /// event.set();
+    /// event.clear();
+    /// assert!(!event.is_set());
+    /// assert!(!event.wait_for(Duration::from_millis(1)));
+    /// ```
     #[inline]
     pub fn clear(&self) {
         // Relaxed: clearing publishes nothing.
         self.word.fetch_and(!SET, Ordering::Relaxed);
     }
 
-    /// Whether the flag is set.
+    /// Whether the flag is set (a snapshot); never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawEvent;
+    ///
+    /// let event = RawEvent::new();
+    /// assert!(!event.is_set());
+    /// event.set();
+    /// assert!(event.is_set());
+    /// ```
     #[inline]
     pub fn is_set(&self) -> bool {
         // Acquire: pairs with the Release in `set`.
@@ -108,6 +164,19 @@ impl RawEvent {
     }
 
     /// Waits until the flag is set; returns at once if it is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawEvent;
+    ///
+    /// let event = RawEvent::new();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| event.set());
+    ///     event.wait(); // sleeps until the thread sets it
+    /// });
+    /// assert!(event.is_set());
+    /// ```
     #[inline]
     pub fn wait(&self) {
         let set = self.wait_until(Deadline::NEVER);
@@ -116,6 +185,20 @@ impl RawEvent {
 
     /// Waits until the flag is set or `timeout` passes; returns the flag
     /// (true also if it was set and cleared again meanwhile).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawEvent;
+    /// use std::time::Duration;
+    ///
+    /// let event = RawEvent::new();
+    /// assert!(!event.wait_for(Duration::from_millis(2)), "nobody set it");
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| event.set());
+    ///     assert!(event.wait_for(Duration::from_secs(5)));
+    /// });
+    /// ```
     #[inline]
     pub fn wait_for(&self, timeout: Duration) -> bool {
         self.is_set() || self.wait_slow(Deadline::after(timeout))
@@ -123,6 +206,21 @@ impl RawEvent {
 
     /// Waits until the flag is set or `deadline`; returns as
     /// [`RawEvent::wait_for`] does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawEvent;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let event = RawEvent::new();
+    /// let deadline = Deadline::after(Duration::from_millis(2));
+    /// assert!(!event.wait_until(deadline));
+    /// assert!(deadline.has_passed());
+    /// event.set();
+    /// assert!(event.wait_until(deadline), "set: true even after the deadline");
+    /// ```
     #[inline]
     pub fn wait_until(&self, deadline: Deadline) -> bool {
         self.is_set() || self.wait_slow(deadline)

@@ -76,6 +76,25 @@ enum Liveness {
 
 /// One hold of a [`RawLock`]: the thread that took it and which of that
 /// thread's acquisitions it is. Given back with [`RawLock::unlock`].
+///
+/// # Examples
+///
+/// Each acquisition is a hold of its own, so a stale one gives nothing
+/// back:
+///
+/// ```
+/// use shmsync::raw::RawLock;
+///
+/// let lock = RawLock::new();
+/// let first = lock.lock().hold;
+/// lock.release()?;
+/// let second = lock.lock().hold;
+/// assert_ne!(first, second);
+/// assert_eq!(lock.current_hold(), Some(second));
+/// assert!(lock.unlock(first).is_err(), "not the current hold");
+/// lock.unlock(second)?;
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LockHold {
     /// The taking thread's id in the low half, the acquisition's number
@@ -104,7 +123,18 @@ impl LockHold {
     }
 }
 
-/// Release of a lock nobody holds.
+/// Release of a lock nobody holds: what [`RawLock::release`] reports, and
+/// Python's `ValueError` from `Lock.release()`.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::{NotHeld, RawLock};
+///
+/// let lock = RawLock::new();
+/// assert_eq!(lock.release(), Err(NotHeld));
+/// assert_eq!(NotHeld.to_string(), "release of a lock that is not held");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct NotHeld;
 
@@ -173,7 +203,21 @@ impl Default for RawLock {
 
 impl RawLock {
     loom_const_fn! {
-        /// A free, consistent lock.
+        /// A free, consistent lock. `const`, so it can be a `static`; to
+        /// share it with other processes, place it in shared memory.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::raw::RawLock;
+        /// use shmsync::Shared;
+        ///
+        /// static IN_PROCESS: RawLock = RawLock::new();
+        /// let across_processes = Shared::new(RawLock::new())?;
+        /// assert!(!IN_PROCESS.is_locked());
+        /// assert!(!across_processes.is_locked());
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         pub fn new() -> RawLock {
             RawLock {
                 word: AtomicU32::new(0),
@@ -184,7 +228,27 @@ impl RawLock {
         }
     }
 
-    /// Acquires the lock, sleeping as long as it takes.
+    /// Acquires the lock, sleeping as long as it takes; a holder that dies
+    /// meanwhile hands it over ([`Acquired::OwnerDied`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::{Acquired, RawLock};
+    ///
+    /// let lock = RawLock::new();
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..2 {
+    ///         s.spawn(|| {
+    ///             let locked = lock.lock(); // waits while the other one holds it
+    ///             assert_eq!(locked.acquired, Acquired::Clean);
+    ///             assert!(lock.is_held_by_current_thread());
+    ///             let _ = lock.unlock(locked.hold);
+    ///         });
+    ///     }
+    /// });
+    /// assert!(!lock.is_locked());
+    /// ```
     #[inline]
     pub fn lock(&self) -> Locked<LockHold> {
         match self.try_lock_until(Deadline::NEVER) {
@@ -195,6 +259,24 @@ impl RawLock {
 
     /// Acquires the lock if it is free (or its holder is certainly dead);
     /// never sleeps.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawLock;
+    /// use shmsync::{Process, Shared};
+    ///
+    /// let lock = Shared::new(RawLock::new())?;
+    /// let locked = lock.lock();
+    /// let child = Process::spawn({
+    ///     let lock = lock.clone();
+    ///     move || assert!(lock.try_lock().is_none(), "the parent holds it")
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// lock.unlock(locked.hold)?;
+    /// assert!(lock.try_lock().is_some());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn try_lock(&self) -> Option<Locked<LockHold>> {
         let me = shim::current_thread();
@@ -216,6 +298,25 @@ impl RawLock {
 
     /// Acquires the lock, giving up after `timeout`; a zero timeout is one
     /// try.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawLock;
+    /// use shmsync::{Process, Shared};
+    /// use std::time::Duration;
+    ///
+    /// let lock = Shared::new(RawLock::new())?;
+    /// let locked = lock.lock();
+    /// let child = Process::spawn({
+    ///     let lock = lock.clone();
+    ///     move || assert!(lock.try_lock_for(Duration::from_millis(5)).is_none())
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// lock.unlock(locked.hold)?;
+    /// assert!(lock.try_lock_for(Duration::ZERO).is_some());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<Locked<LockHold>> {
         let me = shim::current_thread();
@@ -227,6 +328,24 @@ impl RawLock {
     }
 
     /// Acquires the lock, giving up at `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawLock;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let lock = RawLock::new();
+    /// let deadline = Deadline::after(Duration::from_millis(5));
+    /// let locked = lock.try_lock_until(deadline);
+    /// assert!(locked.is_some());
+    /// // A second try on the same deadline, from another thread, gives up.
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.try_lock_until(deadline).is_none()));
+    /// });
+    /// assert!(deadline.has_passed());
+    /// ```
     #[inline]
     pub fn try_lock_until(&self, deadline: Deadline) -> Option<Locked<LockHold>> {
         let me = shim::current_thread();
@@ -245,6 +364,19 @@ impl RawLock {
     /// [`NotOwner`] if the lock was released since `hold` was taken (by
     /// [`RawLock::release`] in any thread) and perhaps taken again, or if
     /// the calling thread is not the one that took `hold`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawLock;
+    ///
+    /// let lock = RawLock::new();
+    /// let locked = lock.lock();
+    /// lock.unlock(locked.hold)?;
+    /// assert!(!lock.is_locked());
+    /// assert!(lock.unlock(locked.hold).is_err(), "given back already");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn unlock(&self, hold: LockHold) -> Result<(), NotOwner> {
         let me = shim::current_thread();
@@ -268,6 +400,21 @@ impl RawLock {
     /// # Errors
     ///
     /// [`NotHeld`] if the lock is free.
+    ///
+    /// # Examples
+    ///
+    /// One thread takes the lock, another releases it:
+    ///
+    /// ```
+    /// use shmsync::raw::RawLock;
+    ///
+    /// let lock = RawLock::new();
+    /// let _locked = lock.lock();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert_eq!(lock.release(), Ok(())));
+    /// });
+    /// assert!(!lock.is_locked());
+    /// ```
     #[inline]
     pub fn release(&self) -> Result<(), NotHeld> {
         // One compare-and-swap when this thread holds the lock and nothing
@@ -289,18 +436,63 @@ impl RawLock {
     }
 
     /// Whether some thread holds the lock (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawLock;
+    ///
+    /// let lock = RawLock::new();
+    /// assert!(!lock.is_locked());
+    /// let locked = lock.lock();
+    /// assert!(lock.is_locked());
+    /// lock.unlock(locked.hold)?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn is_locked(&self) -> bool {
         !is_free(self.word.load(Ordering::Relaxed))
     }
 
     /// Whether the calling thread holds the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawLock;
+    ///
+    /// let lock = RawLock::new();
+    /// let _locked = lock.lock();
+    /// assert!(lock.is_held_by_current_thread());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(!lock.is_held_by_current_thread()));
+    /// });
+    /// ```
     #[inline]
     pub fn is_held_by_current_thread(&self) -> bool {
         self.is_held_by(shim::current_thread())
     }
 
     /// The kernel thread id of the holder, if the lock is held (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// A forked child's only thread has the child's process id:
+    ///
+    /// ```
+    /// use shmsync::raw::RawLock;
+    /// use shmsync::{Process, Shared};
+    ///
+    /// let lock = Shared::new(RawLock::new())?;
+    /// assert_eq!(lock.holder_tid(), None);
+    /// let child = Process::spawn({
+    ///     let lock = lock.clone();
+    ///     move || { let _ = lock.lock(); } // exits holding it
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// assert_eq!(lock.holder_tid(), Some(child.pid()));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn holder_tid(&self) -> Option<u32> {
         match holder(self.word.load(Ordering::Relaxed)) {
             0 => None,
@@ -310,6 +502,26 @@ impl RawLock {
 
     /// Whether a holder died holding the lock and nobody has marked the
     /// lock consistent since.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawLock;
+    /// use shmsync::{Process, Shared};
+    /// use std::time::Duration;
+    ///
+    /// let lock = Shared::new(RawLock::new())?;
+    /// let child = Process::spawn({
+    ///     let lock = lock.clone();
+    ///     move || { let _ = lock.lock(); } // exits holding it
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// assert!(!lock.is_inconsistent(), "nobody has noticed yet");
+    /// let locked = lock.try_lock_for(Duration::from_secs(5));
+    /// assert!(locked.is_some_and(|locked| locked.owner_died()));
+    /// assert!(lock.is_inconsistent());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn is_inconsistent(&self) -> bool {
         self.word.load(Ordering::Relaxed) & INCONSISTENT != 0
@@ -321,6 +533,28 @@ impl RawLock {
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::{Acquired, RawLock};
+    /// use shmsync::{Error, Process, Shared};
+    /// use std::time::Duration;
+    ///
+    /// let lock = Shared::new(RawLock::new())?;
+    /// let child = Process::spawn({
+    ///     let lock = lock.clone();
+    ///     move || { let _ = lock.lock(); } // exits holding it
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// let locked = lock.try_lock_for(Duration::from_secs(5)).ok_or(Error::Timeout)?;
+    /// assert_eq!(locked.acquired, Acquired::OwnerDied);
+    /// // ... repair what the child left half done, then:
+    /// lock.mark_consistent()?;
+    /// lock.unlock(locked.hold)?;
+    /// assert_eq!(lock.try_lock().map(|again| again.acquired), Some(Acquired::Clean));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn mark_consistent(&self) -> Result<(), NotOwner> {
         if !self.is_held_by_current_thread() {
             return Err(NotOwner);
@@ -332,6 +566,20 @@ impl RawLock {
     }
 
     /// The calling thread's current hold, if it holds the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawLock;
+    ///
+    /// let lock = RawLock::new();
+    /// assert_eq!(lock.current_hold(), None);
+    /// let locked = lock.lock();
+    /// assert_eq!(lock.current_hold(), Some(locked.hold));
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert_eq!(lock.current_hold(), None, "not this thread's"));
+    /// });
+    /// ```
     pub fn current_hold(&self) -> Option<LockHold> {
         let me = shim::current_thread();
         self.is_held_by(me).then(|| {

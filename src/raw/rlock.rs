@@ -14,6 +14,20 @@ use core::time::Duration;
 
 /// What [`RawRLock::unlock_all`] keeps for [`RawRLock::relock_until`]: the
 /// hold, and how many levels the thread held.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::RawRLock;
+/// use shmsync::Deadline;
+///
+/// let lock = RawRLock::new();
+/// let (_outer, _inner) = (lock.lock(), lock.lock());
+/// let depth = lock.unlock_all()?;
+/// assert_eq!(depth.get(), 2);
+/// assert!(lock.relock_until(depth, Deadline::NEVER).is_some());
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Depth {
     hold: LockHold,
@@ -22,6 +36,17 @@ pub struct Depth {
 
 impl Depth {
     /// The number of levels.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    ///
+    /// let lock = RawRLock::new();
+    /// let _levels = [lock.lock(), lock.lock(), lock.lock()];
+    /// assert_eq!(lock.unlock_all()?.get(), 3);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get(self) -> u32 {
         self.levels
     }
@@ -60,7 +85,21 @@ pub struct RawRLock {
 
 impl RawRLock {
     loom_const_fn! {
-        /// A free recursive lock.
+        /// A free recursive lock. `const`, so it can be a `static`; to
+        /// share it with other processes, place it in shared memory.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::raw::RawRLock;
+        /// use shmsync::Shared;
+        ///
+        /// static IN_PROCESS: RawRLock = RawRLock::new();
+        /// let across_processes = Shared::new(RawRLock::new())?;
+        /// assert!(!IN_PROCESS.is_locked());
+        /// assert_eq!(across_processes.depth(), 0);
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         pub fn new() -> RawRLock {
             RawRLock {
                 lock: RawLock::new(),
@@ -71,6 +110,21 @@ impl RawRLock {
 
     /// Acquires the lock, or one more level of it if the calling thread
     /// owns it already.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    ///
+    /// let lock = RawRLock::new();
+    /// let outer = lock.lock();
+    /// let inner = lock.lock(); // no deadlock: one more level
+    /// assert_eq!(lock.depth(), 2);
+    /// lock.unlock(inner.hold)?;
+    /// lock.unlock(outer.hold)?;
+    /// assert!(!lock.is_locked());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn lock(&self) -> Locked<LockHold> {
         match self.try_lock_until(Deadline::NEVER) {
@@ -80,18 +134,67 @@ impl RawRLock {
     }
 
     /// Acquires the lock (or a level) if that needs no waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    ///
+    /// let lock = RawRLock::new();
+    /// assert!(lock.try_lock().is_some());
+    /// assert!(lock.try_lock().is_some(), "the owner gets another level");
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.try_lock().is_none(), "others do not"));
+    /// });
+    /// assert_eq!(lock.depth(), 2);
+    /// ```
     #[inline]
     pub fn try_lock(&self) -> Option<Locked<LockHold>> {
         self.acquire_with(RawLock::try_lock)
     }
 
-    /// Acquires the lock (or a level), giving up after `timeout`.
+    /// Acquires the lock (or a level), giving up after `timeout` (zero: one
+    /// try).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    /// use shmsync::{Process, Shared};
+    /// use std::time::Duration;
+    ///
+    /// let lock = Shared::new(RawRLock::new())?;
+    /// let _locked = lock.lock();
+    /// let child = Process::spawn({
+    ///     let lock = lock.clone();
+    ///     move || assert!(lock.try_lock_for(Duration::from_millis(5)).is_none())
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// assert!(lock.try_lock_for(Duration::ZERO).is_some(), "a level, at once");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<Locked<LockHold>> {
         self.acquire_with(|lock| lock.try_lock_for(timeout))
     }
 
     /// Acquires the lock (or a level), giving up at `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let lock = RawRLock::new();
+    /// let deadline = Deadline::after(Duration::from_millis(5));
+    /// assert!(lock.try_lock_until(deadline).is_some());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.try_lock_until(deadline).is_none()));
+    /// });
+    /// assert!(deadline.has_passed());
+    /// ```
     #[inline]
     pub fn try_lock_until(&self, deadline: Deadline) -> Option<Locked<LockHold>> {
         self.acquire_with(|lock| lock.try_lock_until(deadline))
@@ -104,6 +207,20 @@ impl RawRLock {
     ///
     /// [`NotOwner`] if the calling thread does not own the lock under
     /// `hold` (it released it entirely since, or never took `hold`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    ///
+    /// let lock = RawRLock::new();
+    /// let (outer, inner) = (lock.lock(), lock.lock());
+    /// lock.unlock(inner.hold)?;
+    /// assert_eq!(lock.depth(), 1);
+    /// lock.unlock(outer.hold)?;
+    /// assert!(!lock.is_locked());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn unlock(&self, hold: LockHold) -> Result<(), NotOwner> {
         if self.lock.current_hold() != Some(hold) {
@@ -118,6 +235,22 @@ impl RawRLock {
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread owns the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::{NotOwner, RawRLock};
+    ///
+    /// let lock = RawRLock::new();
+    /// let _levels = (lock.lock(), lock.lock());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert_eq!(lock.release(), Err(NotOwner), "only the owner may"));
+    /// });
+    /// lock.release()?;
+    /// lock.release()?;
+    /// assert!(!lock.is_locked());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn release(&self) -> Result<(), NotOwner> {
         let hold = self.lock.current_hold().ok_or(NotOwner)?;
@@ -131,6 +264,20 @@ impl RawRLock {
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread owns the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    ///
+    /// let lock = RawRLock::new();
+    /// let _levels = (lock.lock(), lock.lock());
+    /// let depth = lock.unlock_all()?;
+    /// assert_eq!(depth.get(), 2);
+    /// assert!(!lock.is_locked());
+    /// assert!(lock.unlock_all().is_err(), "owned no more");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn unlock_all(&self) -> Result<Depth, NotOwner> {
         let hold = self.lock.current_hold().ok_or(NotOwner)?;
         let levels = self.levels();
@@ -141,6 +288,25 @@ impl RawRLock {
 
     /// Takes the lock back as [`RawRLock::unlock_all`] left it (same hold,
     /// same depth), giving up at `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::{Acquired, RawRLock};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let lock = RawRLock::new();
+    /// let (outer, _inner) = (lock.lock(), lock.lock());
+    /// let depth = lock.unlock_all()?;
+    /// let deadline = Deadline::after(Duration::from_secs(5));
+    /// assert_eq!(lock.relock_until(depth, deadline), Some(Acquired::Clean));
+    /// assert_eq!(lock.depth(), 2);
+    /// lock.unlock(outer.hold)?; // the same hold as before the release
+    /// lock.unlock(outer.hold)?;
+    /// assert!(!lock.is_locked());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn relock_until(&self, depth: Depth, deadline: Deadline) -> Option<Acquired> {
         let acquired = Lockable::relock_until(&self.lock, depth.hold, deadline)?;
         self.count.store(depth.levels, Ordering::Relaxed);
@@ -148,6 +314,19 @@ impl RawRLock {
     }
 
     /// Levels the calling thread holds; 0 if it does not own the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    ///
+    /// let lock = RawRLock::new();
+    /// let _levels = (lock.lock(), lock.lock());
+    /// assert_eq!(lock.depth(), 2);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert_eq!(lock.depth(), 0, "not the owner"));
+    /// });
+    /// ```
     #[inline]
     pub fn depth(&self) -> u32 {
         if self.lock.is_held_by_current_thread() {
@@ -158,33 +337,123 @@ impl RawRLock {
     }
 
     /// Whether any thread owns the lock (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    ///
+    /// let lock = RawRLock::new();
+    /// let _locked = lock.lock();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.is_locked(), "seen from any thread"));
+    /// });
+    /// lock.release()?;
+    /// assert!(!lock.is_locked());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn is_locked(&self) -> bool {
         self.lock.is_locked()
     }
 
     /// Whether the calling thread owns the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    ///
+    /// let lock = RawRLock::new();
+    /// let _locked = lock.lock();
+    /// assert!(lock.is_held_by_current_thread());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(!lock.is_held_by_current_thread()));
+    /// });
+    /// ```
     #[inline]
     pub fn is_held_by_current_thread(&self) -> bool {
         self.lock.is_held_by_current_thread()
     }
 
     /// The kernel thread id of the owner, if any (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// A forked child's only thread has the child's process id:
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    /// use shmsync::{Process, Shared};
+    ///
+    /// let lock = Shared::new(RawRLock::new())?;
+    /// assert_eq!(lock.holder_tid(), None);
+    /// let child = Process::spawn({
+    ///     let lock = lock.clone();
+    ///     move || { let _ = lock.lock(); } // exits owning it
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// assert_eq!(lock.holder_tid(), Some(child.pid()));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn holder_tid(&self) -> Option<u32> {
         self.lock.holder_tid()
     }
 
     /// Whether an owner died holding the lock and nobody has marked it
     /// consistent since.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawRLock;
+    /// use shmsync::{Process, Shared};
+    /// use std::time::Duration;
+    ///
+    /// let lock = Shared::new(RawRLock::new())?;
+    /// let child = Process::spawn({
+    ///     let lock = lock.clone();
+    ///     move || { let _ = (lock.lock(), lock.lock()); } // exits owning it
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// let taken_over = lock.try_lock_for(Duration::from_secs(5));
+    /// assert!(taken_over.is_some_and(|locked| locked.owner_died()));
+    /// assert!(lock.is_inconsistent());
+    /// assert_eq!(lock.depth(), 1, "the new owner starts at one level");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_inconsistent(&self) -> bool {
         self.lock.is_inconsistent()
     }
 
-    /// Declares the guarded data repaired after [`Acquired::OwnerDied`].
+    /// Declares the guarded data repaired after [`Acquired::OwnerDied`]:
+    /// later acquisitions are [`Acquired::Clean`] again.
     ///
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread owns the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::{Acquired, RawRLock};
+    /// use shmsync::{Error, Process, Shared};
+    /// use std::time::Duration;
+    ///
+    /// let lock = Shared::new(RawRLock::new())?;
+    /// let child = Process::spawn({
+    ///     let lock = lock.clone();
+    ///     move || { let _ = lock.lock(); } // exits owning it
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// let locked = lock.try_lock_for(Duration::from_secs(5)).ok_or(Error::Timeout)?;
+    /// assert_eq!(locked.acquired, Acquired::OwnerDied);
+    /// // ... repair what the child left half done, then:
+    /// lock.mark_consistent()?;
+    /// lock.release()?;
+    /// assert_eq!(lock.try_lock().map(|again| again.acquired), Some(Acquired::Clean));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn mark_consistent(&self) -> Result<(), NotOwner> {
         self.lock.mark_consistent()
     }

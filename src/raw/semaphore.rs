@@ -25,10 +25,34 @@ use crate::shim::{self, loom_const_fn, AtomicU32, Deadline, Ordering, Poll, Wait
 use core::fmt;
 use core::time::Duration;
 
-/// The largest count a semaphore can hold (POSIX's `SEM_VALUE_MAX`).
+/// The largest count a semaphore can hold (POSIX's `SEM_VALUE_MAX`): the
+/// bound of an unbounded `Semaphore`.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::{RawSemaphore, SEM_VALUE_MAX};
+///
+/// assert_eq!(SEM_VALUE_MAX, i32::MAX as u32);
+/// let unbounded = RawSemaphore::new(0, SEM_VALUE_MAX);
+/// unbounded.release()?;
+/// assert_eq!(unbounded.max(), SEM_VALUE_MAX);
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 pub const SEM_VALUE_MAX: u32 = i32::MAX as u32;
 
-/// A release that would raise the count above its bound.
+/// A release that would raise the count above its bound: Python's
+/// `ValueError` from `BoundedSemaphore.release()`.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::{RawSemaphore, ReleasedTooManyTimes};
+///
+/// let sem = RawSemaphore::new(1, 1);
+/// assert_eq!(sem.release(), Err(ReleasedTooManyTimes { max: 1 }));
+/// assert_eq!(sem.value(), 1, "nothing changed");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ReleasedTooManyTimes {
     /// The bound the release would have crossed.
@@ -97,6 +121,19 @@ impl RawSemaphore {
         /// # Panics
         ///
         /// If `value > max` or `max > SEM_VALUE_MAX`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::raw::{RawSemaphore, SEM_VALUE_MAX};
+        /// use shmsync::Shared;
+        ///
+        /// static BOUNDED: RawSemaphore = RawSemaphore::new(2, 2); // BoundedSemaphore(2)
+        /// let shared = Shared::new(RawSemaphore::new(2, SEM_VALUE_MAX))?; // Semaphore(2)
+        /// assert_eq!((BOUNDED.value(), BOUNDED.max()), (2, 2));
+        /// assert_eq!((shared.value(), shared.max()), (2, SEM_VALUE_MAX));
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         pub fn new(value: u32, max: u32) -> RawSemaphore {
             assert!(max <= SEM_VALUE_MAX, "semaphore bound above SEM_VALUE_MAX");
             assert!(value <= max, "semaphore value above its bound");
@@ -110,6 +147,17 @@ impl RawSemaphore {
     }
 
     /// Takes a unit if one is available; never sleeps.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawSemaphore;
+    ///
+    /// let sem = RawSemaphore::new(1, 1);
+    /// assert!(sem.try_acquire());
+    /// assert!(!sem.try_acquire(), "no unit left");
+    /// assert_eq!(sem.value(), 0);
+    /// ```
     #[inline]
     pub fn try_acquire(&self) -> bool {
         let mut word = self.word.load(Ordering::Relaxed);
@@ -130,6 +178,19 @@ impl RawSemaphore {
     }
 
     /// Takes a unit, sleeping until one is released.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawSemaphore;
+    ///
+    /// let sem = RawSemaphore::new(0, 1);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| sem.release());
+    ///     sem.acquire(); // sleeps until the thread's release
+    /// });
+    /// assert_eq!(sem.value(), 0);
+    /// ```
     #[inline]
     pub fn acquire(&self) {
         if !self.try_acquire() {
@@ -139,6 +200,20 @@ impl RawSemaphore {
     }
 
     /// Takes a unit, giving up at `deadline`; returns whether it did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawSemaphore;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let sem = RawSemaphore::new(1, 1);
+    /// let deadline = Deadline::after(Duration::from_millis(5));
+    /// assert!(sem.acquire_until(deadline));
+    /// assert!(!sem.acquire_until(deadline), "nobody released one in time");
+    /// assert!(deadline.has_passed());
+    /// ```
     #[inline]
     pub fn acquire_until(&self, deadline: Deadline) -> bool {
         self.try_acquire() || self.acquire_slow(deadline)
@@ -146,6 +221,24 @@ impl RawSemaphore {
 
     /// Takes a unit, giving up after `timeout` (zero: one try); returns
     /// whether it did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawSemaphore;
+    /// use shmsync::{Process, Shared};
+    /// use std::time::Duration;
+    ///
+    /// let sem = Shared::new(RawSemaphore::new(0, 1))?;
+    /// assert!(!sem.acquire_for(Duration::ZERO));
+    /// let child = Process::spawn({
+    ///     let sem = sem.clone();
+    ///     move || assert_eq!(sem.release(), Ok(()))
+    /// })?;
+    /// assert!(sem.acquire_for(Duration::from_secs(5)), "the child's unit");
+    /// assert_eq!(child.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn acquire_for(&self, timeout: Duration) -> bool {
         self.try_acquire() || self.acquire_slow(Deadline::after(timeout))
@@ -156,6 +249,19 @@ impl RawSemaphore {
     /// # Errors
     ///
     /// [`ReleasedTooManyTimes`] if the count is at its bound already.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawSemaphore;
+    ///
+    /// let sem = RawSemaphore::new(0, 2);
+    /// sem.release()?;
+    /// sem.release()?;
+    /// assert_eq!(sem.value(), 2);
+    /// assert!(sem.release().is_err(), "bounded at 2");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn release(&self) -> Result<(), ReleasedTooManyTimes> {
         let max = self.max();
@@ -183,12 +289,33 @@ impl RawSemaphore {
     }
 
     /// Units available now (a snapshot): Python's `get_value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawSemaphore;
+    ///
+    /// let sem = RawSemaphore::new(3, 3);
+    /// assert_eq!(sem.value(), 3);
+    /// sem.acquire();
+    /// assert_eq!(sem.value(), 2);
+    /// ```
     #[inline]
     pub fn value(&self) -> u32 {
         units(self.word.load(Ordering::Relaxed))
     }
 
     /// The bound `release` enforces.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawSemaphore;
+    ///
+    /// let sem = RawSemaphore::new(0, 4);
+    /// assert_eq!(sem.max(), 4);
+    /// assert_eq!(sem.value(), 0, "the bound is not the count");
+    /// ```
     #[inline]
     pub fn max(&self) -> u32 {
         // Relaxed: written once, before the semaphore was shared; clamped,

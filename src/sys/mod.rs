@@ -59,6 +59,16 @@ pub(crate) use time::coarse_nanos;
 pub use time::Deadline;
 
 /// The name of the compiled-in wait backend: `"futex"` or `"posix-sem"`.
+///
+/// # Examples
+///
+/// ```
+/// let backend = shmsync::BACKEND;
+/// assert!(backend == "futex" || backend == "posix-sem");
+/// if cfg!(not(target_os = "linux")) {
+///     assert_eq!(backend, "posix-sem", "futexes are Linux only");
+/// }
+/// ```
 pub const BACKEND: &str = if cfg!(all(target_os = "linux", not(feature = "posix-sem"))) {
     "futex"
 } else {

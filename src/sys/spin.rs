@@ -17,6 +17,16 @@ const DEFAULT_SPIN_NANOS: u32 = 20_000;
 
 /// The longest spin [`set_spin_duration`] accepts (one millisecond): past
 /// that, sleeping is cheaper than polling on any machine.
+///
+/// # Examples
+///
+/// ```
+/// use core::time::Duration;
+///
+/// assert_eq!(shmsync::MAX_SPIN, Duration::from_millis(1));
+/// shmsync::set_spin_duration(shmsync::MAX_SPIN * 10);
+/// assert_eq!(shmsync::spin_duration(), shmsync::MAX_SPIN, "clamped");
+/// ```
 pub const MAX_SPIN: Duration = Duration::from_millis(1);
 
 static SPIN_NANOS: AtomicU32 = AtomicU32::new(DEFAULT_SPIN_NANOS);
@@ -47,7 +57,18 @@ pub fn set_spin_duration(spin: Duration) {
     SPIN_NANOS.store(nanos, Ordering::Relaxed);
 }
 
-/// The current spin bound set by [`set_spin_duration`].
+/// The current spin bound set by [`set_spin_duration`] (20 µs until it is
+/// called).
+///
+/// # Examples
+///
+/// ```
+/// use core::time::Duration;
+///
+/// assert!(shmsync::spin_duration() <= shmsync::MAX_SPIN);
+/// shmsync::set_spin_duration(Duration::ZERO); // sleep at once, never poll
+/// assert_eq!(shmsync::spin_duration(), Duration::ZERO);
+/// ```
 pub fn spin_duration() -> Duration {
     Duration::from_nanos(u64::from(SPIN_NANOS.load(Ordering::Relaxed)))
 }

@@ -34,10 +34,31 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// A deadline that never passes.
+    /// A deadline that never passes: what the blocking forms wait with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Deadline;
+    ///
+    /// assert!(!Deadline::NEVER.has_passed());
+    /// assert!(Deadline::NEVER.is_never());
+    /// assert!(Deadline::now() < Deadline::NEVER);
+    /// ```
     pub const NEVER: Deadline = Deadline { nanos: u64::MAX };
 
-    /// The current instant of `CLOCK_MONOTONIC`.
+    /// The current instant of `CLOCK_MONOTONIC`: a deadline that has
+    /// passed already.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Deadline;
+    ///
+    /// let start = Deadline::now();
+    /// assert!(start.has_passed());
+    /// assert!(Deadline::now() >= start, "the clock never goes back");
+    /// ```
     #[inline]
     pub fn now() -> Deadline {
         Deadline {
@@ -47,12 +68,35 @@ impl Deadline {
 
     /// The instant `timeout` from now; a timeout too large to represent
     /// gives [`Deadline::NEVER`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use shmsync::Deadline;
+    ///
+    /// assert!(!Deadline::after(Duration::from_secs(60)).has_passed());
+    /// assert!(Deadline::after(Duration::ZERO).has_passed());
+    /// assert_eq!(Deadline::after(Duration::MAX), Deadline::NEVER);
+    /// ```
     #[inline]
     pub fn after(timeout: Duration) -> Deadline {
         Deadline::now().saturating_add(timeout)
     }
 
     /// This instant moved `d` later, saturating at [`Deadline::NEVER`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use shmsync::Deadline;
+    ///
+    /// let start = Deadline::now();
+    /// let later = start.saturating_add(Duration::from_millis(5));
+    /// assert_eq!(later.as_nanos() - start.as_nanos(), 5_000_000);
+    /// assert_eq!(start.saturating_add(Duration::MAX), Deadline::NEVER);
+    /// ```
     #[inline]
     pub fn saturating_add(self, d: Duration) -> Deadline {
         let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
@@ -61,18 +105,57 @@ impl Deadline {
         }
     }
 
-    /// Whether this instant is no longer in the future.
+    /// Whether this instant is no longer in the future; never true of
+    /// [`Deadline::NEVER`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use shmsync::Deadline;
+    ///
+    /// let deadline = Deadline::after(Duration::from_millis(2));
+    /// assert!(!deadline.has_passed());
+    /// std::thread::sleep(Duration::from_millis(3));
+    /// assert!(deadline.has_passed());
+    /// ```
     #[inline]
     pub fn has_passed(self) -> bool {
         !self.is_never() && Deadline::now() >= self
     }
 
-    /// How long until this instant; zero once it has passed.
+    /// How long until this instant; zero once it has passed. For
+    /// [`Deadline::NEVER`], the time left until the clock's range ends
+    /// (centuries), not `Duration::MAX`: test [`Deadline::is_never`] first
+    /// where that matters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use shmsync::Deadline;
+    ///
+    /// let left = Deadline::after(Duration::from_secs(10)).remaining();
+    /// assert!(left > Duration::from_secs(9) && left <= Duration::from_secs(10));
+    /// assert_eq!(Deadline::now().remaining(), Duration::ZERO);
+    /// assert!(Deadline::NEVER.remaining() > Duration::from_secs(100 * 365 * 86_400));
+    /// ```
     pub fn remaining(self) -> Duration {
         Duration::from_nanos(self.nanos.saturating_sub(Deadline::now().nanos))
     }
 
     /// Whether this is [`Deadline::NEVER`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use shmsync::Deadline;
+    ///
+    /// assert!(Deadline::NEVER.is_never());
+    /// assert!(Deadline::after(Duration::MAX).is_never());
+    /// assert!(!Deadline::after(Duration::from_secs(1)).is_never());
+    /// ```
     #[inline]
     pub fn is_never(self) -> bool {
         self == Deadline::NEVER
