@@ -60,6 +60,20 @@ impl ByteQueue {
     ///
     /// [`Error::InvalidArgument`] if `capacity` is 0 or above 1 GiB;
     /// [`Error::Segment`] if the mapping fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ByteQueue;
+    ///
+    /// let q = ByteQueue::new(1000)?;
+    /// assert_eq!(q.capacity(), 1024);
+    /// assert_eq!(q.max_message(), 1016);
+    /// q.put(&[1; 1016])?;
+    /// assert_eq!(q.get()?.len(), 1016);
+    /// assert_eq!(ByteQueue::new(1)?.capacity(), 16);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn new(capacity: usize) -> Result<ByteQueue, Error> {
         ByteQueue::with_max_message(capacity, usize::MAX)
     }
@@ -100,6 +114,20 @@ impl ByteQueue {
     /// # Errors
     ///
     /// As [`Queue::get_or_init_in`](crate::Queue::get_or_init_in).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, Segment};
+    ///
+    /// let seg = Segment::anonymous(64 * 1024)?;
+    /// let a = ByteQueue::get_or_init_in(&seg, "log", 4096, Some(256))?;
+    /// let b = ByteQueue::get_or_init_in(&seg, "log", 4096, None)?; // another process would
+    /// assert_eq!(b.max_message(), 256, "the creator's");
+    /// a.put(b"started")?;
+    /// assert_eq!(b.get()?, b"started");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_or_init_in(
         segment: &Segment,
         name: &str,
@@ -114,6 +142,22 @@ impl ByteQueue {
     /// # Errors
     ///
     /// As [`Queue::open_in`](crate::Queue::open_in).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, Error, Segment, SegmentError};
+    ///
+    /// let seg = Segment::anonymous(64 * 1024)?;
+    /// let missing = ByteQueue::open_in(&seg, "log", 4096, None);
+    /// assert!(matches!(missing, Err(Error::Segment(SegmentError::NoSuchObject { .. }))));
+    /// let made = ByteQueue::get_or_init_in(&seg, "log", 4096, None)?;
+    /// let small = ByteQueue::open_in(&seg, "log", 4096, Some(64))?;
+    /// assert_eq!(small.max_message(), 64);
+    /// made.put(b"hi")?;
+    /// assert_eq!(small.get()?, b"hi");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn open_in(
         segment: &Segment,
         name: &str,
@@ -147,6 +191,18 @@ impl ByteQueue {
     /// largest message (or the ring); [`PutError::ShutDown`];
     /// [`PutError::Corrupted`]. The caller keeps `msg`: the errors hold
     /// `()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::ByteQueue::new(4096)?;
+    /// let msg = vec![1u8, 2, 3];
+    /// q.put(&msg)?; // the caller keeps `msg`
+    /// q.put(b"")?; // an empty message is a message
+    /// assert_eq!(q.get()?, msg);
+    /// assert_eq!(q.get()?, b"");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn put(&self, msg: &[u8]) -> Result<(), PutError<()>> {
         self.put_with(msg, Wait::Block).map_err(|f| f.put(()))
     }
@@ -156,6 +212,17 @@ impl ByteQueue {
     /// # Errors
     ///
     /// [`PutError::Full`] if there is not; as [`put`](ByteQueue::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, PutError};
+    ///
+    /// let q = ByteQueue::new(64)?;
+    /// q.try_put(&[0; 48])?; // 56 bytes of the 64, with its header
+    /// assert!(matches!(q.try_put(b"more"), Err(PutError::Full(()))));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn try_put(&self, msg: &[u8]) -> Result<(), PutError<()>> {
         self.put_with(msg, Wait::Never).map_err(|f| f.put(()))
     }
@@ -165,6 +232,19 @@ impl ByteQueue {
     /// # Errors
     ///
     /// [`PutError::Timeout`]; as [`put`](ByteQueue::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, PutError};
+    /// use std::time::Duration;
+    ///
+    /// let q = ByteQueue::new(64)?;
+    /// q.put_timeout(&[0; 48], Duration::from_millis(10))?;
+    /// let late = q.put_timeout(b"more", Duration::from_millis(10));
+    /// assert!(matches!(late, Err(PutError::Timeout(()))));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn put_timeout(&self, msg: &[u8], timeout: Duration) -> Result<(), PutError<()>> {
         self.put_with(msg, Wait::timeout(Some(timeout)))
             .map_err(|f| f.put(()))
@@ -212,6 +292,17 @@ impl ByteQueue {
     /// [`GetError::ShutDown`] once the queue is shut down and empty;
     /// [`GetError::TooLarge`] if the message is longer than this handle's
     /// largest (it is dropped unread); [`GetError::Corrupted`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::ByteQueue::new(4096)?;
+    /// q.put(b"first")?;
+    /// q.put(&[9; 300])?;
+    /// assert_eq!(q.get()?, b"first");
+    /// assert_eq!(q.get()?, [9; 300]);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get(&self) -> Result<Vec<u8>, GetError> {
         self.get_with(Wait::Block).map_err(Fail::get)?
     }
@@ -221,6 +312,18 @@ impl ByteQueue {
     /// # Errors
     ///
     /// [`GetError::Empty`] if there is none; as [`get`](ByteQueue::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, GetError};
+    ///
+    /// let q = ByteQueue::new(4096)?;
+    /// assert_eq!(q.try_get(), Err(GetError::Empty));
+    /// q.put(b"x")?;
+    /// assert_eq!(q.try_get()?, b"x");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn try_get(&self) -> Result<Vec<u8>, GetError> {
         self.get_with(Wait::Never).map_err(Fail::get)?
     }
@@ -230,6 +333,20 @@ impl ByteQueue {
     /// # Errors
     ///
     /// [`GetError::Timeout`]; as [`get`](ByteQueue::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, GetError, Process};
+    /// use std::time::Duration;
+    ///
+    /// let q = ByteQueue::new(4096)?;
+    /// assert_eq!(q.get_timeout(Duration::from_millis(5)), Err(GetError::Timeout));
+    /// let child = Process::spawn(|| assert!(q.put(b"done").is_ok()))?;
+    /// assert_eq!(q.get_timeout(Duration::from_secs(5))?, b"done");
+    /// assert_eq!(child.join_timeout(Duration::from_secs(5))?, Some(0));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<Vec<u8>, GetError> {
         self.get_with(Wait::timeout(Some(timeout)))
             .map_err(Fail::get)?
@@ -288,35 +405,116 @@ impl ByteQueue {
     }
 
     /// Shuts the queue down; see [`Queue::shutdown`](crate::Queue::shutdown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, GetError};
+    ///
+    /// let q = ByteQueue::new(4096)?;
+    /// q.put(b"last")?;
+    /// q.shutdown(false);
+    /// assert!(q.put(b"late").unwrap_err().is_shut_down());
+    /// assert_eq!(q.get()?, b"last");
+    /// assert_eq!(q.get(), Err(GetError::ShutDown));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn shutdown(&self, immediate: bool) {
         self.ring.shut_down(immediate);
     }
 
     /// Whether the queue was shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::ByteQueue::new(64)?;
+    /// assert!(!q.is_shut_down());
+    /// q.shutdown(true);
+    /// assert!(q.is_shut_down());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         self.ring.raw().is_shut_down()
     }
 
     /// This handle stops using the queue; see [`Queue::close`](crate::Queue::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::ByteQueue::new(64)?;
+    /// let other = q.clone();
+    /// q.put(b"kept")?;
+    /// q.close();
+    /// assert_eq!(other.get()?, b"kept");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn close(self) {}
 
     /// Bytes the queue's messages take now, headers and padding included
     /// (a snapshot; 0 after an immediate shutdown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::ByteQueue::new(4096)?;
+    /// q.put(b"hello")?; // 8 bytes of header, then 5 rounded up to 8
+    /// assert_eq!(q.bytes_used(), 16);
+    /// q.put(b"")?;
+    /// assert_eq!(q.bytes_used(), 24);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn bytes_used(&self) -> usize {
         self.ring.len() as usize
     }
 
     /// Whether the queue holds no message now (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::ByteQueue::new(64)?;
+    /// assert!(q.empty());
+    /// q.put(b"")?;
+    /// assert!(!q.empty(), "an empty message is still a message");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn empty(&self) -> bool {
         self.bytes_used() == 0
     }
 
     /// The ring's size in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ByteQueue;
+    ///
+    /// assert_eq!(ByteQueue::new(3000)?.capacity(), 4096);
+    /// assert_eq!(ByteQueue::new(4096)?.capacity(), 4096);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn capacity(&self) -> usize {
         self.ring.geo.capacity as usize
     }
 
     /// This handle's largest message, in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, GetError, Segment};
+    ///
+    /// let seg = Segment::anonymous(64 * 1024)?;
+    /// let big = ByteQueue::get_or_init_in(&seg, "q", 4096, None)?;
+    /// let small = ByteQueue::open_in(&seg, "q", 4096, Some(16))?;
+    /// assert_eq!((big.max_message(), small.max_message()), (4088, 16));
+    /// big.put(&[0; 100])?;
+    /// assert_eq!(small.get(), Err(GetError::TooLarge { len: 100, max: 16 }));
+    /// assert!(big.empty(), "dropped unread");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn max_message(&self) -> usize {
         self.max_message as usize
     }
@@ -373,6 +571,21 @@ impl ByteQueue {
     ///
     /// [`PutError::Timeout`] (or [`PutError::Full`] for a zero timeout);
     /// as [`put_value`](ByteQueue::put_value).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, PutError};
+    /// use std::time::Duration;
+    ///
+    /// let q = ByteQueue::new(64)?;
+    /// q.put_value_timeout(&"x".repeat(40), Duration::ZERO)?;
+    /// let now = q.put_value_timeout("y", Duration::ZERO);
+    /// assert!(matches!(now, Err(PutError::Full(()))));
+    /// let later = q.put_value_timeout("y", Duration::from_millis(5));
+    /// assert!(matches!(later, Err(PutError::Timeout(()))));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn put_value_timeout<V: serde::Serialize + ?Sized>(
         &self,
         value: &V,
@@ -404,6 +617,21 @@ impl ByteQueue {
     /// [`GetError::Decode`] if the message is not a `V` in postcard's
     /// encoding (it is taken nonetheless); otherwise as
     /// [`get`](ByteQueue::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, GetError};
+    ///
+    /// let q = ByteQueue::new(4096)?;
+    /// q.put_value(&(7u8, "seven"))?;
+    /// let (n, name): (u8, String) = q.get_value()?;
+    /// assert_eq!((n, name.as_str()), (7, "seven"));
+    /// q.put(&[0xff; 8])?; // not a u32 in postcard's encoding
+    /// assert!(matches!(q.get_value::<u32>(), Err(GetError::Decode(_))));
+    /// assert!(q.empty(), "taken nonetheless");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_value<V: serde::de::DeserializeOwned>(&self) -> Result<V, GetError> {
         decode(self.get()?)
     }
@@ -415,6 +643,22 @@ impl ByteQueue {
     ///
     /// [`GetError::Timeout`] (or [`GetError::Empty`] for a zero timeout);
     /// as [`get_value`](ByteQueue::get_value).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{ByteQueue, GetError};
+    /// use std::time::Duration;
+    ///
+    /// let q = ByteQueue::new(4096)?;
+    /// assert_eq!(q.get_value_timeout::<u32>(Duration::ZERO), Err(GetError::Empty));
+    /// let briefly = Duration::from_millis(5);
+    /// assert_eq!(q.get_value_timeout::<u32>(briefly), Err(GetError::Timeout));
+    /// q.put_value(&vec![1.5f64, 2.5])?;
+    /// let got: Vec<f64> = q.get_value_timeout(Duration::from_secs(1))?;
+    /// assert_eq!(got, [1.5, 2.5]);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_value_timeout<V: serde::de::DeserializeOwned>(
         &self,
         timeout: Duration,

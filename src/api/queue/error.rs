@@ -9,6 +9,20 @@ use std::fmt;
 /// Which variants a call can return is listed in its `# Errors` section:
 /// `Full` only from the non-blocking puts, `Timeout` only from the timed
 /// ones, `TooLarge` only from byte queues.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{PutError, Queue};
+///
+/// let q = Queue::<u32>::new(1)?;
+/// q.put(1)?;
+/// let err = q.try_put(2).unwrap_err();
+/// assert!(matches!(err, PutError::Full(2)));
+/// assert_eq!(err.to_string(), "queue full");
+/// assert_eq!(err.into_inner(), 2, "the value comes back");
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[non_exhaustive]
 pub enum PutError<T> {
     /// No room now (non-blocking put): Python's `queue.Full`.
@@ -46,6 +60,16 @@ pub enum PutError<T> {
 
 impl<T> PutError<T> {
     /// The value that was not put.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::Queue::<[u8; 4]>::new(1)?;
+    /// q.shutdown(false);
+    /// let err = q.put(*b"data").unwrap_err();
+    /// assert_eq!(err.into_inner(), *b"data");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             PutError::Full(v) | PutError::Timeout(v) | PutError::ShutDown(v) => v,
@@ -56,11 +80,36 @@ impl<T> PutError<T> {
     }
 
     /// Whether the queue was shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::Queue::<u8>::new(1)?;
+    /// q.put(1)?;
+    /// assert!(!q.try_put(2).unwrap_err().is_shut_down(), "full, not shut down");
+    /// q.shutdown(false);
+    /// assert!(q.try_put(2).unwrap_err().is_shut_down());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         matches!(self, PutError::ShutDown(_))
     }
 
     /// The same error holding `f(value)` instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{PutError, Queue};
+    ///
+    /// let q = Queue::<u64>::new(1)?;
+    /// q.put(1)?;
+    /// let doubled = q.try_put(2).unwrap_err().map(|v| v * 2);
+    /// assert!(matches!(doubled, PutError::Full(4)));
+    /// let without: PutError<()> = q.try_put(3).unwrap_err().map(drop);
+    /// assert!(matches!(without, PutError::Full(())));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> PutError<U> {
         match self {
             PutError::Full(v) => PutError::Full(f(v)),
@@ -150,6 +199,22 @@ impl<T> std::error::Error for PutError<T> {}
 /// Why a get returned no message.
 ///
 /// Which variants a call can return is listed in its `# Errors` section.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{GetError, Queue};
+/// use std::time::Duration;
+///
+/// let q = Queue::<u8>::new(1)?;
+/// assert_eq!(q.try_get(), Err(GetError::Empty));
+/// assert_eq!(q.get_timeout(Duration::from_millis(1)), Err(GetError::Timeout));
+/// q.shutdown(false);
+/// let err = q.get().unwrap_err();
+/// assert_eq!(err, GetError::ShutDown);
+/// assert_eq!(err.to_string(), "queue shut down and empty: no more gets");
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GetError {
@@ -215,6 +280,19 @@ fn corrupted(f: &mut fmt::Formatter<'_>, what: &str) -> fmt::Result {
 }
 
 /// Why an exclusive `producer()` or `consumer()` handle was not made.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{HandleError, Queue};
+///
+/// let q = Queue::<u8>::new(1)?;
+/// let _rx = q.consumer()?;
+/// let err = q.consumer().unwrap_err();
+/// assert!(matches!(err, HandleError::Busy { .. }));
+/// assert!(err.to_string().starts_with("queue side busy"));
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HandleError {
@@ -256,6 +334,18 @@ impl std::error::Error for HandleError {}
 
 /// `task_done` called more times than items were put: Python's
 /// `ValueError('task_done() called too many times')`.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{JoinableQueue, TaskDoneTooManyTimes};
+///
+/// let q = JoinableQueue::<u8>::new(1)?;
+/// assert_eq!(q.task_done(), Err(TaskDoneTooManyTimes));
+/// let msg = TaskDoneTooManyTimes.to_string();
+/// assert_eq!(msg, "task_done called more times than items were put");
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TaskDoneTooManyTimes;
 

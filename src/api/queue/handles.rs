@@ -80,6 +80,19 @@ impl<'q, T: Pod> Producer<'q, T> {
     /// # Errors
     ///
     /// As [`Queue::put`](super::Queue::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::Queue::<u32>::new(4)?;
+    /// let mut tx = q.producer()?;
+    /// tx.put(1)?;
+    /// tx.put(2)?;
+    /// drop(tx);
+    /// assert_eq!(q.get()?, 1);
+    /// assert_eq!(q.get()?, 2);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn put(&mut self, value: T) -> Result<(), PutError<T>> {
         self.put_with(value, Wait::Block)
@@ -90,6 +103,18 @@ impl<'q, T: Pod> Producer<'q, T> {
     /// # Errors
     ///
     /// [`PutError::Full`] if there is none; as [`put`](Producer::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{PutError, Queue};
+    ///
+    /// let q = Queue::<u32>::new(1)?;
+    /// let mut tx = q.producer()?;
+    /// tx.try_put(1)?;
+    /// assert!(matches!(tx.try_put(2), Err(PutError::Full(2))));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn try_put(&mut self, value: T) -> Result<(), PutError<T>> {
         self.put_with(value, Wait::Never)
@@ -100,6 +125,20 @@ impl<'q, T: Pod> Producer<'q, T> {
     /// # Errors
     ///
     /// [`PutError::Timeout`]; as [`put`](Producer::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{PutError, Queue};
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::<u32>::new(1)?;
+    /// let mut tx = q.producer()?;
+    /// tx.put_timeout(1, Duration::from_millis(5))?;
+    /// let late = tx.put_timeout(2, Duration::from_millis(5));
+    /// assert!(matches!(late, Err(PutError::Timeout(2))));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn put_timeout(&mut self, value: T, timeout: Duration) -> Result<(), PutError<T>> {
         self.put_with(value, Wait::timeout(Some(timeout)))
     }
@@ -110,6 +149,20 @@ impl<'q, T: Pod> Producer<'q, T> {
     /// # Errors
     ///
     /// As [`Queue::put_many`](super::Queue::put_many).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{PutError, Queue};
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::<u32>::new(4)?;
+    /// let mut tx = q.producer()?;
+    /// tx.put_many(&[1, 2], None)?;
+    /// let more = tx.put_many(&[3, 4, 5], Some(Duration::from_millis(5)));
+    /// assert!(matches!(more, Err(PutError::Timeout(2))), "two of the three fit");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn put_many(
         &mut self,
         values: &[T],
@@ -133,6 +186,23 @@ impl<'q, T: Pod> Producer<'q, T> {
 
     /// Whether this handle took the side over from a producer that died
     /// holding it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Queue;
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::<u32>::new(4)?;
+    /// assert!(!q.producer()?.took_over());
+    /// // A thread that ends holding the side (it forgets its handle).
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| q.producer().map(std::mem::forget));
+    /// });
+    /// let tx = q.producer_timeout(Duration::from_secs(2))?;
+    /// assert!(tx.took_over());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn took_over(&self) -> bool {
         self.side.as_ref().is_some_and(Producing::took_over)
     }
@@ -165,6 +235,17 @@ impl<'q, T: Pod> Consumer<'q, T> {
     /// # Errors
     ///
     /// As [`Queue::get`](super::Queue::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::Queue::<u32>::new(4)?;
+    /// q.put_many(&[1, 2], None)?;
+    /// let mut rx = q.consumer()?;
+    /// assert_eq!(rx.get()?, 1);
+    /// assert_eq!(rx.get()?, 2);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn get(&mut self) -> Result<T, GetError> {
         self.get_with(Wait::Block)
@@ -175,6 +256,19 @@ impl<'q, T: Pod> Consumer<'q, T> {
     /// # Errors
     ///
     /// [`GetError::Empty`] if there is none; as [`get`](Consumer::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{GetError, Queue};
+    ///
+    /// let q = Queue::<u32>::new(4)?;
+    /// let mut rx = q.consumer()?;
+    /// assert_eq!(rx.try_get(), Err(GetError::Empty));
+    /// q.put(5)?; // producers are not held up by the consumer
+    /// assert_eq!(rx.try_get(), Ok(5));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn try_get(&mut self) -> Result<T, GetError> {
         self.get_with(Wait::Never)
@@ -185,16 +279,50 @@ impl<'q, T: Pod> Consumer<'q, T> {
     /// # Errors
     ///
     /// [`GetError::Timeout`]; as [`get`](Consumer::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{GetError, Process, Queue};
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::<u64>::new(16)?;
+    /// let mut rx = q.consumer()?;
+    /// let child = Process::spawn(|| assert!(q.put_many(&[1, 2, 3], None).is_ok()))?;
+    /// let mut sum = 0;
+    /// for _ in 0..3 {
+    ///     sum += rx.get_timeout(Duration::from_secs(5))?;
+    /// }
+    /// assert_eq!(sum, 6);
+    /// assert_eq!(rx.get_timeout(Duration::from_millis(5)), Err(GetError::Timeout));
+    /// assert_eq!(child.join_timeout(Duration::from_secs(5))?, Some(0));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, GetError> {
         self.get_with(Wait::timeout(Some(timeout)))
     }
 
-    /// Takes between 1 and `out.len()` values with one commit, waiting at
-    /// most `timeout` (`None`: as long as it takes) for the first.
+    /// Takes between 1 and `out.len()` values, oldest first, with one
+    /// commit, waiting at most `timeout` (`None`: as long as it takes) for
+    /// the first. Returns how many (0 at once if `out` is empty).
     ///
     /// # Errors
     ///
     /// As [`Queue::get_many`](super::Queue::get_many).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let q = shmsync::Queue::<u32>::new(8)?;
+    /// let mut rx = q.consumer()?;
+    /// q.put_many(&[1, 2, 3], None)?;
+    /// let mut out = [0; 8];
+    /// let n = rx.get_many(&mut out, Some(Duration::from_millis(5)))?;
+    /// assert_eq!(out[..n], [1, 2, 3]);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_many(
         &mut self,
         out: &mut [T],
@@ -220,6 +348,24 @@ impl<'q, T: Pod> Consumer<'q, T> {
 
     /// Whether this handle took the side over from a consumer that died
     /// holding it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Queue;
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::<u32>::new(4)?;
+    /// q.put(1)?;
+    /// // A thread that ends holding the side (it forgets its handle).
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| q.consumer().map(std::mem::forget));
+    /// });
+    /// let mut rx = q.consumer_timeout(Duration::from_secs(2))?;
+    /// assert!(rx.took_over());
+    /// assert_eq!(rx.get()?, 1, "nothing lost");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn took_over(&self) -> bool {
         self.side.as_ref().is_some_and(Consuming::took_over)
     }

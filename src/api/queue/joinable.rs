@@ -72,6 +72,15 @@ impl<T: Pod> JoinableQueue<T> {
     /// # Errors
     ///
     /// As [`Queue::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::JoinableQueue::<u32>::new(8)?;
+    /// assert_eq!(q.capacity(), 8);
+    /// assert_eq!(q.unfinished_tasks(), 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn new(capacity: usize) -> Result<JoinableQueue<T>, Error> {
         Ok(JoinableQueue {
             queue: Queue::new(capacity)?,
@@ -85,6 +94,23 @@ impl<T: Pod> JoinableQueue<T> {
     /// # Errors
     ///
     /// As [`Queue::get_or_init_in`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{JoinableQueue, Queue, Segment};
+    /// use std::time::Duration;
+    ///
+    /// let seg = Segment::anonymous(64 * 1024)?;
+    /// let jobs = JoinableQueue::<u32>::get_or_init_in(&seg, "jobs", 8)?;
+    /// let plain = Queue::<u32>::open_in(&seg, "jobs", 8)?;
+    /// plain.put(1)?;
+    /// assert_eq!(jobs.unfinished_tasks(), 1);
+    /// jobs.get()?;
+    /// jobs.task_done()?;
+    /// assert!(jobs.join(Some(Duration::from_secs(1))));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_or_init_in(segment: &Segment, name: &str, capacity: usize) -> Result<Self, Error> {
         Ok(JoinableQueue {
             queue: Queue::get_or_init_in(segment, name, capacity)?,
@@ -97,6 +123,19 @@ impl<T: Pod> JoinableQueue<T> {
     /// # Errors
     ///
     /// As [`Queue::open_in`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{JoinableQueue, Segment};
+    ///
+    /// let seg = Segment::anonymous(64 * 1024)?;
+    /// let made = JoinableQueue::<u32>::get_or_init_in(&seg, "jobs", 8)?;
+    /// let found = JoinableQueue::<u32>::open_in(&seg, "jobs", 8)?; // another process would
+    /// made.put(1)?;
+    /// assert_eq!(found.unfinished_tasks(), 1);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn open_in(segment: &Segment, name: &str, capacity: usize) -> Result<Self, Error> {
         Ok(JoinableQueue {
             queue: Queue::open_in(segment, name, capacity)?,
@@ -153,6 +192,19 @@ impl<T: Pod> JoinableQueue<T> {
 
     /// Items put and not yet marked done (a snapshot): Python's
     /// `unfinished_tasks`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::JoinableQueue::<u8>::new(4)?;
+    /// q.put(1)?;
+    /// q.put(2)?;
+    /// q.get()?;
+    /// assert_eq!(q.unfinished_tasks(), 2, "taken is not done");
+    /// q.task_done()?;
+    /// assert_eq!(q.unfinished_tasks(), 1);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn unfinished_tasks(&self) -> usize {
         // Acquire: pairs with the Release of `task_done`.
         let done = self
@@ -183,6 +235,21 @@ impl<T: Pod> JoinableQueue<T> {
     /// Python's `join()`: waits until every item put has been marked done,
     /// at most `timeout` (`None`: as long as it takes); returns whether
     /// they all are. Returns at once if none is unfinished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let q = shmsync::JoinableQueue::<u8>::new(4)?;
+    /// assert!(q.join(Some(Duration::ZERO)), "nothing unfinished");
+    /// q.put(1)?;
+    /// assert!(!q.join(Some(Duration::from_millis(5))));
+    /// q.get()?;
+    /// q.task_done()?;
+    /// assert!(q.join(Some(Duration::from_secs(1))));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn join(&self, timeout: Option<Duration>) -> bool {
         let deadline = match timeout {
             None => Deadline::NEVER,
@@ -198,6 +265,18 @@ impl<T: Pod> JoinableQueue<T> {
     }
 
     /// The plain queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{JoinableQueue, Queue};
+    ///
+    /// let q = JoinableQueue::<u8>::new(4)?;
+    /// let plain: Queue<u8> = q.queue().clone();
+    /// plain.put(1)?;
+    /// assert_eq!(q.unfinished_tasks(), 1, "a put through the plain queue counts too");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn queue(&self) -> &Queue<T> {
         &self.queue
     }

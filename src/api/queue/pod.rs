@@ -137,6 +137,21 @@ impl<T: Pod> Queue<T> {
     /// As [`get_or_init_in`](Queue::get_or_init_in), and
     /// [`SegmentError::NoSuchObject`](crate::SegmentError::NoSuchObject)
     /// if nobody made it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Error, Queue, Segment, SegmentError};
+    ///
+    /// let seg = Segment::anonymous(64 * 1024)?;
+    /// let missing = Queue::<u32>::open_in(&seg, "jobs", 8);
+    /// assert!(matches!(missing, Err(Error::Segment(SegmentError::NoSuchObject { .. }))));
+    /// let made = Queue::<u32>::get_or_init_in(&seg, "jobs", 8)?;
+    /// let found = Queue::<u32>::open_in(&seg, "jobs", 8)?;
+    /// made.put(3)?;
+    /// assert_eq!(found.get()?, 3);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn open_in(segment: &Segment, name: &str, capacity: usize) -> Result<Self, Error> {
         let shape = Queue::<T>::shape(capacity)?;
         Ring::in_segment(segment, name, shape, false, core::any::type_name::<Self>())
@@ -205,6 +220,19 @@ impl<T: Pod> Queue<T> {
     ///
     /// [`PutError::Timeout`] if the time ran out; otherwise as
     /// [`put`](Queue::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{PutError, Queue};
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::<u8>::new(1)?;
+    /// q.put_timeout(1, Duration::from_millis(10))?;
+    /// let late = q.put_timeout(2, Duration::from_millis(10));
+    /// assert!(matches!(late, Err(PutError::Timeout(2))));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn put_timeout(&self, value: T, timeout: Duration) -> Result<(), PutError<T>> {
         self.put_with(value, Wait::timeout(Some(timeout)))
     }
@@ -222,6 +250,21 @@ impl<T: Pod> Queue<T> {
     ///
     /// [`GetError::ShutDown`] once the queue is shut down and empty (at
     /// once after an immediate shutdown); [`GetError::Corrupted`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{GetError, Queue};
+    ///
+    /// let q = Queue::<u32>::new(4)?;
+    /// q.put(1)?;
+    /// q.put(2)?;
+    /// assert_eq!(q.get()?, 1); // oldest first
+    /// assert_eq!(q.get()?, 2);
+    /// q.shutdown(false);
+    /// assert_eq!(q.get(), Err(GetError::ShutDown)); // shut down and empty: no wait
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[inline]
     pub fn get(&self) -> Result<T, GetError> {
         self.get_with(Wait::Block)
@@ -255,6 +298,20 @@ impl<T: Pod> Queue<T> {
     ///
     /// [`GetError::Timeout`] if the time ran out; otherwise as
     /// [`get`](Queue::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{GetError, Process, Queue};
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::<u32>::new(4)?;
+    /// assert_eq!(q.get_timeout(Duration::from_millis(5)), Err(GetError::Timeout));
+    /// let child = Process::spawn(|| assert!(q.put(42).is_ok()))?;
+    /// assert_eq!(q.get_timeout(Duration::from_secs(5))?, 42);
+    /// assert_eq!(child.join_timeout(Duration::from_secs(5))?, Some(0));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
         self.get_with(Wait::timeout(Some(timeout)))
     }
@@ -293,11 +350,29 @@ impl<T: Pod> Queue<T> {
     /// Takes between 1 and `out.len()` values, oldest first, into `out`
     /// under one hold of the consuming side and with one commit; waits at
     /// most `timeout` (`None`: as long as it takes) for the first. Returns
-    /// how many.
+    /// how many (0 at once if `out` is empty).
     ///
     /// # Errors
     ///
     /// As [`get_timeout`](Queue::get_timeout) (or [`get`](Queue::get)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{GetError, Queue};
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::<u32>::new(8)?;
+    /// q.put_many(&[1, 2, 3], None)?;
+    /// let mut out = [0; 2];
+    /// assert_eq!(q.get_many(&mut out, None)?, 2);
+    /// assert_eq!(out, [1, 2]);
+    /// let briefly = Some(Duration::from_millis(5));
+    /// assert_eq!(q.get_many(&mut out, briefly)?, 1);
+    /// assert_eq!(out[0], 3);
+    /// assert_eq!(q.get_many(&mut out, briefly), Err(GetError::Timeout));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_many(&self, out: &mut [T], timeout: Option<Duration>) -> Result<usize, GetError> {
         if out.is_empty() {
             return Ok(0);
@@ -353,6 +428,22 @@ impl<T: Pod> Queue<T> {
     /// # Errors
     ///
     /// [`HandleError::Busy`] if it is still held then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{HandleError, Queue};
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::<u32>::new(4)?;
+    /// let first = q.producer()?;
+    /// let second = q.producer_timeout(Duration::from_millis(5));
+    /// assert!(matches!(second, Err(HandleError::Busy { .. })));
+    /// drop(first);
+    /// let mut tx = q.producer_timeout(Duration::from_millis(5))?;
+    /// tx.put(1)?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn producer_timeout(&self, timeout: Duration) -> Result<Producer<'_, T>, HandleError> {
         self.producer_with(Wait::timeout(Some(timeout)))
     }
@@ -372,6 +463,21 @@ impl<T: Pod> Queue<T> {
     ///
     /// [`HandleError::Busy`] if another handle (or a blocked get) holds the
     /// side.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{GetError, Queue};
+    ///
+    /// let q = Queue::<u32>::new(4)?;
+    /// q.put_many(&[1, 2], None)?;
+    /// let mut rx = q.consumer()?;
+    /// assert_eq!(rx.get()?, 1);
+    /// assert_eq!(q.try_get(), Err(GetError::Empty), "the side is held");
+    /// drop(rx);
+    /// assert_eq!(q.try_get(), Ok(2));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn consumer(&self) -> Result<Consumer<'_, T>, HandleError> {
         self.consumer_with(Wait::Never)
     }
@@ -382,6 +488,22 @@ impl<T: Pod> Queue<T> {
     /// # Errors
     ///
     /// [`HandleError::Busy`] if it is still held then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Queue;
+    /// use std::time::Duration;
+    ///
+    /// let q = Queue::<u32>::new(4)?;
+    /// q.put(7)?;
+    /// let first = q.consumer()?;
+    /// assert!(q.consumer_timeout(Duration::from_millis(5)).is_err());
+    /// drop(first);
+    /// let mut rx = q.consumer_timeout(Duration::from_millis(5))?;
+    /// assert_eq!(rx.get()?, 7);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn consumer_timeout(&self, timeout: Duration) -> Result<Consumer<'_, T>, HandleError> {
         self.consumer_with(Wait::timeout(Some(timeout)))
     }
@@ -418,6 +540,17 @@ impl<T: Pod> Queue<T> {
     }
 
     /// Whether the queue was shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::Queue::<u8>::new(2)?;
+    /// let other = q.clone();
+    /// assert!(!q.is_shut_down());
+    /// other.shutdown(false);
+    /// assert!(q.is_shut_down(), "seen through every handle");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         self.ring.raw().is_shut_down()
     }
@@ -426,25 +559,80 @@ impl<T: Pod> Queue<T> {
     /// the mapping goes). Other handles and other processes are not
     /// affected, and nothing is lost: to stop everyone, use
     /// [`shutdown`](Queue::shutdown). The same as dropping the handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::Queue::<u8>::new(2)?;
+    /// let other = q.clone();
+    /// q.put(5)?;
+    /// q.close();
+    /// assert_eq!(other.get()?, 5, "nothing lost");
+    /// assert!(!other.is_shut_down());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn close(self) {}
 
     /// How many values the queue holds now (a snapshot; 0 after an
     /// immediate shutdown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::Queue::<u8>::new(4)?;
+    /// q.put(1)?;
+    /// q.put(2)?;
+    /// assert_eq!(q.qsize(), 2);
+    /// q.shutdown(true);
+    /// assert_eq!(q.qsize(), 0, "an immediate shutdown discards what is left");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn qsize(&self) -> usize {
         self.ring.len() as usize
     }
 
     /// Whether the queue holds nothing now (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::Queue::<u8>::new(4)?;
+    /// assert!(q.empty());
+    /// q.put(1)?;
+    /// assert!(!q.empty());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn empty(&self) -> bool {
         self.qsize() == 0
     }
 
     /// Whether the queue holds `capacity` values now (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::Queue::<u8>::new(2)?;
+    /// q.put(1)?;
+    /// assert!(!q.full());
+    /// q.put(2)?;
+    /// assert!(q.full());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn full(&self) -> bool {
         self.qsize() == self.capacity()
     }
 
     /// The most values the queue holds: Python's `maxsize`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::Queue::<u64>::new(10)?;
+    /// assert_eq!(q.capacity(), 10);
+    /// q.put_many(&[0; 10], None)?;
+    /// assert!(q.full());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn capacity(&self) -> usize {
         self.ring.geo.capacity as usize
     }

@@ -35,6 +35,15 @@ impl<T: Pod> SimpleQueue<T> {
     /// # Errors
     ///
     /// As [`Queue::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::SimpleQueue::<u32>::new(2)?;
+    /// assert!(q.empty());
+    /// assert_eq!(q.queue().capacity(), 2);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn new(capacity: usize) -> Result<SimpleQueue<T>, Error> {
         Ok(SimpleQueue {
             queue: Queue::new(capacity)?,
@@ -47,6 +56,15 @@ impl<T: Pod> SimpleQueue<T> {
     ///
     /// As [`Queue::put`] (a `SimpleQueue` is only shut down through
     /// [`queue`](SimpleQueue::queue)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::SimpleQueue::<[u16; 2]>::new(2)?;
+    /// q.put([1, 2])?;
+    /// assert_eq!(q.get()?, [1, 2]);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn put(&self, value: T) -> Result<(), PutError<T>> {
         self.queue.put(value)
     }
@@ -56,20 +74,66 @@ impl<T: Pod> SimpleQueue<T> {
     /// # Errors
     ///
     /// As [`Queue::get`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::SimpleQueue::<u8>::new(2)?;
+    /// q.put(1)?;
+    /// q.put(2)?;
+    /// assert_eq!(q.get()?, 1);
+    /// assert_eq!(q.get()?, 2);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get(&self) -> Result<T, GetError> {
         self.queue.get()
     }
 
     /// Whether the queue is empty now (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::SimpleQueue::<u8>::new(2)?;
+    /// assert!(q.empty());
+    /// q.put(1)?;
+    /// assert!(!q.empty());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn empty(&self) -> bool {
         self.queue.empty()
     }
 
     /// Python's `close()`: this handle stops using the queue; other handles
     /// and processes are not affected. The same as dropping it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = shmsync::SimpleQueue::<u8>::new(2)?;
+    /// let other = q.clone();
+    /// q.put(1)?;
+    /// q.close();
+    /// assert_eq!(other.get()?, 1, "nothing lost");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn close(self) {}
 
     /// The [`Queue`] underneath, for what Python's `SimpleQueue` lacks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{GetError, SimpleQueue};
+    /// use std::time::Duration;
+    ///
+    /// let q = SimpleQueue::<u8>::new(2)?;
+    /// let briefly = Duration::from_millis(5);
+    /// assert_eq!(q.queue().get_timeout(briefly), Err(GetError::Timeout));
+    /// q.queue().shutdown(false);
+    /// assert!(q.put(1).unwrap_err().is_shut_down());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn queue(&self) -> &Queue<T> {
         &self.queue
     }

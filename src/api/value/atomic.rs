@@ -37,6 +37,22 @@ use std::sync::atomic::{
 pub trait AtomicPrimitive: Copy + Send + Sync + 'static + sealed::Sealed {
     /// The std atomic holding a `Self` (`AtomicU64` for `u64`, `AtomicBool`
     /// for `bool`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{AtomicPrimitive, AtomicValue};
+    /// use std::sync::atomic::{AtomicI32, Ordering};
+    ///
+    /// fn std_atomic<T: AtomicPrimitive>(v: &AtomicValue<T>) -> &T::Atomic {
+    ///     v.as_atomic()
+    /// }
+    /// let v = AtomicValue::new(-1i32)?;
+    /// let atomic: &AtomicI32 = std_atomic(&v); // `<i32 as AtomicPrimitive>::Atomic`
+    /// assert_eq!(atomic.fetch_add(1, Ordering::Relaxed), -1);
+    /// assert_eq!(v.load(Ordering::Relaxed), 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     type Atomic: sealed::Ops<Self> + ShmSafe + Send + Sync;
 }
 
@@ -63,17 +79,139 @@ pub(crate) mod sealed {
     use std::sync::atomic::Ordering;
 
     /// Keeps [`AtomicPrimitive`](super::AtomicPrimitive) implemented here
-    /// only.
+    /// only: code outside this crate cannot name this trait, so it cannot
+    /// implement `AtomicPrimitive` for a type of its own (the example does
+    /// not compile, on purpose).
+    ///
+    /// # Examples
+    ///
+    /// ```compile_fail,E0277
+    /// use shmsync::AtomicPrimitive;
+    /// use std::sync::atomic::AtomicU32;
+    ///
+    /// #[derive(Clone, Copy)]
+    /// struct Celsius(u32);
+    ///
+    /// // Refused: `Celsius` is not `Sealed`, which only this crate can implement.
+    /// impl AtomicPrimitive for Celsius {
+    ///     type Atomic = AtomicU32;
+    /// }
+    /// ```
     pub trait Sealed {}
 
-    /// What every std atomic offers, named once for generic code.
+    /// What every std atomic offers, named once for generic code in this
+    /// crate. Sealed: code outside it cannot name the trait, and uses
+    /// these operations through [`AtomicValue`](super::AtomicValue) and
+    /// [`AtomicArray`](crate::AtomicArray).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{AtomicPrimitive, AtomicValue};
+    /// use std::sync::atomic::Ordering;
+    ///
+    /// // Generic code outside the crate reaches these operations through AtomicValue.
+    /// fn take<T: AtomicPrimitive>(slot: &AtomicValue<T>, empty: T) -> T {
+    ///     slot.swap(empty, Ordering::AcqRel)
+    /// }
+    /// let slot = AtomicValue::new(7u16)?;
+    /// assert_eq!(take(&slot, 0), 7);
+    /// assert_eq!(take(&slot, 0), 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub trait Ops<T> {
+        /// A new atomic holding `value` (std's `new`): how
+        /// [`AtomicValue::new`](super::AtomicValue::new) and
+        /// [`AtomicValue::open_in`](super::AtomicValue::open_in) make theirs.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::{AtomicValue, Segment};
+        /// use std::sync::atomic::Ordering;
+        ///
+        /// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+        /// let limit = AtomicValue::open_in(&seg, "limit", u64::MAX)?;
+        /// assert_eq!(limit.load(Ordering::Relaxed), u64::MAX);
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn new(value: T) -> Self;
+        /// Loads the value (std's `load`): under
+        /// [`AtomicValue::load`](super::AtomicValue::load) and
+        /// [`AtomicArray::load`](crate::AtomicArray::load).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::AtomicArray;
+        /// use std::sync::atomic::Ordering;
+        ///
+        /// let a = AtomicArray::from_slice(&[1u8, 2, 3])?;
+        /// assert_eq!(a.load(2, Ordering::Acquire)?, 3);
+        /// assert_eq!(a.to_vec(Ordering::Acquire), [1, 2, 3]);
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn load(&self, order: Ordering) -> T;
+        /// Stores `value` (std's `store`): under
+        /// [`AtomicValue::store`](super::AtomicValue::store) and
+        /// [`AtomicArray::store`](crate::AtomicArray::store).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::AtomicArray;
+        /// use std::sync::atomic::Ordering;
+        ///
+        /// let flags = AtomicArray::<bool>::new(2)?;
+        /// flags.store(1, true, Ordering::Release)?;
+        /// assert_eq!(flags.to_vec(Ordering::Acquire), [false, true]);
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn store(&self, value: T, order: Ordering);
+        /// Stores `value` and returns the previous one (std's `swap`): under
+        /// [`AtomicValue::swap`](super::AtomicValue::swap).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::Ordering;
+        ///
+        /// let v = shmsync::AtomicValue::new(1u32)?;
+        /// assert_eq!(v.swap(2, Ordering::AcqRel), 1);
+        /// assert_eq!(v.load(Ordering::Acquire), 2);
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn swap(&self, value: T, order: Ordering) -> T;
+        /// Stores `new` if the value is `current` (std's `compare_exchange`):
+        /// under [`AtomicValue::compare_exchange`](super::AtomicValue::compare_exchange).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        ///
+        /// let owner = shmsync::AtomicValue::new(0u32)?; // 0: nobody
+        /// assert_eq!(owner.compare_exchange(0, 42, AcqRel, Acquire), Ok(0));
+        /// assert_eq!(owner.compare_exchange(0, 7, AcqRel, Acquire), Err(42));
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn compare_exchange(&self, current: T, new: T, ok: Ordering, err: Ordering)
             -> Result<T, T>;
+        /// [`compare_exchange`](Ops::compare_exchange) that may fail spuriously
+        /// (std's `compare_exchange_weak`): under
+        /// [`AtomicValue::compare_exchange_weak`](super::AtomicValue::compare_exchange_weak)
+        /// and the loop of [`AtomicValue::fetch_update`](super::AtomicValue::fetch_update).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        ///
+        /// let v = shmsync::AtomicValue::new(100u8)?;
+        /// assert_eq!(v.fetch_update(AcqRel, Acquire, |x| x.checked_mul(2)), Ok(100));
+        /// assert_eq!(v.fetch_update(AcqRel, Acquire, |x| x.checked_mul(2)), Err(200));
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn compare_exchange_weak(
             &self,
             current: T,
@@ -81,17 +219,144 @@ pub(crate) mod sealed {
             ok: Ordering,
             err: Ordering,
         ) -> Result<T, T>;
+        /// Bitwise "and" with `value`, returning the previous value (std's
+        /// `fetch_and`): under [`AtomicValue::fetch_and`](super::AtomicValue::fetch_and).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::Ordering::Relaxed;
+        ///
+        /// let mask = shmsync::AtomicValue::new(0xF0u8)?;
+        /// assert_eq!(mask.fetch_and(0x3C, Relaxed), 0xF0);
+        /// assert_eq!(mask.load(Relaxed), 0x30);
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn fetch_and(&self, value: T, order: Ordering) -> T;
+        /// Bitwise "nand" with `value`, returning the previous value (std's
+        /// `fetch_nand`): under [`AtomicValue::fetch_nand`](super::AtomicValue::fetch_nand).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::Ordering::Relaxed;
+        ///
+        /// let v = shmsync::AtomicValue::new(0b1100u8)?;
+        /// assert_eq!(v.fetch_nand(0b1010, Relaxed), 0b1100);
+        /// assert_eq!(v.load(Relaxed), !0b1000);
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn fetch_nand(&self, value: T, order: Ordering) -> T;
+        /// Bitwise "or" with `value`, returning the previous value (std's
+        /// `fetch_or`): under [`AtomicValue::fetch_or`](super::AtomicValue::fetch_or).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::Ordering::Relaxed;
+        ///
+        /// let seen = shmsync::AtomicValue::new(false)?;
+        /// assert!(!seen.fetch_or(true, Relaxed), "the first to get here");
+        /// assert!(seen.fetch_or(true, Relaxed));
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn fetch_or(&self, value: T, order: Ordering) -> T;
+        /// Bitwise "xor" with `value`, returning the previous value (std's
+        /// `fetch_xor`): under [`AtomicValue::fetch_xor`](super::AtomicValue::fetch_xor).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::Ordering::Relaxed;
+        ///
+        /// let bits = shmsync::AtomicValue::new(0b0110u16)?;
+        /// assert_eq!(bits.fetch_xor(0b0011, Relaxed), 0b0110);
+        /// assert_eq!(bits.load(Relaxed), 0b0101);
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn fetch_xor(&self, value: T, order: Ordering) -> T;
     }
 
-    /// What the integer atomics add.
+    /// What the integer atomics add, for generic code in this crate: the
+    /// arithmetic of [`AtomicValue`](super::AtomicValue) for
+    /// [`AtomicInteger`](super::AtomicInteger)s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{AtomicInteger, AtomicValue};
+    /// use std::sync::atomic::Ordering;
+    ///
+    /// // Generic code reaches these operations through AtomicValue.
+    /// fn high_water<T: AtomicInteger>(peak: &AtomicValue<T>, seen: T) {
+    ///     peak.fetch_max(seen, Ordering::Relaxed);
+    /// }
+    /// let peak = AtomicValue::new(0usize)?;
+    /// for depth in [3, 9, 4] {
+    ///     high_water(&peak, depth);
+    /// }
+    /// assert_eq!(peak.load(Ordering::Relaxed), 9);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub trait Arith: super::AtomicPrimitive {
+        /// Adds `value` to `atomic` (wrapping), returning the previous value
+        /// (std's `fetch_add`): under [`AtomicValue::fetch_add`](super::AtomicValue::fetch_add).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::Ordering::Relaxed;
+        ///
+        /// let n = shmsync::AtomicValue::new(i8::MAX)?;
+        /// assert_eq!(n.fetch_add(1, Relaxed), i8::MAX);
+        /// assert_eq!(n.load(Relaxed), i8::MIN, "wraps");
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn fetch_add(atomic: &Self::Atomic, value: Self, order: Ordering) -> Self;
+        /// Subtracts `value` from `atomic` (wrapping), returning the previous
+        /// value (std's `fetch_sub`): under
+        /// [`AtomicValue::fetch_sub`](super::AtomicValue::fetch_sub).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::Ordering::Relaxed;
+        ///
+        /// let left = shmsync::AtomicValue::new(0u32)?;
+        /// assert_eq!(left.fetch_sub(1, Relaxed), 0);
+        /// assert_eq!(left.load(Relaxed), u32::MAX, "wraps");
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn fetch_sub(atomic: &Self::Atomic, value: Self, order: Ordering) -> Self;
+        /// Stores the larger of `atomic`'s value and `value`, returning the
+        /// previous value (std's `fetch_max`): under
+        /// [`AtomicValue::fetch_max`](super::AtomicValue::fetch_max).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::Ordering::Relaxed;
+        ///
+        /// let peak = shmsync::AtomicValue::new(-5i64)?;
+        /// assert_eq!(peak.fetch_max(-7, Relaxed), -5);
+        /// assert_eq!(peak.load(Relaxed), -5);
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn fetch_max(atomic: &Self::Atomic, value: Self, order: Ordering) -> Self;
+        /// Stores the smaller of `atomic`'s value and `value`, returning the
+        /// previous value (std's `fetch_min`): under
+        /// [`AtomicValue::fetch_min`](super::AtomicValue::fetch_min).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::atomic::Ordering::Relaxed;
+        ///
+        /// let low = shmsync::AtomicValue::new(10u16)?;
+        /// assert_eq!(low.fetch_min(4, Relaxed), 10);
+        /// assert_eq!(low.load(Relaxed), 4);
+        /// # Ok::<(), shmsync::Error>(())
+        /// ```
         fn fetch_min(atomic: &Self::Atomic, value: Self, order: Ordering) -> Self;
     }
 }
