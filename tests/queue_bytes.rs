@@ -201,9 +201,24 @@ mod serde_values {
             q.put_value(&vec![0u8; 300]),
             Err(PutError::TooLarge { .. })
         ));
+        // A zero timeout is a timed wait that ran out, as for the byte
+        // calls; only the try_ calls say Empty / Full.
         assert_eq!(
             q.get_value_timeout::<u8>(Duration::ZERO),
-            Err(GetError::Empty)
+            Err(GetError::Timeout)
         );
+        assert_eq!(q.get_timeout(Duration::ZERO), Err(GetError::Timeout));
+        assert_eq!(q.try_get(), Err(GetError::Empty));
+        let full = ByteQueue::new(64).unwrap();
+        full.put(&[1; 48]).unwrap();
+        assert!(matches!(
+            full.put_value_timeout(&[2u8; 4], Duration::ZERO),
+            Err(PutError::Timeout(()))
+        ));
+        assert!(matches!(
+            full.put_timeout(&[2; 4], Duration::ZERO),
+            Err(PutError::Timeout(()))
+        ));
+        assert!(matches!(full.try_put(&[2; 4]), Err(PutError::Full(()))));
     }
 }

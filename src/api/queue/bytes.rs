@@ -569,8 +569,11 @@ impl ByteQueue {
     ///
     /// # Errors
     ///
-    /// [`PutError::Timeout`] (or [`PutError::Full`] for a zero timeout);
-    /// as [`put_value`](ByteQueue::put_value).
+    /// [`PutError::Timeout`] if there is still no room when the time runs
+    /// out (a zero timeout included, as for
+    /// [`put_timeout`](ByteQueue::put_timeout); [`try_put`](ByteQueue::try_put)
+    /// says [`PutError::Full`]); otherwise as
+    /// [`put_value`](ByteQueue::put_value).
     ///
     /// # Examples
     ///
@@ -581,7 +584,7 @@ impl ByteQueue {
     /// let q = ByteQueue::new(64)?;
     /// q.put_value_timeout(&"x".repeat(40), Duration::ZERO)?;
     /// let now = q.put_value_timeout("y", Duration::ZERO);
-    /// assert!(matches!(now, Err(PutError::Full(()))));
+    /// assert!(matches!(now, Err(PutError::Timeout(()))));
     /// let later = q.put_value_timeout("y", Duration::from_millis(5));
     /// assert!(matches!(later, Err(PutError::Timeout(()))));
     /// # Ok::<(), shmsync::Error>(())
@@ -591,12 +594,7 @@ impl ByteQueue {
         value: &V,
         timeout: Duration,
     ) -> Result<(), PutError<()>> {
-        let wait = if timeout.is_zero() {
-            Wait::Never
-        } else {
-            Wait::timeout(Some(timeout))
-        };
-        self.put_value_with(value, wait)
+        self.put_value_with(value, Wait::timeout(Some(timeout)))
     }
 
     fn put_value_with<V: serde::Serialize + ?Sized>(
@@ -641,7 +639,9 @@ impl ByteQueue {
     ///
     /// # Errors
     ///
-    /// [`GetError::Timeout`] (or [`GetError::Empty`] for a zero timeout);
+    /// [`GetError::Timeout`] if nothing came before the time ran out (a
+    /// zero timeout included, as for [`get_timeout`](ByteQueue::get_timeout);
+    /// [`try_get`](ByteQueue::try_get) says [`GetError::Empty`]); otherwise
     /// as [`get_value`](ByteQueue::get_value).
     ///
     /// # Examples
@@ -651,7 +651,7 @@ impl ByteQueue {
     /// use std::time::Duration;
     ///
     /// let q = ByteQueue::new(4096)?;
-    /// assert_eq!(q.get_value_timeout::<u32>(Duration::ZERO), Err(GetError::Empty));
+    /// assert_eq!(q.get_value_timeout::<u32>(Duration::ZERO), Err(GetError::Timeout));
     /// let briefly = Duration::from_millis(5);
     /// assert_eq!(q.get_value_timeout::<u32>(briefly), Err(GetError::Timeout));
     /// q.put_value(&vec![1.5f64, 2.5])?;
@@ -663,12 +663,7 @@ impl ByteQueue {
         &self,
         timeout: Duration,
     ) -> Result<V, GetError> {
-        let msg = if timeout.is_zero() {
-            self.try_get()?
-        } else {
-            self.get_timeout(timeout)?
-        };
-        decode(msg)
+        decode(self.get_timeout(timeout)?)
     }
 }
 
