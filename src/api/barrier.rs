@@ -59,6 +59,20 @@ pub struct Barrier {
 impl Barrier {
     /// How long [`reset`](Barrier::reset) waits for the internal lock when
     /// the handle has no time-out of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Barrier;
+    /// use std::time::Duration;
+    ///
+    /// assert_eq!(Barrier::RESET_TIMEOUT, Duration::from_secs(10));
+    /// let barrier = Barrier::new(2)?; // no time-out: reset waits up to RESET_TIMEOUT
+    /// barrier.abort();
+    /// barrier.reset()?; // nobody holds the internal lock: at once
+    /// assert!(!barrier.broken());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub const RESET_TIMEOUT: Duration = Duration::from_secs(10);
 
     /// A barrier for `parties` parties, in its own shared mapping.
@@ -67,6 +81,17 @@ impl Barrier {
     ///
     /// [`Error::InvalidArgument`] unless `1 <= parties <= 64`;
     /// [`Error::Segment`] if the mapping fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Barrier, Error, MAX_PARTIES};
+    ///
+    /// assert_eq!(Barrier::new(3)?.parties(), 3);
+    /// assert!(matches!(Barrier::new(0), Err(Error::InvalidArgument(_))));
+    /// assert!(Barrier::new(MAX_PARTIES + 1).is_err());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn new(parties: u32) -> Result<Barrier, Error> {
         if parties == 0 || parties > MAX_PARTIES {
             return Err(Error::InvalidArgument(
@@ -76,7 +101,21 @@ impl Barrier {
         Ok(Barrier::from_shared(Shared::new(RawBarrier::new(parties))?))
     }
 
-    /// Wraps a barrier that already lives in shared memory.
+    /// Wraps a barrier that already lives in shared memory, with no action
+    /// and no time-out (add them with [`with_action`](Barrier::with_action)
+    /// and [`with_timeout`](Barrier::with_timeout)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawBarrier;
+    /// use shmsync::{Barrier, Segment};
+    ///
+    /// let segment = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let barrier = Barrier::from_shared(segment.get_or_init("start", || RawBarrier::new(1))?);
+    /// assert_eq!(barrier.wait(None)?, 0); // one party: it trips at once
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn from_shared(raw: Shared<RawBarrier>) -> Barrier {
         Barrier {
             raw,
@@ -87,6 +126,29 @@ impl Barrier {
 
     /// Sets the action run once per trip by the last party to arrive. If it
     /// panics, the barrier breaks and the panic continues in that party.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Barrier, Process, Shared};
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// let trips = Shared::new(AtomicU32::new(0))?;
+    /// let barrier = Barrier::new(2)?.with_timeout(Duration::from_secs(5)).with_action({
+    ///     let trips = trips.clone();
+    ///     move || {
+    ///         trips.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// });
+    /// let child = Process::spawn(|| {
+    ///     barrier.wait(None).unwrap();
+    /// })?;
+    /// barrier.wait(None)?;
+    /// assert_eq!(child.join()?, 0);
+    /// assert_eq!(trips.load(Ordering::Relaxed), 1, "once per trip, in one of the two");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn with_action(mut self, action: impl Fn() + Send + Sync + 'static) -> Barrier {
         self.action = Some(Arc::new(action));
         self
@@ -94,6 +156,18 @@ impl Barrier {
 
     /// Sets the time-out [`wait`](Barrier::wait) uses when given none, and
     /// [`reset`](Barrier::reset) uses for the internal lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Barrier, BrokenBarrier};
+    /// use std::time::Duration;
+    ///
+    /// let barrier = Barrier::new(2)?.with_timeout(Duration::from_millis(5));
+    /// assert_eq!(barrier.wait(None), Err(BrokenBarrier), "the other party never came");
+    /// assert!(barrier.broken());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn with_timeout(mut self, timeout: Duration) -> Barrier {
         self.timeout = Some(timeout);
         self
@@ -111,6 +185,23 @@ impl Barrier {
     ///
     /// If this party runs the action and the action panics (the barrier is
     /// broken first, so the others are released with an error).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Barrier;
+    /// use std::time::Duration;
+    ///
+    /// let barrier = Barrier::new(3)?;
+    /// let results = std::thread::scope(|s| {
+    ///     let wait = || barrier.wait(Some(Duration::from_secs(5)));
+    ///     [s.spawn(wait), s.spawn(wait), s.spawn(wait)].map(|t| t.join().expect("no panic"))
+    /// });
+    /// let mut indices = results.into_iter().collect::<Result<Vec<u32>, _>>()?;
+    /// indices.sort();
+    /// assert_eq!(indices, [0, 1, 2]);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn wait(&self, timeout: Option<Duration>) -> Result<u32, BrokenBarrier> {
         let deadline = timeout
             .or(self.timeout)
@@ -132,6 +223,23 @@ impl Barrier {
 
     /// Breaks the barrier: current and later waits fail until `reset`.
     /// Never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Barrier, Process};
+    /// use std::time::Duration;
+    ///
+    /// let barrier = Barrier::new(2)?;
+    /// let child = Process::spawn(|| {
+    ///     // Released by the abort (or refused, if it came first):
+    ///     assert!(barrier.wait(Some(Duration::from_secs(5))).is_err());
+    /// })?;
+    /// barrier.abort();
+    /// assert!(barrier.broken());
+    /// assert_eq!(child.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn abort(&self) {
         self.raw.abort();
     }
@@ -162,21 +270,81 @@ impl Barrier {
     }
 
     /// Whether the barrier is broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let barrier = shmsync::Barrier::new(2)?;
+    /// assert!(!barrier.broken());
+    /// assert!(barrier.wait(Some(Duration::from_millis(1))).is_err(), "alone: timed out");
+    /// assert!(barrier.broken());
+    /// barrier.reset()?;
+    /// assert!(!barrier.broken());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn broken(&self) -> bool {
         self.raw.is_broken()
     }
 
     /// Parties waiting now (a snapshot; 0 when broken).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Barrier, Process};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let barrier = Barrier::new(2)?.with_timeout(Duration::from_secs(5));
+    /// let child = Process::spawn(|| {
+    ///     barrier.wait(None).unwrap();
+    /// })?;
+    /// let start = Instant::now();
+    /// while barrier.n_waiting() == 0 && start.elapsed() < Duration::from_secs(5) {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// assert_eq!(barrier.n_waiting(), 1, "the child");
+    /// barrier.wait(None)?;
+    /// assert_eq!(barrier.n_waiting(), 0, "tripped: a new generation");
+    /// assert_eq!(child.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn n_waiting(&self) -> u32 {
         self.raw.n_waiting()
     }
 
     /// The number of parties.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = shmsync::Barrier::new(4)?;
+    /// assert_eq!(barrier.parties(), 4);
+    /// barrier.abort();
+    /// assert_eq!(barrier.parties(), 4, "broken or not");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn parties(&self) -> u32 {
         self.raw.parties()
     }
 
     /// The raw barrier in shared memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Barrier;
+    /// use std::time::Duration;
+    ///
+    /// let barrier = Barrier::new(2)?.with_timeout(Duration::from_secs(5));
+    /// assert_eq!(barrier.raw().parties(), 2);
+    /// // Another handle to the same barrier, without this one's time-out:
+    /// let plain = Barrier::from_shared(barrier.raw().clone());
+    /// plain.abort();
+    /// assert!(barrier.broken());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn raw(&self) -> &Shared<RawBarrier> {
         &self.raw
     }

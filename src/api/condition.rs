@@ -13,9 +13,45 @@ use std::time::Duration;
 
 /// The guard [`Condition::lock`] returns: the guard of the condition's
 /// lock (one level of it, for an [`RLock`]).
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Condition, ConditionGuard};
+///
+/// let cond = Condition::new()?;
+/// let guard: ConditionGuard<'_> = cond.lock()?;
+/// assert!(cond.is_held_by_current_thread());
+/// drop(guard);
+/// assert!(!cond.is_held_by_current_thread());
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 pub type ConditionGuard<'a, R = RawRLock> = SharedLockGuard<'a, R>;
 
 /// Why a [`Condition`] wait did not simply return.
+///
+/// # Examples
+///
+/// A thread takes the lock from the waiter, notifies, and exits holding it:
+///
+/// ```
+/// use shmsync::{Condition, ConditionError};
+/// use std::time::Duration;
+///
+/// let cond = Condition::new()?;
+/// assert_eq!(cond.wait(Some(Duration::ZERO)), Err(ConditionError::NotOwner));
+/// let _held = cond.lock()?;
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         let guard = cond.lock().unwrap(); // once the wait below gives it up
+///         cond.notify_one().unwrap();
+///         std::mem::forget(guard);
+///     });
+///     let waited = cond.wait(Some(Duration::from_secs(5)));
+///     assert_eq!(waited, Err(ConditionError::OwnerDied { notified: true }));
+/// });
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConditionError {
     /// The calling thread does not hold the condition's lock.
@@ -100,6 +136,16 @@ impl Condition {
     /// # Errors
     ///
     /// [`Error::Segment`] if a mapping fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = shmsync::Condition::new()?;
+    /// let _outer = cond.lock()?;
+    /// let _inner = cond.lock()?; // an RLock: its owner may take it again
+    /// assert_eq!(cond.lock_handle().depth(), 2);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn new() -> Result<Condition, Error> {
         Condition::with_lock(RLock::new()?)
     }
@@ -158,6 +204,18 @@ impl<R: Lockable + ShmSafe> Condition<SharedLock<R>> {
     /// # Errors
     ///
     /// [`OwnerDied`] if a holder died holding the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = shmsync::Condition::new()?;
+    /// assert!(cond.acquire(true, None)?);
+    /// assert!(cond.is_held_by_current_thread());
+    /// cond.notify_all()?;
+    /// cond.release()?;
+    /// assert!(!cond.is_held_by_current_thread());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool, OwnerDied> {
         self.lock.acquire(block, timeout)
     }
@@ -168,6 +226,19 @@ impl<R: Lockable + ShmSafe> Condition<SharedLock<R>> {
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = shmsync::Condition::new()?;
+    /// cond.acquire(true, None)?;
+    /// cond.acquire(true, None)?; // an RLock: two levels
+    /// cond.release()?;
+    /// assert!(cond.is_held_by_current_thread());
+    /// cond.release()?;
+    /// assert!(cond.release().is_err(), "not held any more");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn release(&self) -> Result<(), NotOwner> {
         let raw = self.lock.raw();
         raw.unlock(raw.current_hold().ok_or(NotOwner)?)
@@ -180,6 +251,21 @@ impl<R: Lockable + ShmSafe> Condition<SharedLock<R>> {
     /// # Errors
     ///
     /// [`OwnerDied`] carrying the guard if a holder died holding the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cond = shmsync::Condition::new()?;
+    /// {
+    ///     let _guard = cond.lock()?;
+    ///     assert!(!cond.wait(Some(Duration::from_millis(1)))?);
+    ///     assert!(cond.is_held_by_current_thread(), "the wait took it back");
+    /// }
+    /// assert!(!cond.lock_handle().is_locked(), "the guard gave it back");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     #[allow(clippy::type_complexity)]
     pub fn lock(&self) -> Result<SharedLockGuard<'_, R>, OwnerDied<SharedLockGuard<'_, R>>> {
         self.lock.lock()
@@ -213,11 +299,29 @@ impl<R: Lockable + ShmSafe> Condition<SharedLock<R>> {
 
     /// Python's `wait_for(predicate, timeout=None)`: waits until
     /// `predicate` (called with the lock held) returns true or `timeout`
-    /// runs out, and returns the predicate's last value.
+    /// runs out, and returns the predicate's last value. The predicate is
+    /// called first: if it is true at once, nothing waits.
     ///
     /// # Errors
     ///
-    /// As [`Condition::wait`].
+    /// As [`Condition::wait`], once it has to wait (as in Python, a
+    /// predicate true at once, or a timeout already run out, returns
+    /// without looking at the lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cond = shmsync::Condition::new()?;
+    /// let _held = cond.lock()?;
+    /// let mut calls = 0;
+    /// let ready = cond.wait_for(|| { calls += 1; false }, Some(Duration::from_millis(5)))?;
+    /// assert!(!ready, "nobody made it true in time");
+    /// assert!(calls >= 2, "called before the wait and after it");
+    /// assert!(cond.wait_for(|| true, None)?, "true already: no wait");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn wait_for(
         &self,
         mut predicate: impl FnMut() -> bool,
@@ -240,6 +344,33 @@ impl<R: Lockable + ShmSafe> Condition<SharedLock<R>> {
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Condition, Process};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let cond = Condition::new()?;
+    /// let waiter = || {
+    ///     let _held = cond.lock().unwrap();
+    ///     assert!(cond.wait(Some(Duration::from_secs(5))).unwrap(), "notified");
+    /// };
+    /// let children = [Process::spawn(waiter)?, Process::spawn(waiter)?];
+    /// let start = Instant::now();
+    /// while cond.n_waiting() < 2 && start.elapsed() < Duration::from_secs(5) {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// let held = cond.lock()?;
+    /// cond.notify(1)?;
+    /// assert_eq!(cond.n_waiting(), 1, "one woken, one still waiting");
+    /// cond.notify(5)?; // wakes the one left
+    /// drop(held);
+    /// for child in children {
+    ///     assert_eq!(child.join()?, 0);
+    /// }
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn notify(&self, n: u32) -> Result<(), NotOwner> {
         self.cond.notify(&**self.lock.raw(), n).map(|_| ())
     }
@@ -269,11 +400,36 @@ impl<R: Lockable + ShmSafe> Condition<SharedLock<R>> {
     /// # Errors
     ///
     /// [`NotOwner`] unless the calling thread holds the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cond = shmsync::Condition::new()?;
+    /// let _held = cond.lock()?;
+    /// cond.notify_all()?; // nobody waits: not remembered for later waiters,
+    /// assert!(!cond.wait(Some(Duration::from_millis(5)))?, "so this one times out");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn notify_all(&self) -> Result<(), NotOwner> {
         self.notify(u32::MAX)
     }
 
     /// Whether the calling thread holds the condition's lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = shmsync::Condition::new()?;
+    /// assert!(!cond.is_held_by_current_thread());
+    /// let _held = cond.lock()?;
+    /// assert!(cond.is_held_by_current_thread());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(!cond.is_held_by_current_thread()));
+    /// });
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_held_by_current_thread(&self) -> bool {
         self.lock.is_held_by_current_thread()
     }
@@ -281,16 +437,69 @@ impl<R: Lockable + ShmSafe> Condition<SharedLock<R>> {
     /// How many threads wait on the condition and have not been notified
     /// yet (a snapshot; a waiter that died in its wait stays counted until
     /// a notify hands it a wake-up).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Condition, Process};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let cond = Condition::new()?;
+    /// let child = Process::spawn(|| {
+    ///     let _held = cond.lock().unwrap();
+    ///     assert!(cond.wait(Some(Duration::from_secs(5))).unwrap(), "notified");
+    /// })?;
+    /// let start = Instant::now();
+    /// while cond.n_waiting() == 0 && start.elapsed() < Duration::from_secs(5) {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// let held = cond.lock()?;
+    /// assert_eq!(cond.n_waiting(), 1);
+    /// cond.notify_one()?;
+    /// assert_eq!(cond.n_waiting(), 0, "notified: not counted, though not awake yet");
+    /// drop(held);
+    /// assert_eq!(child.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn n_waiting(&self) -> u32 {
         self.cond.waiting()
     }
 
-    /// The condition's lock.
+    /// The condition's lock, e.g. for data it should guard too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Condition, Lock, Value};
+    ///
+    /// let cond = Condition::with_lock(Lock::new()?)?;
+    /// let count = Value::with_lock(0u32, cond.lock_handle())?; // guarded by it
+    /// let held = cond.lock()?;
+    /// *count.borrow_under(&held)? += 1;
+    /// cond.notify_all()?;
+    /// drop(held);
+    /// assert_eq!(count.get()?, 1);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn lock_handle(&self) -> &SharedLock<R> {
         &self.lock
     }
 
     /// The raw condition in shared memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Condition;
+    ///
+    /// let cond = Condition::new()?;
+    /// // Another handle to the same pair, as `from_shared` makes them:
+    /// let again = Condition::from_shared(cond.raw().clone(), cond.lock_handle().clone());
+    /// let _held = again.lock()?;
+    /// assert!(cond.is_held_by_current_thread());
+    /// assert_eq!(cond.raw().waiting(), 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn raw(&self) -> &Shared<RawCondition> {
         &self.cond
     }

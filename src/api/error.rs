@@ -11,10 +11,29 @@ use std::fmt;
 use std::io;
 
 /// Any shmsync failure.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Barrier, Error, Lock};
+///
+/// fn release_twice(lock: &Lock) -> Result<(), Error> {
+///     lock.acquire(true, None)?; // OwnerDied<()> converts
+///     lock.release()?;
+///     lock.release()?; // so does NotHeld
+///     Ok(())
+/// }
+/// assert!(matches!(release_twice(&Lock::new()?), Err(Error::NotHeld)));
+/// assert!(matches!(Barrier::new(0), Err(Error::InvalidArgument(_))));
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// A system call failed; `op` names it, `source` keeps the errno.
+    /// Also a pipe's [`SendError`](crate::SendError) (`op` `"send"`) or
+    /// [`RecvError`](crate::RecvError) (`"recv"`), whatever its cause, as an
+    /// `io::Error` of the matching kind that holds it (no errno).
     Os {
         /// The call that failed, e.g. `"mmap"` or `"fork"`.
         op: &'static str,
@@ -93,7 +112,8 @@ pub enum Error {
     },
     /// `task_done` called more times than items were put.
     TaskDoneTooManyTimes,
-    /// A value could not be encoded or decoded (serde queues and pipes).
+    /// A value could not be encoded or decoded by a serde queue (a pipe's
+    /// encoding errors arrive as [`Error::Os`], `op` `"send"` or `"recv"`).
     #[cfg(feature = "serde")]
     Serde(postcard::Error),
 }
@@ -107,7 +127,22 @@ impl Error {
     }
 
     /// The errno of an [`Error::Os`], or of a segment's failed system call
-    /// ([`SegmentError::raw_os_error`]).
+    /// ([`SegmentError::raw_os_error`]); `None` for every other variant.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Error, SegmentError};
+    /// use std::io;
+    ///
+    /// let os = Error::Os { op: "mmap", source: io::Error::from_raw_os_error(12) };
+    /// assert_eq!(os.raw_os_error(), Some(12)); // ENOMEM
+    /// let segment = Error::from(SegmentError::Os { op: "ftruncate", errno: 28 });
+    /// assert_eq!(segment.raw_os_error(), Some(28)); // ENOSPC
+    /// let pipe = Error::from(shmsync::SendError::BrokenPipe); // an `Os`, no errno
+    /// assert_eq!(pipe.raw_os_error(), None);
+    /// assert_eq!(Error::Timeout.raw_os_error(), None);
+    /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Os { source, .. } => source.raw_os_error(),

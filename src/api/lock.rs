@@ -72,9 +72,37 @@ pub type Lock = SharedLock<RawLock>;
 pub type RLock = SharedLock<RawRLock>;
 
 /// The guard of a [`Lock`].
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Lock, LockGuard};
+///
+/// let lock = Lock::new()?;
+/// let guard: LockGuard<'_> = lock.lock()?;
+/// assert!(lock.is_held_by_current_thread());
+/// drop(guard);
+/// assert!(!lock.locked());
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 pub type LockGuard<'a> = SharedLockGuard<'a, RawLock>;
 
 /// The guard of one level of an [`RLock`].
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{RLock, RLockGuard};
+///
+/// let lock = RLock::new()?;
+/// let outer: RLockGuard<'_> = lock.lock()?;
+/// let inner: RLockGuard<'_> = lock.lock()?;
+/// drop(inner); // gives back its own level only
+/// assert_eq!(lock.depth(), 1);
+/// drop(outer);
+/// assert!(!lock.is_locked());
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 pub type RLockGuard<'a> = SharedLockGuard<'a, RawRLock>;
 
 /// A handle to a lock in shared memory: [`Lock`] and [`RLock`] are this
@@ -109,6 +137,19 @@ impl<R: Lockable + ShmSafe + Default> SharedLock<R> {
     /// # Errors
     ///
     /// [`Error::Segment`] if the mapping fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Lock, RLock};
+    ///
+    /// let lock = Lock::new()?;
+    /// let same = lock.clone(); // a second handle to the same lock
+    /// let _held = lock.lock()?;
+    /// assert!(same.locked());
+    /// assert!(!RLock::new()?.locked());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn new() -> Result<SharedLock<R>, Error> {
         Ok(SharedLock {
             raw: Shared::new(R::default())?,
@@ -205,7 +246,7 @@ impl<R: Lockable + ShmSafe> SharedLock<R> {
     /// use shmsync::{Lock, TryLockError};
     ///
     /// let lock = Lock::new()?;
-    /// let held = lock.try_lock()?;
+    /// let _held = lock.try_lock()?;
     /// assert!(matches!(lock.try_lock(), Err(TryLockError::WouldBlock)));
     /// # Ok::<(), shmsync::Error>(())
     /// ```
@@ -232,7 +273,7 @@ impl<R: Lockable + ShmSafe> SharedLock<R> {
     /// use std::time::Duration;
     ///
     /// let lock = Lock::new()?;
-    /// let held = lock.lock()?;
+    /// let _held = lock.lock()?;
     /// let again = lock.try_lock_for(Duration::from_millis(1));
     /// assert!(matches!(again, Err(TryLockError::Timeout)));
     /// # Ok::<(), shmsync::Error>(())
@@ -250,28 +291,97 @@ impl<R: Lockable + ShmSafe> SharedLock<R> {
     }
 
     /// Python's `locked()`: whether anyone holds the lock (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = shmsync::Lock::new()?;
+    /// assert!(!lock.locked());
+    /// lock.acquire(true, None)?;
+    /// assert!(lock.locked());
+    /// lock.release()?;
+    /// assert!(!lock.locked());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn locked(&self) -> bool {
         self.raw.is_locked()
     }
 
     /// Whether anyone holds the lock (a snapshot): [`locked`](SharedLock::locked)
     /// under its Rust name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = shmsync::RLock::new()?;
+    /// let guard = lock.try_lock()?;
+    /// assert!(lock.is_locked());
+    /// drop(guard);
+    /// assert!(!lock.is_locked());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_locked(&self) -> bool {
         self.raw.is_locked()
     }
 
     /// Whether the calling thread holds the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = shmsync::Lock::new()?;
+    /// let _held = lock.lock()?;
+    /// assert!(lock.is_held_by_current_thread());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.is_locked() && !lock.is_held_by_current_thread()));
+    /// });
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_held_by_current_thread(&self) -> bool {
         self.raw.is_held_by_current_thread()
     }
 
     /// Whether a holder died holding the lock and nobody has marked it
-    /// consistent since.
+    /// consistent since. The mark is set when the next acquirer takes the
+    /// lock over from the dead holder, not at the death itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Lock, TryLockError};
+    /// use std::time::Duration;
+    ///
+    /// let lock = Lock::new()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| std::mem::forget(lock.lock().unwrap())); // exits holding it
+    /// });
+    /// assert!(!lock.is_inconsistent(), "nobody has taken it over yet");
+    /// let Err(TryLockError::OwnerDied(died)) = lock.try_lock_for(Duration::from_secs(5)) else {
+    ///     panic!("the holder died holding the lock");
+    /// };
+    /// assert!(lock.is_inconsistent());
+    /// died.into_inner().mark_consistent();
+    /// assert!(!lock.is_inconsistent());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_inconsistent(&self) -> bool {
         self.raw.is_inconsistent()
     }
 
     /// The raw lock in shared memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Lock;
+    ///
+    /// let lock = Lock::new()?;
+    /// let _held = lock.lock()?;
+    /// assert!(lock.raw().holder_tid().is_some());
+    /// let again = Lock::from_shared(lock.raw().clone()); // another handle
+    /// assert!(again.is_held_by_current_thread());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn raw(&self) -> &Shared<R> {
         &self.raw
     }
@@ -308,8 +418,8 @@ impl SharedLock<RawLock> {
     /// let lock = shmsync::Lock::new()?;
     /// let guard = lock.lock()?;
     /// lock.release()?; // another thread could do this too
-    /// let second = lock.lock()?;
-    /// drop(guard); // stale: leaves `second` alone
+    /// let _second = lock.lock()?;
+    /// drop(guard); // stale: leaves `_second` alone
     /// assert!(lock.locked());
     /// # Ok::<(), shmsync::Error>(())
     /// ```
@@ -340,6 +450,20 @@ impl SharedLock<RawRLock> {
 
     /// Levels the calling thread holds (0 if it does not own the lock):
     /// Python's recursion count.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = shmsync::RLock::new()?;
+    /// assert_eq!(lock.depth(), 0);
+    /// let _outer = lock.lock()?;
+    /// let _inner = lock.lock()?;
+    /// assert_eq!(lock.depth(), 2);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert_eq!(lock.depth(), 0, "not the owner"));
+    /// });
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn depth(&self) -> u32 {
         self.raw.depth()
     }
@@ -368,6 +492,23 @@ impl<R: Lockable + ShmSafe> fmt::Debug for SharedLock<R> {
 /// If the hold ended meanwhile (Python's any-thread `Lock.release()`), the
 /// drop does nothing, even if someone holds the lock again by then. Not
 /// `Send`: the lock records the thread that acquired it.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::raw::RawLock;
+/// use shmsync::{Lock, SharedLockGuard};
+///
+/// let lock = Lock::new()?;
+/// let guard: SharedLockGuard<'_, RawLock> = lock.lock()?;
+/// lock.release()?; // Python's release ends the guard's hold
+/// let other = lock.lock()?; // a new hold
+/// drop(guard); // gives back nothing: `other` keeps the lock
+/// assert!(lock.is_held_by_current_thread());
+/// drop(other);
+/// assert!(!lock.locked());
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[must_use = "dropping the guard releases the lock at once"]
 pub struct SharedLockGuard<'a, R: Lockable> {
     lock: &'a R,
@@ -383,6 +524,24 @@ unsafe impl<R: Lockable> Sync for SharedLockGuard<'_, R> {}
 impl<R: Lockable> SharedLockGuard<'_, R> {
     /// Declares the data repaired after [`OwnerDied`]: later acquisitions
     /// are ordinary again. Does nothing if the guard's hold has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Lock, TryLockError};
+    /// use std::time::Duration;
+    ///
+    /// let lock = Lock::new()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| std::mem::forget(lock.lock().unwrap())); // exits holding it
+    /// });
+    /// match lock.try_lock_for(Duration::from_secs(5)) {
+    ///     Err(TryLockError::OwnerDied(died)) => died.into_inner().mark_consistent(),
+    ///     other => panic!("expected OwnerDied, got {other:?}"),
+    /// }
+    /// drop(lock.lock()?); // an ordinary acquisition again: `?` would fail on OwnerDied
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn mark_consistent(&self) {
         if self.lock.current_hold() == Some(self.hold) {
             // This thread holds the lock under this hold: cannot fail.

@@ -42,16 +42,79 @@ impl<G> OwnerDied<G> {
     }
 
     /// The guard: the caller holds the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Lock, TryLockError};
+    /// use std::time::Duration;
+    ///
+    /// let lock = Lock::new()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| std::mem::forget(lock.lock().unwrap())); // exits holding it
+    /// });
+    /// let Err(TryLockError::OwnerDied(died)) = lock.try_lock_for(Duration::from_secs(5)) else {
+    ///     panic!("the holder died holding the lock");
+    /// };
+    /// let guard = died.into_inner();
+    /// assert!(lock.is_held_by_current_thread());
+    /// guard.mark_consistent();
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn into_inner(self) -> G {
         self.guard
     }
 
     /// The guard, borrowed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{RLock, TryLockError};
+    /// use std::time::Duration;
+    ///
+    /// let lock = RLock::new()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| std::mem::forget(lock.lock().unwrap())); // exits holding it
+    /// });
+    /// let Err(TryLockError::OwnerDied(died)) = lock.try_lock_for(Duration::from_secs(5)) else {
+    ///     panic!("the holder died holding the lock");
+    /// };
+    /// died.get_ref().mark_consistent(); // `died` keeps the guard
+    /// assert!(lock.is_held_by_current_thread() && !lock.is_inconsistent());
+    /// drop(died); // and its guard with it
+    /// assert!(!lock.is_locked());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_ref(&self) -> &G {
         &self.guard
     }
 
-    /// The guard, borrowed mutably.
+    /// The guard, borrowed mutably: for a guard that derefs to the data,
+    /// such as a [`Value`](crate::Value)'s, the way to repair it in place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{AccessError, Value};
+    ///
+    /// let balance = Value::new(100u64)?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let mut guard = balance.get_lock().unwrap();
+    ///         *guard = 12_345; // half-way through an update...
+    ///         std::mem::forget(guard); // ...and the thread exits holding the lock
+    ///     });
+    /// });
+    /// let Err(AccessError::OwnerDied(mut died)) = balance.get_lock() else {
+    ///     panic!("the holder died holding the lock");
+    /// };
+    /// **died.get_mut() = 100; // put back the last value known good
+    /// died.get_ref().mark_consistent();
+    /// drop(died);
+    /// assert_eq!(balance.get()?, 100);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_mut(&mut self) -> &mut G {
         &mut self.guard
     }
@@ -78,6 +141,23 @@ impl<G> From<OwnerDied<G>> for Error {
 }
 
 /// Why a `try_lock` or `try_lock_for` did not return a plain guard.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Error, Lock, TryLockError};
+/// use std::time::Duration;
+///
+/// let lock = Lock::new()?;
+/// let held = lock.lock()?;
+/// assert!(matches!(lock.try_lock(), Err(TryLockError::WouldBlock)));
+/// let timed = lock.try_lock_for(Duration::from_millis(1));
+/// assert!(matches!(timed, Err(TryLockError::Timeout)));
+/// // With `?`, each becomes the crate-wide error:
+/// assert!(matches!(lock.try_lock().map_err(Error::from), Err(Error::WouldBlock)));
+/// drop(held);
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 pub enum TryLockError<G> {
     /// `try_lock`: the lock was held by someone else.
     WouldBlock,

@@ -39,7 +39,19 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] if `value` exceeds `SEM_VALUE_MAX`;
-    /// [`Error::Os`] if the mapping fails.
+    /// [`Error::Segment`] if the mapping fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Error, Semaphore, SEM_VALUE_MAX};
+    ///
+    /// let sem = Semaphore::new(2)?;
+    /// assert_eq!(sem.get_value(), 2);
+    /// let too_many = Semaphore::new(SEM_VALUE_MAX + 1);
+    /// assert!(matches!(too_many, Err(Error::InvalidArgument(_))));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn new(value: u32) -> Result<Semaphore, Error> {
         Semaphore::with_bound(value, SEM_VALUE_MAX)
     }
@@ -56,7 +68,22 @@ impl Semaphore {
     }
 
     /// Wraps a semaphore that already lives in shared memory, e.g. one
-    /// found in a [`Segment`](crate::Segment).
+    /// found in a [`Segment`](crate::Segment). Its bound is the raw
+    /// semaphore's own (the `max` it was made with).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawSemaphore;
+    /// use shmsync::{Segment, Semaphore, SEM_VALUE_MAX};
+    ///
+    /// let segment = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let raw = segment.get_or_init("slots", || RawSemaphore::new(3, SEM_VALUE_MAX))?;
+    /// let slots = Semaphore::from_shared(raw);
+    /// assert!(slots.acquire(false, None));
+    /// assert_eq!(slots.get_value(), 2);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn from_shared(raw: Shared<RawSemaphore>) -> Semaphore {
         Semaphore { raw }
     }
@@ -64,6 +91,20 @@ impl Semaphore {
     /// Python's `acquire(block=True, timeout=None)`: takes a unit and
     /// returns true, or returns false if `block` is false and none is
     /// available, or `timeout` ran out first (a zero timeout is one try).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sem = shmsync::Semaphore::new(1)?;
+    /// assert!(sem.acquire(true, None), "took the unit");
+    /// assert!(!sem.acquire(false, None), "none left: no wait");
+    /// assert!(!sem.acquire(true, Some(Duration::from_millis(5))), "none came");
+    /// sem.release()?;
+    /// assert!(sem.acquire(true, Some(Duration::ZERO)));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> bool {
         match (block, timeout) {
             (false, _) => self.raw.try_acquire(),
@@ -81,16 +122,51 @@ impl Semaphore {
     ///
     /// [`ReleasedTooManyTimes`] if the count is at its bound (for a
     /// [`BoundedSemaphore`], its initial value).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{BoundedSemaphore, ReleasedTooManyTimes, Semaphore};
+    ///
+    /// let sem = Semaphore::new(0)?;
+    /// sem.release()?;
+    /// sem.release()?; // a plain semaphore may go above its initial value
+    /// assert_eq!(sem.get_value(), 2);
+    /// let bounded = BoundedSemaphore::new(1)?;
+    /// assert_eq!(bounded.release(), Err(ReleasedTooManyTimes { max: 1 }));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn release(&self) -> Result<(), ReleasedTooManyTimes> {
         self.raw.release()
     }
 
     /// Units available now (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = shmsync::Semaphore::new(3)?;
+    /// let _unit = sem.access();
+    /// assert_eq!(sem.get_value(), 2);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn get_value(&self) -> u32 {
         self.raw.value()
     }
 
     /// Takes a unit, waiting as long as it takes; the guard gives it back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = shmsync::Semaphore::new(1)?;
+    /// {
+    ///     let _unit = sem.access();
+    ///     assert_eq!(sem.get_value(), 0);
+    /// }
+    /// assert_eq!(sem.get_value(), 1, "the guard gave it back");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn access(&self) -> SemaphoreGuard<'_> {
         self.raw.acquire();
         SemaphoreGuard { raw: &self.raw }
@@ -116,6 +192,19 @@ impl Semaphore {
     }
 
     /// Takes a unit if one comes within `timeout`; the guard gives it back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sem = shmsync::Semaphore::new(1)?;
+    /// let unit = sem.try_access_for(Duration::from_millis(5)).expect("one unit is free");
+    /// assert!(sem.try_access_for(Duration::from_millis(5)).is_none(), "none came");
+    /// drop(unit);
+    /// assert!(sem.try_access_for(Duration::ZERO).is_some());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn try_access_for(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
         // Built only on success: a guard releases its unit when dropped.
         self.raw
@@ -124,6 +213,18 @@ impl Semaphore {
     }
 
     /// The raw semaphore in shared memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{BoundedSemaphore, Semaphore, SEM_VALUE_MAX};
+    ///
+    /// assert_eq!(Semaphore::new(2)?.raw().max(), SEM_VALUE_MAX);
+    /// let bounded = BoundedSemaphore::new(2)?;
+    /// assert_eq!(bounded.raw().max(), 2);
+    /// assert_eq!(bounded.raw().value(), 2);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn raw(&self) -> &Shared<RawSemaphore> {
         &self.raw
     }
@@ -144,6 +245,19 @@ impl fmt::Debug for Semaphore {
 /// could give back: dropping it releases one unit, and never raises the
 /// count above the semaphore's bound (if others released more than they
 /// took, the guard's release is refused and the count stays at the bound).
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{BoundedSemaphore, SemaphoreGuard};
+///
+/// let sem = BoundedSemaphore::new(1)?;
+/// let unit: SemaphoreGuard<'_> = sem.access();
+/// sem.release()?; // someone gives back a unit they did not take
+/// drop(unit); // would go above the bound: refused
+/// assert_eq!(sem.get_value(), 1);
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[must_use = "dropping the guard gives the unit back at once"]
 pub struct SemaphoreGuard<'a> {
     raw: &'a RawSemaphore,
@@ -192,11 +306,38 @@ impl BoundedSemaphore {
     /// # Errors
     ///
     /// As [`Semaphore::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = shmsync::BoundedSemaphore::new(2)?;
+    /// assert!(sem.acquire(false, None));
+    /// sem.release()?;
+    /// assert!(sem.release().is_err(), "2 is the bound");
+    /// assert_eq!(sem.get_value(), 2);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn new(value: u32) -> Result<BoundedSemaphore, Error> {
         Ok(BoundedSemaphore(Semaphore::with_bound(value, value)?))
     }
 
-    /// Wraps a bounded semaphore that already lives in shared memory.
+    /// Wraps a bounded semaphore that already lives in shared memory. The
+    /// bound is the raw semaphore's own: make it with
+    /// `RawSemaphore::new(value, value)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::raw::RawSemaphore;
+    /// use shmsync::{BoundedSemaphore, Segment};
+    ///
+    /// let segment = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let raw = segment.get_or_init("workers", || RawSemaphore::new(4, 4))?;
+    /// let workers = BoundedSemaphore::from_shared(raw);
+    /// assert_eq!(workers.get_value(), 4);
+    /// assert!(workers.release().is_err(), "already at its bound");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn from_shared(raw: Shared<RawSemaphore>) -> BoundedSemaphore {
         BoundedSemaphore(Semaphore { raw })
     }

@@ -356,18 +356,50 @@ impl<E: EndKind> Connection<E> {
 
     /// Whether this end sends (false for the receiving end of a one-way
     /// pipe), Python's `writable`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (reader, writer) = shmsync::Pipe::new(false)?;
+    /// assert!(!reader.writable());
+    /// assert!(writer.writable());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn writable(&self) -> bool {
         self.can_send
     }
 
     /// Whether this end receives (false for the sending end of a one-way
     /// pipe), Python's `readable`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = shmsync::Pipe::new(true)?;
+    /// assert!(a.readable() && b.readable());
+    /// let (reader, writer) = shmsync::Pipe::new(false)?;
+    /// assert!(reader.readable() && !writer.readable());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn readable(&self) -> bool {
         self.can_recv
     }
 
     /// Closes this handle of its end (the same as dropping it). The end
     /// closes when its last handle in every process is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Pipe, RecvError};
+    ///
+    /// let (a, b) = Pipe::new(true)?;
+    /// a.send_bytes(b"last words")?;
+    /// a.close();
+    /// assert_eq!(b.recv_bytes(64)?, b"last words", "what was sent still arrives");
+    /// assert!(matches!(b.recv_bytes(64), Err(RecvError::Eof)));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn close(self) {}
 
     /// The ring this end receives on (`in`) and the one it sends on.

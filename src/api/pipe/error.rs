@@ -6,6 +6,20 @@ use std::fmt;
 use std::io;
 
 /// Why a send failed. Nothing of the message was delivered.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Pipe, SendError};
+/// use std::io;
+///
+/// let (a, b) = Pipe::new(true)?;
+/// drop(b);
+/// let err = a.send_bytes(b"anyone there?").unwrap_err();
+/// assert!(matches!(err, SendError::BrokenPipe));
+/// assert_eq!(io::Error::from(err).kind(), io::ErrorKind::BrokenPipe);
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SendError {
@@ -34,6 +48,24 @@ pub enum SendError {
 }
 
 /// Why a receive failed.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Pipe, RecvError};
+/// use std::io;
+///
+/// let (a, b) = Pipe::new(true)?;
+/// assert!(matches!(b.try_recv_bytes(16), Err(RecvError::WouldBlock)));
+/// a.send_bytes(b"0123456789")?;
+/// assert!(matches!(b.recv_bytes(4), Err(RecvError::TooLong { len: 10, max: 4 })));
+/// drop(a);
+/// assert_eq!(b.recv_bytes(16)?, b"0123456789"); // still there, then
+/// let eof = b.recv_bytes(16).unwrap_err();
+/// assert!(matches!(eof, RecvError::Eof));
+/// assert_eq!(io::Error::from(eof).kind(), io::ErrorKind::UnexpectedEof);
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RecvError {

@@ -88,6 +88,23 @@ pub struct Pipe(());
 
 /// Which end of a pipe: [`Pipe::new`] returns `(A, B)`. In a one-way pipe,
 /// A receives and B sends.
+///
+/// # Examples
+///
+/// Naming the end to open in a segment:
+///
+/// ```
+/// use shmsync::{End, Pipe, Segment};
+///
+/// let segment = Segment::anonymous(1 << 20)?;
+/// let options = Pipe::options().duplex(false).capacity(4096);
+/// let reader = options.open_in(&segment, "jobs", End::A)?; // one-way: A receives
+/// let writer = options.open_in(&segment, "jobs", End::B)?; // and B sends
+/// writer.send_bytes(b"job 1")?;
+/// assert_eq!(reader.recv_bytes(64)?, b"job 1");
+/// assert!(!reader.writable() && !writer.readable());
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum End {
     /// The first end (Python's `conn1`).
@@ -107,6 +124,18 @@ impl End {
 
 impl Pipe {
     /// The ring size per direction that [`Pipe::new`] uses: 256 KiB.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Pipe;
+    ///
+    /// let (a, b) = Pipe::new(true)?;
+    /// let big = vec![7u8; Pipe::DEFAULT_CAPACITY / 2];
+    /// a.send_bytes(&big)?; // fits the ring whole: in before anyone reads
+    /// assert_eq!(b.recv_bytes(Pipe::DEFAULT_CAPACITY)?, big);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub const DEFAULT_CAPACITY: usize = 256 * 1024;
 
     /// A new pipe and its two ends, with rings of
@@ -116,7 +145,8 @@ impl Pipe {
     ///
     /// # Errors
     ///
-    /// [`Error::Os`] if the mapping or the socket pair cannot be made.
+    /// [`Error::Segment`] if the mapping fails; [`Error::Os`] if the socket
+    /// pair cannot be made.
     ///
     /// # Examples
     ///
@@ -137,6 +167,17 @@ impl Pipe {
     }
 
     /// Options for a pipe other than the defaults, or in a segment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Pipe;
+    ///
+    /// let (a, b) = Pipe::options().duplex(false).capacity(64 * 1024).create()?;
+    /// b.send_bytes(b"one way, through a 64 KiB ring")?;
+    /// assert_eq!(a.recv_bytes(64)?, b"one way, through a 64 KiB ring");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn options() -> PipeOptions {
         PipeOptions::new()
     }
@@ -170,7 +211,21 @@ impl Default for PipeOptions {
 }
 
 impl PipeOptions {
-    /// Two-way, [`Pipe::DEFAULT_CAPACITY`].
+    /// Two-way, [`Pipe::DEFAULT_CAPACITY`]: what [`Pipe::new`]`(true)`
+    /// makes, and [`Pipe::options`] starts from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::PipeOptions;
+    ///
+    /// let (a, b) = PipeOptions::new().create()?;
+    /// a.send_bytes(b"to b")?;
+    /// b.send_bytes(b"to a")?;
+    /// assert_eq!(b.recv_bytes(8)?, b"to b");
+    /// assert_eq!(a.recv_bytes(8)?, b"to a");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn new() -> PipeOptions {
         PipeOptions {
             duplex: true,
@@ -179,6 +234,18 @@ impl PipeOptions {
     }
 
     /// Two-way (the default), or one-way: end A receives, end B sends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{PipeOptions, SendError};
+    ///
+    /// let (a, b) = PipeOptions::new().duplex(false).create()?;
+    /// b.send_bytes(b"B sends")?;
+    /// assert_eq!(a.recv_bytes(16)?, b"B sends");
+    /// assert!(matches!(a.send_bytes(b"A only receives"), Err(SendError::ReadOnly)));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn duplex(mut self, duplex: bool) -> PipeOptions {
         self.duplex = duplex;
         self
@@ -187,7 +254,26 @@ impl PipeOptions {
     /// The ring size per direction, in bytes: rounded up to a power of
     /// two, at least 16, at most 1 GiB. A message whose record (8 bytes of
     /// header, the message padded to 8) fits is committed whole; a longer
-    /// one is streamed.
+    /// one is streamed. Checked by [`create`](PipeOptions::create) and
+    /// [`open_in`](PipeOptions::open_in): 0 and sizes above 1 GiB are
+    /// refused there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Error, Pipe};
+    ///
+    /// let (a, b) = Pipe::options().capacity(100).create()?; // a 128-byte ring
+    /// a.send_bytes(&[1; 64])?; // fits whole: in before anyone reads
+    /// assert_eq!(b.recv_bytes(128)?, [1; 64]);
+    /// let long = std::thread::scope(|s| {
+    ///     s.spawn(|| a.send_bytes(&[2; 1000]).unwrap()); // streamed while b reads
+    ///     b.recv_bytes(1000)
+    /// })?;
+    /// assert_eq!(long, [2; 1000]);
+    /// assert!(matches!(Pipe::options().capacity(0).create(), Err(Error::InvalidArgument(_))));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn capacity(mut self, bytes: usize) -> PipeOptions {
         self.capacity = bytes;
         self
@@ -198,7 +284,23 @@ impl PipeOptions {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for a capacity out of range;
-    /// [`Error::Os`] if the mapping or the socket pair cannot be made.
+    /// [`Error::Segment`] if the mapping fails; [`Error::Os`] if the socket
+    /// pair cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Pipe;
+    ///
+    /// let options = Pipe::options().capacity(4096);
+    /// let (a1, b1) = options.create()?;
+    /// let (a2, b2) = options.create()?; // a second pipe, apart from the first
+    /// a1.send_bytes(b"one")?;
+    /// a2.send_bytes(b"two")?;
+    /// assert_eq!(b2.recv_bytes(8)?, b"two");
+    /// assert_eq!(b1.recv_bytes(8)?, b"one");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn create(&self) -> Result<(Connection, Connection), Error> {
         let mem = PipeMem::new(self)?;
         let (a, b) = SocketEnd::pair()?;

@@ -34,6 +34,20 @@ impl<E: EndKind> Connection<E> {
     ///
     /// [`RecvError::Decode`] if the message is not a `T` (it has been
     /// received); as [`recv_bytes`](Connection::recv_bytes) otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Pipe, RecvError};
+    ///
+    /// let (a, b) = Pipe::new(true)?;
+    /// a.send(&vec![1u16, 2, 3])?;
+    /// a.send_bytes(&[0xff])?; // not a postcard String
+    /// assert_eq!(b.recv::<Vec<u16>>()?, [1, 2, 3]);
+    /// assert!(matches!(b.recv::<String>(), Err(RecvError::Decode(_))));
+    /// assert!(!b.poll(Some(std::time::Duration::ZERO))?, "it was received all the same");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn recv<T: serde::de::DeserializeOwned>(&self) -> Result<T, RecvError> {
         let bytes = self.recv_bytes(usize::MAX)?;
         postcard::from_bytes(&bytes).map_err(RecvError::Decode)
@@ -46,6 +60,18 @@ impl<E: EndKind> Connection<E> {
     ///
     /// [`RecvError::WouldBlock`] when no message is there; as
     /// [`recv`](Connection::recv) otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Pipe, RecvError};
+    ///
+    /// let (a, b) = Pipe::new(true)?;
+    /// assert!(matches!(b.try_recv::<u64>(), Err(RecvError::WouldBlock)));
+    /// a.send(&7u64)?;
+    /// assert_eq!(b.try_recv::<u64>()?, 7);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn try_recv<T: serde::de::DeserializeOwned>(&self) -> Result<T, RecvError> {
         let bytes = self.try_recv_bytes(usize::MAX)?;
         postcard::from_bytes(&bytes).map_err(RecvError::Decode)
