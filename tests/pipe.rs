@@ -466,4 +466,10 @@ fn errors_convert_to_io_errors_of_the_matching_kind() {
     );
     let e: shmsync::Error = RecvError::Eof.into();
     assert!(e.to_string().contains("end of file"), "{e}");
+    // The crate-wide error keeps the pipe's own error, not an errno-less
+    // `Os`: a caller can still match on what happened.
+    assert!(matches!(e, shmsync::Error::Recv(RecvError::Eof)));
+    assert_eq!(e.raw_os_error(), None);
+    let e: shmsync::Error = SendError::BrokenPipe.into();
+    assert!(matches!(e, shmsync::Error::Send(SendError::BrokenPipe)));
 }

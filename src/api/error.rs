@@ -31,9 +31,6 @@ use std::io;
 #[non_exhaustive]
 pub enum Error {
     /// A system call failed; `op` names it, `source` keeps the errno.
-    /// Also a pipe's [`SendError`](crate::SendError) (`op` `"send"`) or
-    /// [`RecvError`](crate::RecvError) (`"recv"`), whatever its cause, as an
-    /// `io::Error` of the matching kind that holds it (no errno).
     Os {
         /// The call that failed, e.g. `"mmap"` or `"fork"`.
         op: &'static str,
@@ -113,9 +110,15 @@ pub enum Error {
     /// `task_done` called more times than items were put.
     TaskDoneTooManyTimes,
     /// A value could not be encoded or decoded by a serde queue (a pipe's
-    /// encoding errors arrive as [`Error::Os`], `op` `"send"` or `"recv"`).
+    /// encoding errors stay in [`Error::Send`] and [`Error::Recv`]).
     #[cfg(feature = "serde")]
     Serde(postcard::Error),
+    /// A pipe's send failed: the [`SendError`](crate::SendError) as it was
+    /// (end of file at the other end, a range outside the buffer, ...).
+    Send(crate::SendError),
+    /// A pipe's receive failed: the [`RecvError`](crate::RecvError) as it
+    /// was (end of file, a message longer than asked for, ...).
+    Recv(crate::RecvError),
 }
 
 impl Error {
@@ -139,7 +142,7 @@ impl Error {
     /// assert_eq!(os.raw_os_error(), Some(12)); // ENOMEM
     /// let segment = Error::from(SegmentError::Os { op: "ftruncate", errno: 28 });
     /// assert_eq!(segment.raw_os_error(), Some(28)); // ENOSPC
-    /// let pipe = Error::from(shmsync::SendError::BrokenPipe); // an `Os`, no errno
+    /// let pipe = Error::from(shmsync::SendError::BrokenPipe); // no system call failed
     /// assert_eq!(pipe.raw_os_error(), None);
     /// assert_eq!(Error::Timeout.raw_os_error(), None);
     /// ```
@@ -194,6 +197,8 @@ impl fmt::Display for Error {
                 "thread {holder} still uses the data through a guard whose lock was released under it (Lock::release while the guard was alive); try again once that guard is dropped"
             ),
             Error::Bounds(e) => e.fmt(f),
+            Error::Send(e) => e.fmt(f),
+            Error::Recv(e) => e.fmt(f),
         }
     }
 }
@@ -204,6 +209,8 @@ impl std::error::Error for Error {
             Error::Os { source, .. } => Some(source),
             Error::Segment(e) => Some(e),
             Error::Bounds(e) => Some(e),
+            Error::Send(e) => Some(e),
+            Error::Recv(e) => Some(e),
             _ => None,
         }
     }

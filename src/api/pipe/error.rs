@@ -231,19 +231,17 @@ impl From<RecvError> for io::Error {
     }
 }
 
-/// Into the crate-wide error: [`Error::Os`] named `"send"`, whose source is
-/// the `io::Error` above (kind `BrokenPipe` and so on).
+/// Into the crate-wide error, as it is: [`Error::Send`].
 impl From<SendError> for Error {
     fn from(e: SendError) -> Error {
-        Error::os("send", io::Error::from(e))
+        Error::Send(e)
     }
 }
 
-/// Into the crate-wide error: [`Error::Os`] named `"recv"`, whose source is
-/// the `io::Error` above (kind `UnexpectedEof` at end of file).
+/// Into the crate-wide error, as it is: [`Error::Recv`].
 impl From<RecvError> for Error {
     fn from(e: RecvError) -> Error {
-        Error::os("recv", io::Error::from(e))
+        Error::Recv(e)
     }
 }
 
