@@ -323,6 +323,35 @@ fn invalid_capacities_are_refused() {
 }
 
 #[test]
+fn a_timed_receive_ends_at_its_timeout_and_takes_a_later_message_whole() {
+    let _serial = serial();
+    let _w = Watchdog::new("recv_bytes_timeout", PATIENCE);
+    let (a, b) = Pipe::options().capacity(64).create().unwrap();
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        b.recv_bytes_timeout(8, Duration::from_millis(30)),
+        Err(RecvError::Timeout)
+    ));
+    assert!(started.elapsed() >= Duration::from_millis(30));
+    // A message four times the ring, sent 20 ms later and streamed in
+    // pieces: the timed receive waits for it to begin, then takes it whole.
+    let child = KillOnDrop(
+        Process::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            a.send_bytes(&message(1, 256)).unwrap();
+        })
+        .unwrap(),
+    );
+    let got = b.recv_bytes_timeout(256, PATIENCE).unwrap();
+    assert_eq!(got, message(1, 256));
+    join_ok(&child);
+    assert!(matches!(
+        b.recv_bytes_timeout(8, PATIENCE),
+        Err(RecvError::Eof)
+    ));
+}
+
+#[test]
 fn poll_sees_messages_without_taking_them() {
     let _serial = serial();
     let _w = Watchdog::new("poll", PATIENCE);

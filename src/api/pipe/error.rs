@@ -113,7 +113,8 @@ pub enum RecvError {
     /// `serde`); it has been received.
     #[cfg(feature = "serde")]
     Decode(postcard::Error),
-    /// A timed receive ran out of time (internal and fuzzing paths only).
+    /// No message began before the timeout of
+    /// [`recv_bytes_timeout`](crate::Connection::recv_bytes_timeout).
     Timeout,
     /// The pipe's shared state is impossible: a process wrote over it.
     Corrupted(&'static str),

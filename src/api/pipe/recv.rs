@@ -15,6 +15,7 @@ use crate::raw::Probe;
 use crate::ring::{Consuming, Incoming, Piece, RawRing, RingBuf};
 use crate::shim::{self, Deadline};
 use crate::sys;
+use core::time::Duration;
 use std::sync::atomic::Ordering;
 
 /// Where a message goes.
@@ -126,6 +127,45 @@ impl<E: EndKind> Connection<E> {
     pub fn recv_bytes(&self, max: usize) -> Result<Vec<u8>, RecvError> {
         let mut vec = Vec::new();
         self.recv_into_sink(&mut Sink::Vec { vec: &mut vec, max }, Waits::BLOCKING)?;
+        Ok(vec)
+    }
+
+    /// [`recv_bytes`](Connection::recv_bytes), waiting at most `timeout`
+    /// for a message to begin (zero: not at all). A message longer than
+    /// the ring that has begun to arrive is received to its end: the
+    /// timeout never leaves half a message read. Safe with several
+    /// readers on one end, where `poll` followed by `recv_bytes` is not
+    /// (another reader may take the message in between).
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Timeout`] if no message began in time (and the other
+    /// end is still there); as [`recv_bytes`](Connection::recv_bytes)
+    /// otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Pipe, RecvError};
+    /// use std::time::Duration;
+    ///
+    /// let (a, b) = Pipe::new(true)?;
+    /// let soon = Duration::from_millis(5);
+    /// assert!(matches!(b.recv_bytes_timeout(64, soon), Err(RecvError::Timeout)));
+    /// a.send_bytes(b"in time")?;
+    /// assert_eq!(b.recv_bytes_timeout(64, soon)?, b"in time");
+    /// drop(a);
+    /// assert!(matches!(b.recv_bytes_timeout(64, soon), Err(RecvError::Eof)));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn recv_bytes_timeout(&self, max: usize, timeout: Duration) -> Result<Vec<u8>, RecvError> {
+        let mut vec = Vec::new();
+        let waits = Waits {
+            start: Deadline::after(timeout),
+            body: Deadline::NEVER,
+            arm: false,
+        };
+        self.recv_into_sink(&mut Sink::Vec { vec: &mut vec, max }, waits)?;
         Ok(vec)
     }
 
