@@ -25,9 +25,9 @@
 //! feature adds `Connection::send` / `recv` of any serde value; this
 //! example runs without it.
 //!
-//! Every wait is bounded: a receive first `poll`s with a timeout, and
-//! `poll` also wakes when the other end is gone (end of file), so a peer
-//! that dies gives an error at once, never a hang. A forked child gets a
+//! Every wait is bounded: receives use `recv_bytes_timeout`, which also
+//! ends when the other end is gone (end of file), so a peer that dies
+//! gives an error at once, never a hang. A forked child gets a
 //! copy of every handle its parent has, the parent's end of the pipe
 //! included (as under Python's `fork`), and that copy keeps the parent's end
 //! open for as long as the child holds it: the child here drops its copy
@@ -85,11 +85,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     // The child's end is closed everywhere now: end of file.
-    if !parent_conn.poll(Some(PATIENCE))? {
-        return Err("no end of file within 10 s of the child's exit".into());
-    }
-    match parent_conn.recv_bytes(MAX_MESSAGE) {
+    match parent_conn.recv_bytes_timeout(MAX_MESSAGE, PATIENCE) {
         Err(RecvError::Eof) => println!("parent: end of file, the child's end is closed"),
+        Err(RecvError::Timeout) => {
+            return Err("no end of file within 10 s of the child's exit".into())
+        }
         Ok(msg) => return Err(format!("unexpected message of {} bytes", msg.len()).into()),
         Err(e) => return Err(e.into()),
     }
@@ -105,12 +105,9 @@ fn send(conn: &Connection, value: &Value) -> Result<(), Box<dyn Error>> {
 /// Python's `conn.recv()`, waiting at most [`PATIENCE`]: an error on a
 /// timeout and at end of file (the other end closed without sending).
 fn recv(conn: &Connection) -> Result<Value, Box<dyn Error>> {
-    if !conn.poll(Some(PATIENCE))? {
-        return Err("no message within 10 s".into());
-    }
-    // A message or end of file is waiting: this returns at once.
-    match conn.recv_bytes(MAX_MESSAGE) {
+    match conn.recv_bytes_timeout(MAX_MESSAGE, PATIENCE) {
         Ok(msg) => Ok(serde_json::from_slice(&msg)?),
+        Err(RecvError::Timeout) => Err("no message within 10 s".into()),
         Err(RecvError::Eof) => Err("end of file: the other end closed without sending".into()),
         Err(e) => Err(e.into()),
     }
