@@ -36,6 +36,18 @@ pub struct ProcessBuilder {
 impl ProcessBuilder {
     /// A builder with Python's defaults: see [`name`](Self::name) and
     /// [`daemon`](Self::daemon).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ProcessBuilder;
+    ///
+    /// let child = ProcessBuilder::new().spawn(|| {})?;
+    /// assert_eq!(child.name(), "Process-1");
+    /// assert!(!child.is_daemon());
+    /// assert_eq!(child.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn new() -> ProcessBuilder {
         ProcessBuilder::default()
     }
@@ -45,6 +57,23 @@ impl ProcessBuilder {
     /// in a child spawned here, the child's own numbers come first:
     /// `Process-2:1` is the first child of the main process's second.
     /// Names need not be unique.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    ///
+    /// let named = Process::builder().name("indexer").spawn(|| {})?; // takes number 1
+    /// let unnamed = Process::spawn(|| {
+    ///     // Its own first child:
+    ///     assert!(Process::spawn(|| {}).is_ok_and(|c| c.name() == "Process-2:1"));
+    /// })?;
+    /// assert_eq!(named.name(), "indexer");
+    /// assert_eq!(unnamed.name(), "Process-2");
+    /// assert_eq!(unnamed.join()?, 0);
+    /// # named.join()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> ProcessBuilder {
         self.name = Some(name.into());
         self
@@ -73,6 +102,22 @@ impl ProcessBuilder {
     /// parent, and no process is left behind. A non-daemon child would be
     /// orphaned when its daemon parent is killed, which is why Python
     /// forbids daemons any children; see [`spawn`](Self::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    ///
+    /// let daemon = Process::builder().daemon(true).spawn(|| {
+    ///     assert!(Process::current_is_daemon());
+    ///     // Its children are daemons too; a non-daemon one is refused.
+    ///     assert!(Process::spawn(|| {}).is_ok_and(|c| c.is_daemon()));
+    ///     assert!(Process::builder().daemon(false).spawn(|| {}).is_err());
+    /// })?;
+    /// assert!(daemon.is_daemon());
+    /// assert_eq!(daemon.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn daemon(mut self, daemon: bool) -> ProcessBuilder {
         self.daemon = Some(daemon);
         self
@@ -92,6 +137,23 @@ impl ProcessBuilder {
     /// - [`Error::InvalidArgument`] if the calling process is a daemon and
     ///   the builder asks for a non-daemon child.
     /// - [`Error::Os`] if `fork` fails (`EAGAIN`: process limit, `ENOMEM`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Process, Shared};
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// let data = vec![1u64, 2, 3];
+    /// let total = Shared::new(AtomicU64::new(0))?;
+    /// let child = Process::builder().name("summer").spawn(|| {
+    ///     // The child's copy of `data`; `total` is shared memory.
+    ///     total.store(data.iter().sum(), Ordering::SeqCst);
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// assert_eq!(total.load(Ordering::SeqCst), 6);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn spawn<F: FnOnce()>(self, f: F) -> Result<Process, Error> {
         let in_daemon = child::current().is_some_and(Identity::daemon);
         let daemon = self.daemon.unwrap_or(in_daemon);

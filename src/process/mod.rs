@@ -110,6 +110,23 @@ impl Process {
     /// # Errors
     ///
     /// [`Error::Os`] if `fork` fails (`EAGAIN`: process limit, `ENOMEM`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Process, Shared};
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// let hits = Shared::new(AtomicU64::new(0))?;
+    /// let children = (0..3)
+    ///     .map(|_| Process::spawn(|| drop(hits.fetch_add(1, Ordering::SeqCst))))
+    ///     .collect::<Result<Vec<_>, _>>()?;
+    /// for child in &children {
+    ///     assert_eq!(child.join()?, 0);
+    /// }
+    /// assert_eq!(hits.load(Ordering::SeqCst), 3);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn spawn<F: FnOnce()>(f: F) -> Result<Process, Error> {
         ProcessBuilder::new().spawn(f)
     }
@@ -132,16 +149,58 @@ impl Process {
 
     /// The child's name: the one given to [`ProcessBuilder::name`], or
     /// `Process-N` (see there).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    ///
+    /// let first = Process::spawn(|| {})?;
+    /// let second = Process::builder().name("worker").spawn(|| {})?;
+    /// assert_eq!(first.name(), "Process-1");
+    /// assert_eq!(second.name(), "worker");
+    /// # first.join()?;
+    /// # second.join()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         self.child.identity().name()
     }
 
     /// Whether the child is a daemon (see [`ProcessBuilder::daemon`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    ///
+    /// let plain = Process::spawn(|| {})?;
+    /// let daemon = Process::builder().daemon(true).spawn(|| {})?;
+    /// assert!(!plain.is_daemon());
+    /// assert!(daemon.is_daemon());
+    /// # plain.join()?;
+    /// # daemon.join()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_daemon(&self) -> bool {
         self.child.identity().daemon()
     }
 
     /// The child's process id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Process, Shared};
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    ///
+    /// let seen = Shared::new(AtomicU32::new(0))?;
+    /// let child = Process::spawn(|| seen.store(std::process::id(), Ordering::SeqCst))?;
+    /// child.join()?;
+    /// assert_eq!(child.pid(), seen.load(Ordering::SeqCst));
+    /// assert_ne!(child.pid(), std::process::id());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn pid(&self) -> u32 {
         self.child.pid()
     }
@@ -153,6 +212,21 @@ impl Process {
     /// # Errors
     ///
     /// [`Error::Os`] if waiting fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    /// use std::time::Duration;
+    ///
+    /// let ok = Process::spawn(|| {})?;
+    /// let killed = Process::spawn(|| std::thread::sleep(Duration::from_secs(5)))?;
+    /// killed.kill()?;
+    /// assert_eq!(ok.join()?, 0);
+    /// assert_eq!(killed.join()?, -9); // SIGKILL
+    /// assert_eq!(killed.join()?, -9); // reaped already: at once
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn join(&self) -> Result<i32, Error> {
         loop {
             if let Some(code) = self.join_timeout(Duration::from_secs(3600))? {
@@ -167,17 +241,62 @@ impl Process {
     /// # Errors
     ///
     /// [`Error::Os`] if waiting fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Event, Process};
+    /// use std::time::Duration;
+    ///
+    /// let go = Event::new()?;
+    /// let child = Process::spawn(|| drop(go.wait(Some(Duration::from_secs(5)))))?;
+    /// assert_eq!(child.join_timeout(Duration::from_millis(5))?, None); // still running
+    /// go.set();
+    /// assert_eq!(child.join_timeout(Duration::from_secs(5))?, Some(0));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<Option<i32>, Error> {
         self.child.join_timeout(self.sentinel(), timeout)
     }
 
     /// Whether the child is still running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Event, Process};
+    /// use std::time::Duration;
+    ///
+    /// let go = Event::new()?;
+    /// let child = Process::spawn(|| drop(go.wait(Some(Duration::from_secs(5)))))?;
+    /// assert!(child.is_alive());
+    /// go.set();
+    /// child.join()?;
+    /// assert!(!child.is_alive());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_alive(&self) -> bool {
         matches!(self.child.try_reap(), Ok(None))
     }
 
-    /// The exit code if the child has ended (see [`Process::join`]), else
-    /// `None`.
+    /// The exit code if the child has ended (see [`Process::join`]; it is
+    /// reaped now if it was not), else `None`. Also `None` for a child whose
+    /// exit code a `waitpid(-1)` elsewhere in the program took.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Event, Process};
+    /// use std::time::Duration;
+    ///
+    /// let go = Event::new()?;
+    /// let child = Process::spawn(|| drop(go.wait(Some(Duration::from_secs(5)))))?;
+    /// assert_eq!(child.exitcode(), None); // still running
+    /// go.set();
+    /// child.join()?;
+    /// assert_eq!(child.exitcode(), Some(0));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn exitcode(&self) -> Option<i32> {
         self.child.try_reap().ok().flatten()
     }
@@ -188,6 +307,19 @@ impl Process {
     /// # Errors
     ///
     /// [`Error::Os`] if the signal cannot be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    /// use std::time::Duration;
+    ///
+    /// let child = Process::spawn(|| std::thread::sleep(Duration::from_secs(5)))?;
+    /// child.terminate()?;
+    /// assert_eq!(child.join()?, -15); // SIGTERM
+    /// child.terminate()?; // reaped: nothing to do
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn terminate(&self) -> Result<(), Error> {
         self.child.signal(self.sentinel(), Signal::TERM)
     }
@@ -198,6 +330,18 @@ impl Process {
     /// # Errors
     ///
     /// [`Error::Os`] if the signal cannot be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    /// use std::time::Duration;
+    ///
+    /// let child = Process::spawn(|| std::thread::sleep(Duration::from_secs(5)))?;
+    /// child.kill()?;
+    /// assert_eq!(child.join()?, -9); // SIGKILL
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn kill(&self) -> Result<(), Error> {
         self.child.signal(self.sentinel(), Signal::KILL)
     }
@@ -297,6 +441,19 @@ impl Process {
 
     /// Whether the calling process is a daemon spawned by this crate
     /// (Python's `current_process().daemon`); `false` in the main process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    ///
+    /// assert!(!Process::current_is_daemon()); // the main process
+    /// let daemon = Process::builder().daemon(true).spawn(|| {
+    ///     assert!(Process::current_is_daemon());
+    /// })?;
+    /// assert_eq!(daemon.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn current_is_daemon() -> bool {
         child::current().is_some_and(Identity::daemon)
     }
@@ -324,12 +481,45 @@ impl Drop for Process {
 }
 
 /// [`Process::close`] on a child that still runs; holds the handle.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{Event, Process};
+/// use std::time::Duration;
+///
+/// let go = Event::new()?;
+/// let child = Process::spawn(|| drop(go.wait(Some(Duration::from_secs(5)))))?;
+/// let Err(running) = child.close() else { panic!("the child still runs") };
+/// assert!(running.to_string().starts_with("cannot close a process that is still running"));
+/// let child = running.into_process();
+/// go.set();
+/// child.join()?;
+/// child.close()?;
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 pub struct CloseError {
     process: Process,
 }
 
 impl CloseError {
     /// The handle that could not be closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    /// use std::time::Duration;
+    ///
+    /// let child = Process::spawn(|| std::thread::sleep(Duration::from_secs(5)))?;
+    /// if let Err(running) = child.close() {
+    ///     let child = running.into_process(); // the handle, back
+    ///     child.kill()?;
+    ///     assert_eq!(child.join()?, -9);
+    ///     child.close()?;
+    /// }
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn into_process(self) -> Process {
         self.process
     }

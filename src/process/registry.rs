@@ -211,22 +211,83 @@ pub struct ActiveChild {
 
 impl ActiveChild {
     /// The child's process id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{active_children, Event, Process};
+    /// use std::time::Duration;
+    ///
+    /// let go = Event::new()?;
+    /// let child = Process::spawn(|| drop(go.wait(Some(Duration::from_secs(5)))))?;
+    /// let listed: Vec<u32> = active_children().iter().map(|c| c.pid()).collect();
+    /// assert_eq!(listed, [child.pid()]);
+    /// # go.set();
+    /// # child.join()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn pid(&self) -> u32 {
         self.child.pid()
     }
 
     /// The child's name (see [`Process::name`](crate::Process::name)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{active_children, Event, Process};
+    /// use std::time::Duration;
+    ///
+    /// let go = Event::new()?;
+    /// let sleeper = Process::builder().name("sleeper");
+    /// let child = sleeper.spawn(|| drop(go.wait(Some(Duration::from_secs(5)))))?;
+    /// assert!(active_children().iter().any(|c| c.name() == "sleeper"));
+    /// # go.set();
+    /// # child.join()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         self.child.identity().name()
     }
 
     /// Whether the child is a daemon (see
     /// [`ProcessBuilder::daemon`](crate::ProcessBuilder::daemon)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{active_children, Event, Process};
+    /// use std::time::Duration;
+    ///
+    /// let go = Event::new()?;
+    /// let daemon = Process::builder().daemon(true);
+    /// let child = daemon.spawn(|| drop(go.wait(Some(Duration::from_secs(5)))))?;
+    /// assert!(active_children().iter().all(|c| c.is_daemon()));
+    /// # go.set();
+    /// # child.join()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_daemon(&self) -> bool {
         self.child.identity().daemon()
     }
 
     /// Whether the child is still running; reaps it if it has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{active_children, Event, Process};
+    /// use std::time::Duration;
+    ///
+    /// let go = Event::new()?;
+    /// let child = Process::spawn(|| drop(go.wait(Some(Duration::from_secs(5)))))?;
+    /// let listed = active_children();
+    /// assert!(listed.iter().all(|c| c.is_alive()));
+    /// go.set();
+    /// child.join()?; // through the handle: the listed child knows too
+    /// assert!(listed.iter().all(|c| !c.is_alive()));
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn is_alive(&self) -> bool {
         matches!(self.child.try_reap(), Ok(None))
     }
@@ -238,6 +299,21 @@ impl ActiveChild {
     /// # Errors
     ///
     /// [`Error::Os`] if waiting fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{active_children, Event, Process};
+    /// use std::time::Duration;
+    ///
+    /// let go = Event::new()?;
+    /// drop(Process::spawn(|| drop(go.wait(Some(Duration::from_secs(5)))))?); // handle gone
+    /// go.set();
+    /// for child in active_children() {
+    ///     assert_eq!(child.join_timeout(Duration::from_secs(5))?, Some(0));
+    /// }
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<Option<i32>, Error> {
         self.child.join_timeout(None, timeout)
     }
@@ -247,6 +323,20 @@ impl ActiveChild {
     /// # Errors
     ///
     /// [`Error::Os`] if the signal cannot be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{active_children, Process};
+    /// use std::time::Duration;
+    ///
+    /// let child = Process::spawn(|| std::thread::sleep(Duration::from_secs(5)))?;
+    /// for running in active_children() {
+    ///     running.terminate()?;
+    /// }
+    /// assert_eq!(child.join()?, -15); // SIGTERM
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn terminate(&self) -> Result<(), Error> {
         self.child.signal(None, Signal::TERM)
     }
@@ -256,6 +346,20 @@ impl ActiveChild {
     /// # Errors
     ///
     /// [`Error::Os`] if the signal cannot be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{active_children, Process};
+    /// use std::time::Duration;
+    ///
+    /// let child = Process::spawn(|| std::thread::sleep(Duration::from_secs(5)))?;
+    /// for running in active_children() {
+    ///     running.kill()?;
+    /// }
+    /// assert_eq!(child.join()?, -9); // SIGKILL
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
     pub fn kill(&self) -> Result<(), Error> {
         self.child.signal(None, Signal::KILL)
     }

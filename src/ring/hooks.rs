@@ -9,6 +9,30 @@
 //! counter is kept: the hooks cost nothing in normal builds.
 
 /// A step of a put or a get, where an armed process dies.
+///
+/// # Examples
+///
+/// With the feature `test-hooks`, a producer process armed to die just
+/// after its commit: its message is delivered all the same.
+///
+/// ```
+/// use shmsync::ring::hooks::Step;
+/// use shmsync::{Process, Queue};
+/// use std::time::Duration;
+///
+/// let q = Queue::<u64>::new(4)?;
+/// let child = Process::spawn(|| {
+///     # #[cfg(feature = "test-hooks")]
+///     shmsync::ring::hooks::crash_at(Step::PutCommitted, 0);
+///     let _ = q.put(7);
+/// })?;
+/// # #[cfg(feature = "test-hooks")]
+/// assert_eq!(child.join()?, -9); // SIGKILL, inside `put`
+/// # #[cfg(not(feature = "test-hooks"))]
+/// # assert_eq!(child.join()?, 0);
+/// assert_eq!(q.get_timeout(Duration::from_secs(2))?, 7);
+/// # Ok::<(), shmsync::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
 #[non_exhaustive]

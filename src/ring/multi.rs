@@ -18,6 +18,17 @@ use crate::shim::{self, AtomicU32, Deadline, Poll, Wake};
 use core::time::Duration;
 
 /// The longest slice of a sleep that cannot cover every ring at once.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::SLICE;
+/// use std::time::Duration;
+///
+/// // Where one sleep cannot cover every ring, a ring's data is noticed
+/// // within about this long.
+/// assert!(SLICE <= Duration::from_millis(10));
+/// ```
 pub const SLICE: Duration = Duration::from_millis(10);
 
 /// The most rings one sleep covers; beyond, the sleep is sliced.
@@ -37,6 +48,28 @@ impl RawRing {
     /// Wakes every sleeper on both sides, so that they look again at what
     /// they wait for: for a change outside the ring (an end of a pipe
     /// closed), which the ring's own commits do not announce.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{wait_for_any_data, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// let closed = AtomicBool::new(false); // say, a flag in shared memory
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         closed.store(true, Ordering::SeqCst);
+    ///         ring.nudge(); // a sleeper on the ring looks again
+    ///     });
+    ///     let woke = wait_for_any_data(&[&ring], Deadline::after(Duration::from_secs(2)), || {
+    ///         closed.load(Ordering::SeqCst)
+    ///     });
+    ///     assert!(woke);
+    /// });
+    /// ```
     pub fn nudge(&self) {
         self.waiting.data.notify();
         self.waiting.room.notify();
@@ -47,7 +80,33 @@ impl RawRing {
 /// signals of `rings` (whose commits are what `ready` looks for, with
 /// whatever else it checks); returns `ready()`'s last answer. Spins within
 /// the process's spin bound first. Like every sleep here, it may end
-/// early; `ready` decides.
+/// early; `ready` decides. With no rings there is nothing to sleep on: it
+/// returns after the spin, whatever the deadline.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{wait_for_any_data, RawRing};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let (a, b) = (RawRing::new(4, 8), RawRing::new(4, 8));
+/// # let mut bytes = [0u8; 32];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+/// let ready = || !a.is_empty() || !b.is_empty();
+/// let brief = Deadline::after(Duration::from_millis(5));
+/// assert!(!wait_for_any_data(&[&a, &b], brief, ready)); // nothing came
+/// std::thread::scope(|s| {
+///     s.spawn(|| -> Result<(), shmsync::ring::RingError> {
+///         let mut tx = b.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+///         b.try_push_value(&buf, &mut tx, &1u64)?;
+///         b.release_producing(tx);
+///         Ok(())
+///     });
+///     assert!(wait_for_any_data(&[&a, &b], Deadline::after(Duration::from_secs(2)), ready));
+/// });
+/// ```
 pub fn wait_for_any_data(
     rings: &[&RawRing],
     deadline: Deadline,

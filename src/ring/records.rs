@@ -25,18 +25,130 @@ use super::state::{RawRing, RingError};
 use crate::shim::{Ordering, RingBuf};
 
 /// The bytes of a record header.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{record_size, RawRing, RingBuf, FIRST, HEADER, LAST};
+/// use shmsync::Deadline;
+/// use std::{ptr::NonNull, time::Duration};
+///
+/// let ring = RawRing::new_bytes(64);
+/// let mut bytes = [0u8; 64];
+/// // SAFETY: `bytes` outlives `buf`, and is read below only once `buf` is no
+/// // longer used.
+/// let buf = unsafe { RingBuf::from_raw(NonNull::from(&mut bytes).cast(), 64) };
+/// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+/// ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[b"hello"])?;
+/// ring.release_producing(tx);
+/// // The header, then the payload, padded to 8 bytes.
+/// assert_eq!(&bytes[HEADER..HEADER + 5], b"hello");
+/// assert_eq!(record_size(5), Some(16));
+/// assert_eq!(ring.len(), 16);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 pub const HEADER: usize = 8;
 /// Marks a valid `kind`: its upper 16 bits.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{FIRST, LAST, RECORD_MAGIC, WHOLE};
+///
+/// // A record's kind: the magic in the upper half, the flags in the lower.
+/// assert_eq!(WHOLE, RECORD_MAGIC | FIRST | LAST);
+/// assert_eq!(RECORD_MAGIC & 0xFFFF, 0);
+/// ```
 pub const RECORD_MAGIC: u32 = 0x5EC0_0000;
 /// `kind` flag: the record starts a message.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{RawRing, Record, FIRST};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let ring = RawRing::new_bytes(64);
+/// # let mut bytes = [0u8; 64];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+/// let soon = Deadline::after(Duration::from_secs(2));
+/// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+/// // The first record of a message that goes on in later ones.
+/// ring.try_push_record(&buf, &mut tx, FIRST, &[b"part 1"])?;
+/// let rec = ring.peek_record(&buf, &mut rx)?;
+/// assert_eq!(rec, Some(Record { len: 6, flags: FIRST }));
+/// # ring.release_producing(tx);
+/// # ring.release_consuming(rx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 pub const FIRST: u32 = 1;
 /// `kind` flag: the record ends a message.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{RawRing, FIRST, LAST};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let ring = RawRing::new_bytes(64);
+/// # let mut bytes = [0u8; 64];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+/// let soon = Deadline::after(Duration::from_secs(2));
+/// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+/// ring.try_push_record(&buf, &mut tx, FIRST, &[b"part 1"])?;
+/// ring.try_push_record(&buf, &mut tx, LAST, &[b"part 2"])?;
+/// let mut ends = Vec::new();
+/// while let Some(rec) = ring.peek_record(&buf, &mut rx)? {
+///     ends.push(rec.is_last());
+///     ring.pop_record(&mut rx, rec);
+/// }
+/// assert_eq!(ends, [false, true]);
+/// # ring.release_producing(tx);
+/// # ring.release_consuming(rx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 pub const LAST: u32 = 2;
 /// `kind` of a message in one record.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{Outgoing, RawRing, RingBuf, WHOLE};
+/// use shmsync::Deadline;
+/// use std::{ptr::NonNull, time::Duration};
+///
+/// let ring = RawRing::new_bytes(64);
+/// let mut bytes = [0u8; 64];
+/// // SAFETY: `bytes` outlives `buf`, and is read below only once `buf` is no
+/// // longer used.
+/// let buf = unsafe { RingBuf::from_raw(NonNull::from(&mut bytes).cast(), 64) };
+/// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+/// ring.push_message(&buf, &mut tx, b"short", &mut Outgoing::new())?;
+/// ring.release_producing(tx);
+/// // The header: the length, then the kind (native byte order).
+/// assert_eq!(bytes[..4], 5u32.to_ne_bytes());
+/// assert_eq!(bytes[4..8], WHOLE.to_ne_bytes());
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 pub const WHOLE: u32 = RECORD_MAGIC | FIRST | LAST;
 
 /// The ring's bytes a record of `len` payload bytes takes: its header and
 /// its payload padded to 8 bytes; `None` if that overflows `u32`.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::record_size;
+///
+/// assert_eq!(record_size(0), Some(8)); // the header alone
+/// assert_eq!(record_size(5), Some(16)); // padded to 8 bytes
+/// assert_eq!(record_size(8), Some(16));
+/// assert_eq!(record_size(u32::MAX), None);
+/// ```
 #[inline]
 pub const fn record_size(len: u32) -> Option<u32> {
     match len.checked_add(HEADER as u32 + 7) {
@@ -46,6 +158,27 @@ pub const fn record_size(len: u32) -> Option<u32> {
 }
 
 /// A record's header, checked against the ring it was read from.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{RawRing, Record, FIRST, LAST};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let ring = RawRing::new_bytes(64);
+/// # let mut bytes = [0u8; 64];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+/// let soon = Deadline::after(Duration::from_secs(2));
+/// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+/// ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[b"hello"])?;
+/// let rec = ring.peek_record(&buf, &mut rx)?;
+/// assert_eq!(rec, Some(Record { len: 5, flags: FIRST | LAST }));
+/// # ring.release_producing(tx);
+/// # ring.release_consuming(rx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Record {
     /// Payload bytes.
@@ -56,11 +189,31 @@ pub struct Record {
 
 impl Record {
     /// Whether this record starts a message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Record, FIRST, LAST};
+    ///
+    /// assert!(Record { len: 3, flags: FIRST }.is_first());
+    /// assert!(Record { len: 3, flags: FIRST | LAST }.is_first());
+    /// assert!(!Record { len: 3, flags: LAST }.is_first());
+    /// ```
     pub fn is_first(&self) -> bool {
         self.flags & FIRST != 0
     }
 
     /// Whether this record ends a message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Record, FIRST, LAST};
+    ///
+    /// assert!(Record { len: 3, flags: LAST }.is_last());
+    /// assert!(Record { len: 3, flags: FIRST | LAST }.is_last());
+    /// assert!(!Record { len: 3, flags: FIRST }.is_last());
+    /// ```
     pub fn is_last(&self) -> bool {
         self.flags & LAST != 0
     }
@@ -76,6 +229,27 @@ impl RawRing {
     /// [`RingError::TooLarge`] if the record could never fit the ring;
     /// [`RingError::ShutDown`]; [`RingError::Corrupted`] if the consumers'
     /// counter is out of range or the ring is not a byte ring.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{RawRing, FIRST, LAST};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// // One record of two parts: 5 payload bytes, 16 bytes of the ring.
+    /// assert!(ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[b"id:", b"42"])?);
+    /// assert!(ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[&[0; 40]])?); // 48 bytes
+    /// assert!(ring.is_full());
+    /// assert!(!ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[b"x"])?); // no room now
+    /// # ring.release_producing(tx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn try_push_record(
         &self,
         buf: &RingBuf,
@@ -133,6 +307,29 @@ impl RawRing {
     /// [`RingError::ShutDown`] if the ring is empty and shut down (or shut
     /// down immediately); [`RingError::Corrupted`] if the header is not a
     /// record's, or the record reaches past what the producers committed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{RawRing, Record, FIRST, LAST};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// assert_eq!(ring.peek_record(&buf, &mut rx)?, None);
+    /// ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[b"hello"])?;
+    /// let rec = ring.peek_record(&buf, &mut rx)?;
+    /// assert_eq!(rec, Some(Record { len: 5, flags: FIRST | LAST }));
+    /// assert_eq!(ring.peek_record(&buf, &mut rx)?, rec); // not taken
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn peek_record(
         &self,
         buf: &RingBuf,
@@ -189,6 +386,30 @@ impl RawRing {
     /// # Errors
     ///
     /// [`RingError::Corrupted`] if the range is not inside the record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{RawRing, FIRST, LAST};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[b"hello, world"])?;
+    /// let Some(rec) = ring.peek_record(&buf, &mut rx)? else { panic!("a record is in") };
+    /// let mut word = [0u8; 5];
+    /// ring.read_record(&buf, &rx, rec, 7, &mut word)?;
+    /// assert_eq!(&word, b"world");
+    /// assert!(ring.read_record(&buf, &rx, rec, 10, &mut word).is_err()); // past its end
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn read_record(
         &self,
         buf: &RingBuf,
@@ -210,6 +431,42 @@ impl RawRing {
 
     /// Takes the record `peek_record` just returned out of the ring (after
     /// reading what the caller wanted of it), with one commit.
+    ///
+    /// `record` must be that one, unchanged, with this side held since:
+    /// its length is trusted, not checked again. Another value moves the
+    /// consumers' counter to where no record starts, and the ring is then
+    /// as good as scribbled over: later operations fail with
+    /// [`RingError::Corrupted`] or read garbage (never outside the buffer).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{RawRing, FIRST, LAST};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// for word in [&b"one"[..], b"three"] {
+    ///     ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[word])?;
+    /// }
+    /// let mut got = Vec::new();
+    /// while let Some(rec) = ring.peek_record(&buf, &mut rx)? {
+    ///     let mut payload = vec![0; rec.len as usize];
+    ///     ring.read_record(&buf, &rx, rec, 0, &mut payload)?;
+    ///     ring.pop_record(&mut rx, rec);
+    ///     got.push(payload);
+    /// }
+    /// assert_eq!(got, [&b"one"[..], b"three"]);
+    /// assert!(ring.is_empty());
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn pop_record(&self, side: &mut Consuming, record: Record) {
         // The record was checked against the committed bytes by
         // `peek_record`: its size fits in `available`.
@@ -225,7 +482,28 @@ impl RawRing {
     }
 
     /// The longest payload a single record can carry in a byte ring of
-    /// `capacity` bytes.
+    /// `capacity` bytes: usually this ring's own
+    /// [`capacity`](RawRing::capacity), which it does not read itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{RawRing, RingError, FIRST, LAST};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// assert_eq!(ring.record_capacity(ring.capacity()), 56);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// assert!(ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[&[0; 56]])?);
+    /// let too_long = ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[&[0; 57]]);
+    /// assert_eq!(too_long, Err(RingError::TooLarge { len: 57, capacity: 56 }));
+    /// # ring.release_producing(tx);
+    /// # Ok::<(), RingError>(())
+    /// ```
     pub fn record_capacity(&self, capacity: u32) -> usize {
         (capacity as usize).saturating_sub(HEADER) & !7
     }

@@ -26,6 +26,26 @@ use crate::shim::{Deadline, Ordering, RingBuf};
 ///
 /// Give it back with [`RawRing::release_producing`]. Not `Send`: the lock
 /// names the thread that took it.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::RawRing;
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let ring = RawRing::new(4, 8);
+/// # let mut bytes = [0u8; 32];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+/// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+/// for i in 0..3u64 {
+///     assert!(ring.try_push_value(&buf, &mut tx, &i)?);
+/// }
+/// assert_eq!(tx.room(), 1);
+/// ring.release_producing(tx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "a taken side holds its lock until given back"]
 pub struct Producing {
@@ -41,6 +61,32 @@ pub struct Producing {
 }
 
 /// The consuming side of a ring, taken; see [`Producing`].
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::RawRing;
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let ring = RawRing::new(4, 8);
+/// # let mut bytes = [0u8; 32];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+/// let soon = Deadline::after(Duration::from_secs(2));
+/// # let mut tx = ring.take_producing(&buf, soon)?;
+/// # ring.try_push(&buf, &mut tx, &[1u64, 2].map(u64::to_ne_bytes).concat())?;
+/// # ring.release_producing(tx);
+/// // Two messages are in.
+/// let mut rx = ring.take_consuming(&buf, soon)?;
+/// let mut got = Vec::new();
+/// while let Some(v) = ring.try_pop_value::<u64>(&buf, &mut rx)? {
+///     got.push(v);
+/// }
+/// assert_eq!(got, [1, 2]);
+/// ring.release_consuming(rx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "a taken side holds its lock until given back"]
 pub struct Consuming {
@@ -56,26 +102,120 @@ pub struct Consuming {
 }
 
 impl Producing {
-    /// Messages that fit now, as far as this side knows (a lower bound).
+    /// Messages (bytes, in a byte ring) that fit now, as far as this side
+    /// knows: a lower bound, as of its last look at the consumers' counter
+    /// (operations look again when they find too little room).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// assert_eq!(tx.room(), 4);
+    /// ring.try_push(&buf, &mut tx, &[0u8; 24])?; // three messages
+    /// assert_eq!(tx.room(), 1);
+    /// # ring.release_producing(tx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn room(&self) -> u32 {
         self.geo.capacity - self.tail.wrapping_sub(self.head)
     }
 
     /// Whether the side was taken over from a holder that died holding it
     /// (its lock said `OwnerDied`); nothing needed repair.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let soon = Deadline::after(Duration::from_secs(5));
+    /// // A thread (or a process) that ends holding the side:
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let _never_given_back = ring.take_producing(&buf, soon);
+    ///     });
+    /// });
+    /// let tx = ring.take_producing(&buf, soon)?; // once the lock sees it gone
+    /// assert!(tx.took_over());
+    /// ring.release_producing(tx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn took_over(&self) -> bool {
         self.took_over
     }
 }
 
 impl Consuming {
-    /// Messages known to be in the ring (a lower bound).
+    /// Messages (bytes, in a byte ring) known to be in the ring: a lower
+    /// bound, as of this side's last look at the producers' counter.
+    /// Taking the side does not look; an operation that finds too little
+    /// does, and so does [`RawRing::has_data`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.try_push(&buf, &mut tx, &[0u8; 16])?; // two messages
+    /// assert_eq!(rx.available(), 0); // this side has not looked since
+    /// assert!(ring.has_data(&mut rx)?); // it looks
+    /// assert_eq!(rx.available(), 2);
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn available(&self) -> u32 {
         self.tail.wrapping_sub(self.head)
     }
 
     /// Whether the side was taken over from a holder that died holding it;
-    /// see [`Producing::took_over`].
+    /// see [`Producing::took_over`]. A consumer that died before its commit
+    /// left its message in the ring for this one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let soon = Deadline::after(Duration::from_secs(5));
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let _never_given_back = ring.take_consuming(&buf, soon);
+    ///     });
+    /// });
+    /// let rx = ring.take_consuming(&buf, soon)?;
+    /// assert!(rx.took_over());
+    /// ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn took_over(&self) -> bool {
         self.took_over
     }
@@ -91,6 +231,26 @@ impl RawRing {
     ///
     /// [`RingError::Busy`] if the lock stays held until `deadline`;
     /// [`RingError::Corrupted`] if the state is impossible.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{RawRing, RingError};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// assert!(!tx.took_over());
+    /// // One holder at a time: a second taker gives up at its deadline.
+    /// let again = ring.take_producing(&buf, Deadline::after(Duration::from_millis(5)));
+    /// assert!(matches!(again, Err(RingError::Busy { .. })));
+    /// ring.release_producing(tx);
+    /// # Ok::<(), RingError>(())
+    /// ```
     pub fn take_producing(
         &self,
         buf: &RingBuf,
@@ -150,6 +310,29 @@ impl RawRing {
     /// # Errors
     ///
     /// As [`RawRing::take_producing`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// # let mut tx = ring.take_producing(&buf, soon)?;
+    /// # ring.try_push_value(&buf, &mut tx, &5u64)?;
+    /// # ring.release_producing(tx);
+    /// // A consumer among several takes the side for one message.
+    /// let mut rx = ring.take_consuming(&buf, soon)?;
+    /// let got = ring.try_pop_value::<u64>(&buf, &mut rx)?;
+    /// ring.release_consuming(rx);
+    /// assert_eq!(got, Some(5));
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn take_consuming(
         &self,
         buf: &RingBuf,
@@ -196,6 +379,25 @@ impl RawRing {
     }
 
     /// Gives the producing side back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// ring.release_producing(tx);
+    /// // Free again: taken at the first try.
+    /// let tx = ring.take_producing(&buf, Deadline::now())?;
+    /// # ring.release_producing(tx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     #[inline]
     pub fn release_producing(&self, side: Producing) {
         // Relaxed: the unlock's Release publishes it to the next holder.
@@ -204,6 +406,25 @@ impl RawRing {
     }
 
     /// Gives the consuming side back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let rx = ring.take_consuming(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// ring.release_consuming(rx);
+    /// // Free again: taken at the first try.
+    /// let rx = ring.take_consuming(&buf, Deadline::now())?;
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     #[inline]
     pub fn release_consuming(&self, side: Consuming) {
         // Relaxed: the unlock's Release publishes it to the next holder.
@@ -219,6 +440,26 @@ impl RawRing {
     /// [`RingError::ShutDown`] after a shutdown (nothing is put);
     /// [`RingError::Corrupted`] if the consumers' counter is out of range,
     /// or `msgs` is not a whole number of slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// let msgs: Vec<u8> = (1..=6u64).flat_map(u64::to_ne_bytes).collect();
+    /// assert_eq!(ring.try_push(&buf, &mut tx, &msgs)?, 4); // as many as fit
+    /// assert_eq!(ring.try_push(&buf, &mut tx, &msgs[32..])?, 0); // full
+    /// assert!(ring.try_push(&buf, &mut tx, &[0u8; 5]).is_err()); // not a whole slot
+    /// # ring.release_producing(tx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     #[inline]
     pub fn try_push(
         &self,
@@ -261,6 +502,29 @@ impl RawRing {
     /// shut down with `immediate` ([`RawRing::discard`] drops what is
     /// left); [`RingError::Corrupted`] if the producers' counter is out of
     /// range, or `out` is not a whole number of slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.try_push(&buf, &mut tx, &[1u64, 2].map(u64::to_ne_bytes).concat())?;
+    /// let mut out = [0u8; 24]; // room for three
+    /// assert_eq!(ring.try_pop(&buf, &mut rx, &mut out)?, 2);
+    /// assert_eq!(out[..16], [1u64, 2].map(u64::to_ne_bytes).concat());
+    /// assert_eq!(ring.try_pop(&buf, &mut rx, &mut out)?, 0); // empty
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     #[inline]
     pub fn try_pop(
         &self,
@@ -305,6 +569,29 @@ impl RawRing {
     /// # Errors
     ///
     /// [`RingError::Corrupted`] if the producers' counter is out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{RawRing, RingError};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.try_push(&buf, &mut tx, &[0u8; 24])?; // three messages
+    /// ring.shut_down(true);
+    /// assert_eq!(ring.try_pop(&buf, &mut rx, &mut [0u8; 8]), Err(RingError::ShutDown));
+    /// assert_eq!(ring.discard(&mut rx)?, 3);
+    /// assert!(ring.is_empty());
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), RingError>(())
+    /// ```
     pub fn discard(&self, side: &mut Consuming) -> Result<u32, RingError> {
         self.refresh_tail(side)?;
         let n = side.available();
@@ -325,6 +612,30 @@ impl RawRing {
     ///
     /// [`RingError::ShutDown`]; [`RingError::Corrupted`] as for
     /// [`RawRing::try_push`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.try_push(&buf, &mut tx, &[0u8; 32])?; // full
+    /// let brief = Deadline::after(Duration::from_millis(5));
+    /// assert!(!ring.wait_for_room(&mut tx, brief)?); // still full at the deadline
+    /// ring.try_pop(&buf, &mut rx, &mut [0u8; 8])?; // a consumer takes one
+    /// assert!(ring.wait_for_room(&mut tx, soon)?);
+    /// assert_eq!(tx.room(), 1);
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn wait_for_room(
         &self,
         side: &mut Producing,
@@ -359,6 +670,30 @@ impl RawRing {
     /// # Errors
     ///
     /// As [`RawRing::wait_for_room`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.try_push(&buf, &mut tx, &[0u8; 32])?; // full
+    /// ring.try_pop(&buf, &mut rx, &mut [0u8; 8])?; // room for one
+    /// let brief = Deadline::after(Duration::from_millis(5));
+    /// assert!(!ring.wait_for_room_for(&mut tx, 2, brief)?); // not for two
+    /// ring.try_pop(&buf, &mut rx, &mut [0u8; 8])?;
+    /// assert!(ring.wait_for_room_for(&mut tx, 2, soon)?);
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn wait_for_room_for(
         &self,
         side: &mut Producing,
@@ -394,6 +729,35 @@ impl RawRing {
     ///
     /// [`RingError::ShutDown`] once the ring is shut down and empty (or
     /// immediately); [`RingError::Corrupted`] as for [`RawRing::try_pop`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let mut rx = ring.take_consuming(&buf, soon)?;
+    /// std::thread::scope(|s| {
+    ///     // A producer on another thread (or in another process).
+    ///     s.spawn(|| -> Result<(), shmsync::ring::RingError> {
+    ///         let mut tx = ring.take_producing(&buf, soon)?;
+    ///         ring.try_push_value(&buf, &mut tx, &42u64)?;
+    ///         ring.release_producing(tx);
+    ///         Ok(())
+    ///     });
+    ///     assert!(ring.wait_for_data(&mut rx, soon)?);
+    ///     assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx)?, Some(42));
+    ///     Ok::<(), shmsync::ring::RingError>(())
+    /// })?;
+    /// ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn wait_for_data(
         &self,
         side: &mut Consuming,

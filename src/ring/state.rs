@@ -8,6 +8,16 @@ use core::fmt;
 
 /// The most messages (or bytes) a ring holds: counters are `u32` and wrap,
 /// so the distance between them must stay below 2³¹.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{RawRing, MAX_CAPACITY};
+///
+/// assert_eq!(RawRing::byte_capacity(MAX_CAPACITY), Some(MAX_CAPACITY));
+/// assert_eq!(RawRing::byte_capacity(MAX_CAPACITY + 1), None);
+/// assert_eq!(RawRing::buffer_len(MAX_CAPACITY + 1, 8), None);
+/// ```
 pub const MAX_CAPACITY: u32 = 1 << 30;
 
 /// `state`: no more messages may be put.
@@ -16,6 +26,33 @@ pub(crate) const SHUTDOWN: u32 = 1;
 pub(crate) const IMMEDIATE: u32 = 2;
 
 /// What can go wrong with a ring itself (not with one message).
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{RawRing, RingBuf, RingError, FIRST, LAST};
+/// use shmsync::Deadline;
+/// use std::{ptr::NonNull, time::Duration};
+///
+/// let ring = RawRing::new_bytes(64);
+/// let mut bytes = [0u8; 64];
+/// // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// let buf = unsafe { RingBuf::from_raw(NonNull::from(&mut bytes).cast(), 64) };
+/// let soon = Deadline::after(Duration::from_secs(2));
+///
+/// let mut tx = ring.take_producing(&buf, soon)?;
+/// let huge = [0u8; 100];
+/// let err = ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[&huge]);
+/// assert_eq!(err, Err(RingError::TooLarge { len: 100, capacity: 56 }));
+/// // The side is held (by this thread): another taker gives up at its deadline.
+/// let busy = ring.take_producing(&buf, Deadline::now());
+/// assert!(matches!(busy, Err(RingError::Busy { holder: Some(_) })));
+/// ring.shut_down(false);
+/// let late = ring.try_push_record(&buf, &mut tx, FIRST | LAST, &[b"hi"]);
+/// assert_eq!(late, Err(RingError::ShutDown));
+/// ring.release_producing(tx);
+/// # Ok::<(), RingError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RingError {
@@ -23,7 +60,8 @@ pub enum RingError {
     /// range, a geometry that does not match the buffer): a peer wrote over
     /// it. The string says what was found.
     Corrupted(&'static str),
-    /// The side's lock stayed held by another thread until the deadline.
+    /// The side's lock stayed held until the deadline, by another thread
+    /// or by the calling one (a side is not reentrant).
     Busy {
         /// The thread id the lock named when the wait gave up.
         holder: Option<u32>,
@@ -107,6 +145,32 @@ pub(crate) struct Waiting {
 /// crate's `Queue` places it, with its buffer, in shared memory. Its
 /// operations take the buffer as this process maps it and check the state
 /// against it before trusting anything.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{RawRing, RingBuf};
+/// use shmsync::Deadline;
+/// use std::{ptr::NonNull, time::Duration};
+///
+/// // A ring of 4 messages of 8 bytes and its buffer: here both on the stack,
+/// // between processes both in shared memory (as `Queue` places them).
+/// let ring = RawRing::new(4, 8);
+/// let mut bytes = [0u8; 32];
+/// assert_eq!(RawRing::buffer_len(4, 8), Some(bytes.len()));
+/// // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// let buf = unsafe { RingBuf::from_raw(NonNull::from(&mut bytes).cast(), 32) };
+/// let soon = Deadline::after(Duration::from_secs(2));
+///
+/// let mut tx = ring.take_producing(&buf, soon)?;
+/// assert!(ring.try_push_value(&buf, &mut tx, &7u64)?);
+/// ring.release_producing(tx);
+///
+/// let mut rx = ring.take_consuming(&buf, soon)?;
+/// assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx)?, Some(7));
+/// ring.release_consuming(rx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 #[repr(C)]
 #[derive(Debug)]
 pub struct RawRing {
@@ -165,6 +229,18 @@ impl RawRing {
         ///
         /// If `capacity` is 0 or above [`MAX_CAPACITY`], or `slot_size` is
         /// 0; use [`RawRing::buffer_len`] first to check the arguments.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::ring::RawRing;
+        ///
+        /// let ring = RawRing::new(10, 8);
+        /// assert_eq!(ring.capacity(), 10);
+        /// assert!(ring.is_empty());
+        /// // Its buffer has 16 slots (a power of two) of 8 bytes.
+        /// assert_eq!(RawRing::buffer_len(10, 8), Some(128));
+        /// ```
         pub fn new(capacity: u32, slot_size: u32) -> RawRing {
             assert!(capacity > 0 && capacity <= MAX_CAPACITY, "ring capacity out of range");
             assert!(slot_size > 0, "ring slots need at least one byte");
@@ -195,6 +271,18 @@ impl RawRing {
         /// # Panics
         ///
         /// If `capacity` is 0 or above [`MAX_CAPACITY`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use shmsync::ring::{RawRing, HEADER};
+        ///
+        /// let ring = RawRing::new_bytes(1000);
+        /// assert_eq!(ring.capacity(), 1024); // bytes: rounded up to a power of two
+        /// assert_eq!(RawRing::byte_capacity(1000), Some(1024)); // its buffer's length
+        /// // The longest record: all but its header.
+        /// assert_eq!(ring.record_capacity(ring.capacity()), 1024 - HEADER);
+        /// ```
         pub fn new_bytes(capacity: u32) -> RawRing {
             match RawRing::byte_capacity(capacity) {
                 Some(bytes) => RawRing::new(bytes, 1),
@@ -244,6 +332,16 @@ impl RawRing {
     }
 
     /// The most messages the ring holds (as its state says).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    ///
+    /// // Messages, not slots: the 3-message ring has 4 slots.
+    /// assert_eq!(RawRing::new(3, 16).capacity(), 3);
+    /// assert_eq!(RawRing::buffer_len(3, 16), Some(64));
+    /// ```
     pub fn capacity(&self) -> u32 {
         // Relaxed: fixed at creation; clamped, as a peer could have
         // written anything.
@@ -255,6 +353,24 @@ impl RawRing {
 
     /// Messages in the ring now (a snapshot; 0 if the counters are out of
     /// range).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// ring.try_push(&buf, &mut tx, &[0u8; 16])?; // two messages of 8 bytes
+    /// assert_eq!(ring.len(), 2);
+    /// # ring.release_producing(tx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn len(&self) -> u32 {
         // Relaxed: a snapshot. Head first: tail only grows meanwhile, so
         // a torn pair reads as more, never negative.
@@ -269,16 +385,64 @@ impl RawRing {
     }
 
     /// Whether the ring holds no message now (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// assert!(ring.is_empty());
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// ring.try_push_value(&buf, &mut tx, &1u64)?;
+    /// assert!(!ring.is_empty());
+    /// # ring.release_producing(tx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Whether the ring holds `capacity` messages now (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// assert_eq!(ring.try_push(&buf, &mut tx, &[0u8; 40])?, 4); // 4 of the 5 fit
+    /// assert!(ring.is_full());
+    /// # ring.release_producing(tx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn is_full(&self) -> bool {
         self.len() == self.capacity()
     }
 
     /// Whether the ring was shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// assert!(!ring.is_shut_down());
+    /// ring.shut_down(false);
+    /// assert!(ring.is_shut_down());
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         self.state() & SHUTDOWN != 0
     }
@@ -294,6 +458,29 @@ impl RawRing {
     /// Shuts the ring down: later puts fail with [`RingError::ShutDown`];
     /// gets drain what is left and then fail (or, with `immediate`, fail at
     /// once: what is left is discarded). Every sleeper on either side wakes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{RawRing, RingError};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.try_push_value(&buf, &mut tx, &1u64)?;
+    /// ring.shut_down(false);
+    /// assert_eq!(ring.try_push_value(&buf, &mut tx, &2u64), Err(RingError::ShutDown));
+    /// assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx), Ok(Some(1))); // drained
+    /// assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx), Err(RingError::ShutDown));
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), RingError>(())
+    /// ```
     pub fn shut_down(&self, immediate: bool) {
         let flags = if immediate {
             SHUTDOWN | IMMEDIATE

@@ -45,9 +45,61 @@ use crate::shim::{self, Deadline, Ordering, RingBuf};
 
 /// The bytes of the whole-message length that start a streamed message's
 /// first record.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{Outgoing, RawRing, Record, FIRST, LENGTH_PREFIX};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let ring = RawRing::new_bytes(64);
+/// # let mut bytes = [0u8; 64];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+/// let soon = Deadline::after(Duration::from_secs(2));
+/// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+/// // A message longer than the ring: streamed; its first piece goes in.
+/// ring.push_message(&buf, &mut tx, &[7u8; 100], &mut Outgoing::new())?;
+/// let Some(first) = ring.peek_record(&buf, &mut rx)? else { panic!("a record is in") };
+/// assert_eq!(first, Record { len: 56, flags: FIRST });
+/// let mut len = [0u8; LENGTH_PREFIX];
+/// ring.read_record(&buf, &rx, first, 0, &mut len)?;
+/// assert_eq!(u64::from_ne_bytes(len), 100); // then 48 bytes of the message
+/// # ring.release_producing(tx);
+/// # ring.release_consuming(rx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 pub const LENGTH_PREFIX: usize = 8;
 
 /// A message on its way in: what has been committed of it.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{Outgoing, Pushed, RawRing};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let ring = RawRing::new_bytes(64);
+/// # let mut bytes = [0u8; 64];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+/// let soon = Deadline::after(Duration::from_secs(2));
+/// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+/// let (msg, mut out) = ([7u8; 100], Outgoing::new());
+/// assert_eq!(ring.push_message(&buf, &mut tx, &msg, &mut out)?, Pushed::NeedRoom(64));
+/// assert_eq!(out.sent(), 48);
+/// if let Some(rec) = ring.peek_record(&buf, &mut rx)? {
+///     ring.pop_record(&mut rx, rec); // a reader takes the piece (here: unread)
+/// }
+/// // The writer goes on where `out` says it stopped.
+/// assert_eq!(ring.push_message(&buf, &mut tx, &msg, &mut out)?, Pushed::Done);
+/// assert_eq!(out.sent(), 100);
+/// # ring.release_producing(tx);
+/// # ring.release_consuming(rx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Outgoing {
     sent: u64,
@@ -56,6 +108,17 @@ pub struct Outgoing {
 
 impl Outgoing {
     /// A message not yet begun.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::Outgoing;
+    ///
+    /// let out = Outgoing::new();
+    /// assert!(!out.is_started());
+    /// assert_eq!(out.sent(), 0);
+    /// assert_eq!(out, Outgoing::default());
+    /// ```
     pub const fn new() -> Outgoing {
         Outgoing {
             sent: 0,
@@ -65,17 +128,84 @@ impl Outgoing {
 
     /// Whether its first record is committed: from then on the message
     /// must be finished (or its reader will see it interrupted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, Pushed, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.push_message(&buf, &mut tx, b"hi", &mut Outgoing::new())?;
+    /// let (msg, mut out) = ([7u8; 100], Outgoing::new());
+    /// assert_eq!(ring.push_message(&buf, &mut tx, &msg, &mut out)?, Pushed::NeedRoom(64));
+    /// assert!(!out.is_started()); // nothing committed: the writer may give up
+    /// if let Some(rec) = ring.peek_record(&buf, &mut rx)? {
+    ///     ring.pop_record(&mut rx, rec); // a reader takes "hi"
+    /// }
+    /// assert_eq!(ring.push_message(&buf, &mut tx, &msg, &mut out)?, Pushed::NeedRoom(64));
+    /// assert!(out.is_started()); // its first piece is in: finish the message
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn is_started(&self) -> bool {
         self.started
     }
 
     /// Payload bytes committed so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// let mut out = Outgoing::new();
+    /// ring.push_message(&buf, &mut tx, &[7u8; 100], &mut out)?;
+    /// assert_eq!(out.sent(), 48); // the first piece, after the length prefix
+    /// # ring.release_producing(tx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn sent(&self) -> u64 {
         self.sent
     }
 }
 
 /// What [`RawRing::push_message`] did.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{Outgoing, Pushed, RawRing};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let ring = RawRing::new_bytes(64);
+/// # let mut bytes = [0u8; 64];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+/// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+/// let hello = ring.push_message(&buf, &mut tx, b"hello", &mut Outgoing::new())?;
+/// assert_eq!(hello, Pushed::Done); // 16 bytes of the ring
+/// // The first piece of a longer message needs 64 bytes; 48 are free.
+/// let long = ring.push_message(&buf, &mut tx, &[7u8; 100], &mut Outgoing::new())?;
+/// assert_eq!(long, Pushed::NeedRoom(64));
+/// # ring.release_producing(tx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pushed {
     /// The whole message is committed.
@@ -86,6 +216,27 @@ pub enum Pushed {
 }
 
 /// A message on its way out: its length and what has been taken of it.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{Outgoing, RawRing};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let ring = RawRing::new_bytes(64);
+/// # let mut bytes = [0u8; 64];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+/// let soon = Deadline::after(Duration::from_secs(2));
+/// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+/// ring.push_message(&buf, &mut tx, &[7u8; 100], &mut Outgoing::new())?;
+/// let msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+/// assert_eq!((msg.len(), msg.is_streamed(), msg.received()), (100, true, 0));
+/// # ring.release_producing(tx);
+/// # ring.release_consuming(rx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Incoming {
     len: u64,
@@ -99,33 +250,173 @@ pub struct Incoming {
 
 impl Incoming {
     /// The whole message's length, in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.push_message(&buf, &mut tx, b"hello", &mut Outgoing::new())?;
+    /// let msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+    /// assert_eq!(msg.len(), 5);
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn len(&self) -> u64 {
         self.len
     }
 
     /// Whether the message is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, Piece, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.push_message(&buf, &mut tx, b"", &mut Outgoing::new())?;
+    /// let mut msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+    /// assert!(msg.is_empty()); // an empty message is a message all the same
+    /// let Piece::Data(chunk) = ring.next_piece(&buf, &mut rx, &msg)? else { panic!("no piece") };
+    /// ring.take_piece(&buf, &mut rx, &mut msg, chunk, &mut [])?;
+    /// assert!(msg.is_complete());
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Bytes taken so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, Piece, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.push_message(&buf, &mut tx, &[7u8; 100], &mut Outgoing::new())?; // its first piece
+    /// let mut msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+    /// let Piece::Data(chunk) = ring.next_piece(&buf, &mut rx, &msg)? else { panic!("no piece") };
+    /// ring.take_piece(&buf, &mut rx, &mut msg, chunk, &mut vec![0; chunk.len()])?;
+    /// assert_eq!((msg.received(), msg.len()), (48, 100));
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn received(&self) -> u64 {
         self.got
     }
 
     /// Whether every byte has been taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, Piece, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.push_message(&buf, &mut tx, b"hello", &mut Outgoing::new())?;
+    /// let mut msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+    /// assert!(!msg.is_complete());
+    /// let Piece::Data(chunk) = ring.next_piece(&buf, &mut rx, &msg)? else { panic!("no piece") };
+    /// ring.take_piece(&buf, &mut rx, &mut msg, chunk, &mut [0u8; 5])?;
+    /// assert!(msg.is_complete());
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn is_complete(&self) -> bool {
         self.started && self.got == self.len
     }
 
     /// Whether the message comes in several records (it did not fit the
     /// ring whole).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64); // a record holds at most 56 bytes
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// for (len, streamed) in [(56, false), (57, true)] {
+    ///     ring.push_message(&buf, &mut tx, &vec![0; len], &mut Outgoing::new())?;
+    ///     let msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+    ///     assert_eq!(msg.is_streamed(), streamed);
+    ///     ring.discard(&mut rx)?; // make room for the next
+    /// }
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn is_streamed(&self) -> bool {
         self.streamed
     }
 }
 
 /// One piece of a message, ready to be taken with [`RawRing::take_piece`].
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{Outgoing, Piece, RawRing};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let ring = RawRing::new_bytes(64);
+/// # let mut bytes = [0u8; 64];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+/// let soon = Deadline::after(Duration::from_secs(2));
+/// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+/// ring.push_message(&buf, &mut tx, b"hello", &mut Outgoing::new())?;
+/// let mut msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+/// let Piece::Data(chunk) = ring.next_piece(&buf, &mut rx, &msg)? else { panic!("no piece") };
+/// let mut got = vec![0; chunk.len()];
+/// ring.take_piece(&buf, &mut rx, &mut msg, chunk, &mut got)?;
+/// assert_eq!(got, b"hello");
+/// # ring.release_producing(tx);
+/// # ring.release_consuming(rx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Chunk {
     record: Record,
@@ -136,17 +427,88 @@ pub struct Chunk {
 
 impl Chunk {
     /// The message bytes in this piece.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, Piece, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.push_message(&buf, &mut tx, &[7u8; 100], &mut Outgoing::new())?;
+    /// let msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+    /// let Piece::Data(first) = ring.next_piece(&buf, &mut rx, &msg)? else { panic!("no piece") };
+    /// assert_eq!(first.len(), 48); // the message's bytes, without the length prefix
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
     /// Whether the piece carries no message bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, Piece, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.push_message(&buf, &mut tx, b"", &mut Outgoing::new())?;
+    /// let mut msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+    /// let Piece::Data(chunk) = ring.next_piece(&buf, &mut rx, &msg)? else { panic!("no piece") };
+    /// assert!(chunk.is_empty());
+    /// ring.take_piece(&buf, &mut rx, &mut msg, chunk, &mut [])?;
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 }
 
 /// What [`RawRing::next_piece`] found.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::ring::{Outgoing, Piece, RawRing};
+/// use shmsync::Deadline;
+/// use std::time::Duration;
+///
+/// let ring = RawRing::new_bytes(64);
+/// # let mut bytes = [0u8; 64];
+/// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+/// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+/// let soon = Deadline::after(Duration::from_secs(2));
+/// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+/// ring.push_message(&buf, &mut tx, &[7u8; 100], &mut Outgoing::new())?; // its first piece
+/// let mut msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+/// let Piece::Data(first) = ring.next_piece(&buf, &mut rx, &msg)? else { panic!("no piece") };
+/// ring.take_piece(&buf, &mut rx, &mut msg, first, &mut vec![0; first.len()])?;
+/// assert_eq!(ring.next_piece(&buf, &mut rx, &msg)?, Piece::Pending); // more to come
+/// // Its writer stops there, and a new message begins.
+/// ring.push_message(&buf, &mut tx, b"next", &mut Outgoing::new())?;
+/// assert_eq!(ring.next_piece(&buf, &mut rx, &msg)?, Piece::Interrupted);
+/// # ring.release_producing(tx);
+/// # ring.release_consuming(rx);
+/// # Ok::<(), shmsync::ring::RingError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Piece {
     /// The next piece of the message.
@@ -181,6 +543,32 @@ impl RawRing {
     ///
     /// [`RingError::ShutDown`]; [`RingError::Corrupted`] if the consumers'
     /// counter is out of range or the ring is not a byte ring.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, Pushed, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// let (msg, mut out) = ([7u8; 200], Outgoing::new()); // more than the ring holds
+    /// while let Pushed::NeedRoom(bytes) = ring.push_message(&buf, &mut tx, &msg, &mut out)? {
+    ///     while let Some(rec) = ring.peek_record(&buf, &mut rx)? {
+    ///         ring.pop_record(&mut rx, rec); // a reader (here: dropping the pieces)
+    ///     }
+    ///     assert!(ring.wait_for_room_bytes(&mut tx, bytes, soon)?);
+    /// }
+    /// assert_eq!(out.sent(), 200);
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn push_message(
         &self,
         buf: &RingBuf,
@@ -296,6 +684,29 @@ impl RawRing {
     /// [`RingError::TooLarge`] if `want` exceeds the ring's capacity;
     /// [`RingError::ShutDown`]; [`RingError::Corrupted`] if the consumers'
     /// counter is out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, RawRing, RingError};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let mut tx = ring.take_producing(&buf, soon)?;
+    /// ring.push_message(&buf, &mut tx, &[0u8; 40], &mut Outgoing::new())?; // 48 bytes used
+    /// let brief = Deadline::after(Duration::from_millis(5));
+    /// assert!(!ring.wait_for_room_bytes(&mut tx, 32, brief)?); // no reader frees any
+    /// assert!(ring.wait_for_room_bytes(&mut tx, 16, soon)?);
+    /// let never = ring.wait_for_room_bytes(&mut tx, 65, soon);
+    /// assert!(matches!(never, Err(RingError::TooLarge { .. })));
+    /// # ring.release_producing(tx);
+    /// # Ok::<(), RingError>(())
+    /// ```
     pub fn wait_for_room_bytes(
         &self,
         side: &mut Producing,
@@ -338,6 +749,30 @@ impl RawRing {
     /// [`RingError::ShutDown`] if the ring is empty and shut down;
     /// [`RingError::Corrupted`] if a record is garbled or a streamed
     /// message's length is impossible.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, RawRing, LAST};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// assert_eq!(ring.begin_message(&buf, &mut rx)?, None);
+    /// // The rest of a message whose reader died after its first piece, then a message:
+    /// ring.try_push_record(&buf, &mut tx, LAST, &[b"...the end"])?;
+    /// ring.push_message(&buf, &mut tx, b"hello", &mut Outgoing::new())?;
+    /// let msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+    /// assert_eq!((msg.len(), msg.is_streamed()), (5, false)); // the rest was dropped
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn begin_message(
         &self,
         buf: &RingBuf,
@@ -380,6 +815,41 @@ impl RawRing {
     /// [`RingError::Corrupted`] if the pieces do not add up to the
     /// message's length (a peer wrote over the ring); as
     /// [`RawRing::peek_record`] otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, Piece, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// let (msg, mut out): (Vec<u8>, _) = ((0..100).collect(), Outgoing::new()); // two pieces
+    /// ring.push_message(&buf, &mut tx, &msg, &mut out)?; // the first
+    /// let mut incoming = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+    /// let mut got = Vec::new();
+    /// while !incoming.is_complete() {
+    ///     match ring.next_piece(&buf, &mut rx, &incoming)? {
+    ///         Piece::Data(chunk) => {
+    ///             let at = got.len();
+    ///             got.resize(at + chunk.len(), 0);
+    ///             ring.take_piece(&buf, &mut rx, &mut incoming, chunk, &mut got[at..])?;
+    ///         }
+    ///         // A reader would wait for data (`wait_for_data`); here the writer goes on.
+    ///         Piece::Pending => drop(ring.push_message(&buf, &mut tx, &msg, &mut out)?),
+    ///         Piece::Interrupted => panic!("the writer stopped in the middle"),
+    ///     }
+    /// }
+    /// assert_eq!(got, msg);
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn next_piece(
         &self,
         buf: &RingBuf,
@@ -432,6 +902,33 @@ impl RawRing {
     ///
     /// [`RingError::Corrupted`] if `dst` is neither empty nor exactly
     /// `chunk.len()` bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, Piece, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.push_message(&buf, &mut tx, b"hello", &mut Outgoing::new())?;
+    /// let mut msg = ring.begin_message(&buf, &mut rx)?.expect("a message is in");
+    /// let Piece::Data(chunk) = ring.next_piece(&buf, &mut rx, &msg)? else { panic!("no piece") };
+    /// let too_short = ring.take_piece(&buf, &mut rx, &mut msg, chunk, &mut [0u8; 3]);
+    /// assert!(too_short.is_err()); // nothing taken
+    /// let mut got = [0u8; 5];
+    /// ring.take_piece(&buf, &mut rx, &mut msg, chunk, &mut got)?;
+    /// assert_eq!(&got, b"hello");
+    /// assert!(ring.is_empty());
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn take_piece(
         &self,
         buf: &RingBuf,
@@ -461,6 +958,27 @@ impl RawRing {
     /// # Errors
     ///
     /// [`RingError::Corrupted`] if the producers' counter is out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// assert!(!ring.has_data(&mut rx)?);
+    /// ring.push_message(&buf, &mut tx, b"ping", &mut Outgoing::new())?;
+    /// assert!(ring.has_data(&mut rx)?);
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     #[inline]
     pub fn has_data(&self, side: &mut Consuming) -> Result<bool, RingError> {
         if side.available() == 0 {
@@ -474,6 +992,40 @@ impl RawRing {
     /// writer holds the side to the end) this means the rest will never
     /// come; look at the ring once more afterwards, since the writer may
     /// have committed its last piece just before it let go.
+    ///
+    /// A holder that has just ended can still look alive for a moment (a
+    /// thread is gone for the kernel a little after `join` returns for it),
+    /// so a caller asks again until its own patience runs out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// assert!(ring.producer_abandoned()); // nobody holds the producing side
+    /// let tx = ring.take_producing(&buf, soon)?;
+    /// assert!(!ring.producer_abandoned()); // this thread does, and lives
+    /// ring.release_producing(tx);
+    /// // A writer thread that ends holding it:
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let _never_given_back = ring.take_producing(&buf, soon);
+    ///     });
+    /// });
+    /// let give_up = Deadline::after(Duration::from_secs(2));
+    /// while !ring.producer_abandoned() && !give_up.has_passed() {
+    ///     std::thread::sleep(Duration::from_millis(1)); // it may take a moment
+    /// }
+    /// assert!(ring.producer_abandoned());
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     pub fn producer_abandoned(&self) -> bool {
         let gone = match self.producer.lock.holder_tid() {
             None => true,

@@ -20,6 +20,26 @@ impl RawRing {
     /// [`RingError::ShutDown`] after a shutdown; [`RingError::Corrupted`]
     /// if the consumers' counter is out of range or `T` is not the size of
     /// a slot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(2, 8); // slots of 8 bytes: u64, [u32; 2], ...
+    /// # let mut bytes = [0u8; 16];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 16) };
+    /// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// assert!(ring.try_push_value(&buf, &mut tx, &1u64)?);
+    /// assert!(ring.try_push_value(&buf, &mut tx, &[2u32, 3])?);
+    /// assert!(!ring.try_push_value(&buf, &mut tx, &4u64)?); // full
+    /// assert!(ring.try_push_value(&buf, &mut tx, &5u32).is_err()); // not a slot's size
+    /// # ring.release_producing(tx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     #[inline]
     pub fn try_push_value<T: bytemuck::Pod>(
         &self,
@@ -61,6 +81,27 @@ impl RawRing {
     /// [`RingError::ShutDown`] if the ring is empty and shut down (or shut
     /// down immediately); [`RingError::Corrupted`] if the producers'
     /// counter is out of range or `T` is not the size of a slot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let soon = Deadline::after(Duration::from_secs(2));
+    /// let (mut tx, mut rx) = (ring.take_producing(&buf, soon)?, ring.take_consuming(&buf, soon)?);
+    /// ring.try_push_value(&buf, &mut tx, &-7i64)?;
+    /// assert_eq!(ring.try_pop_value::<i64>(&buf, &mut rx)?, Some(-7));
+    /// assert_eq!(ring.try_pop_value::<i64>(&buf, &mut rx)?, None); // empty
+    /// # ring.release_producing(tx);
+    /// # ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
     #[inline]
     pub fn try_pop_value<T: bytemuck::Pod>(
         &self,

@@ -256,6 +256,25 @@ impl Header {
 /// the mapping) it came from.
 ///
 /// Returned by [`Segment::parse_header`](crate::Segment::parse_header).
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::Segment;
+/// use std::io::Read;
+/// use std::os::fd::AsFd;
+///
+/// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+/// seg.get_or_init("answer", || 42u64)?;
+/// let mut bytes = Vec::new();
+/// std::fs::File::from(seg.as_fd().try_clone_to_owned()?).read_to_end(&mut bytes)?;
+/// let info = Segment::parse_header(&bytes)?;
+/// assert_eq!(info.size, seg.size());
+/// assert_eq!(info.capacity, Segment::DIRECTORY_CAPACITY);
+/// assert!(info.heap_offset <= Segment::MIN_SIZE);
+/// assert!(info.cursor >= info.heap_offset + 8); // one u64 allocated
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HeaderInfo {
@@ -278,6 +297,29 @@ pub struct HeaderInfo {
 }
 
 /// The state of a used directory entry.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{EntryState, Segment};
+/// use std::io::Read;
+/// use std::os::fd::AsFd;
+/// use std::panic::{catch_unwind, AssertUnwindSafe};
+///
+/// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+/// seg.get_or_init("done", || 1u64)?;
+/// let failed = catch_unwind(AssertUnwindSafe(|| {
+///     seg.get_or_init("half", || -> u64 { panic!("init failed") })
+/// }));
+/// assert!(failed.is_err());
+/// let mut bytes = Vec::new();
+/// std::fs::File::from(seg.as_fd().try_clone_to_owned()?).read_to_end(&mut bytes)?;
+/// let info = Segment::parse_header(&bytes)?;
+/// let state = |i| info.entry(&bytes, i).map(|entry| entry.map(|e| e.state));
+/// assert_eq!(state(0)?, Some(EntryState::Ready));
+/// assert_eq!(state(1)?, Some(EntryState::Initialising)); // the next get_or_init finishes it
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EntryState {
@@ -291,6 +333,24 @@ pub enum EntryState {
 /// A used directory entry, validated against the segment it came from.
 ///
 /// Returned by [`HeaderInfo::entry`].
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::{EntryState, Segment};
+/// use std::io::Read;
+/// use std::os::fd::AsFd;
+///
+/// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+/// seg.get_or_init("answer", || 42u64)?;
+/// let mut bytes = Vec::new();
+/// std::fs::File::from(seg.as_fd().try_clone_to_owned()?).read_to_end(&mut bytes)?;
+/// let info = Segment::parse_header(&bytes)?;
+/// let entry = info.entry(&bytes, 0)?.expect("one object");
+/// assert_eq!((entry.name(), entry.state, entry.size), ("answer", EntryState::Ready, 8));
+/// assert_eq!(bytes[entry.offset..entry.offset + entry.size], 42u64.to_ne_bytes());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EntryInfo {
@@ -308,6 +368,29 @@ pub struct EntryInfo {
 
 impl EntryInfo {
     /// The object's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Segment;
+    /// use std::io::Read;
+    /// use std::os::fd::AsFd;
+    ///
+    /// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// seg.get_or_init("jobs", || 0u64)?;
+    /// seg.get_or_init("results", || 0u64)?;
+    /// let mut bytes = Vec::new();
+    /// std::fs::File::from(seg.as_fd().try_clone_to_owned()?).read_to_end(&mut bytes)?;
+    /// let info = Segment::parse_header(&bytes)?;
+    /// let mut names = Vec::new();
+    /// for i in 0..info.capacity {
+    ///     if let Some(entry) = info.entry(&bytes, i)? {
+    ///         names.push(entry.name().to_owned());
+    ///     }
+    /// }
+    /// assert_eq!(names, ["jobs", "results"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(&self) -> &str {
         let len = self.name.iter().position(|&b| b == 0).unwrap_or(NAME_BYTES);
         // check_entry verified that the name is UTF-8.

@@ -141,15 +141,68 @@ impl Segment {
     /// The smallest size [`create`](Segment::create) and
     /// [`anonymous`](Segment::anonymous) accept: header and directory, no
     /// room for objects yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Segment, SegmentError};
+    ///
+    /// let seg = Segment::anonymous(Segment::MIN_SIZE)?;
+    /// assert!(matches!(seg.get_or_init("n", || 0u64), Err(SegmentError::OutOfSpace { .. })));
+    /// let small = Segment::anonymous(Segment::MIN_SIZE - 1);
+    /// assert!(matches!(small, Err(SegmentError::BadSize { .. })));
+    /// # Ok::<(), SegmentError>(())
+    /// ```
     pub const MIN_SIZE: usize = header::MIN_SIZE;
 
     /// How many objects a segment made by this build can hold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Segment, SegmentError};
+    ///
+    /// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// for i in 0..Segment::DIRECTORY_CAPACITY {
+    ///     seg.get_or_init(&format!("n{i}"), || 0u32)?;
+    /// }
+    /// let one_more = seg.get_or_init("one more", || 0u32);
+    /// assert!(matches!(one_more, Err(SegmentError::DirectoryFull { .. })));
+    /// # Ok::<(), SegmentError>(())
+    /// ```
     pub const DIRECTORY_CAPACITY: u32 = header::DEFAULT_CAPACITY;
 
     /// The longest object name, in bytes of UTF-8.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Segment, SegmentError};
+    ///
+    /// let seg = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// seg.get_or_init(&"x".repeat(Segment::MAX_OBJECT_NAME), || 0u64)?;
+    /// // Bytes, not characters: each 'é' takes two.
+    /// let too_long = "é".repeat(Segment::MAX_OBJECT_NAME / 2 + 1);
+    /// let refused = seg.get_or_init(&too_long, || 0u64);
+    /// assert!(matches!(refused, Err(SegmentError::NameTooLong { .. })));
+    /// # Ok::<(), SegmentError>(())
+    /// ```
     pub const MAX_OBJECT_NAME: usize = header::MAX_OBJECT_NAME;
 
     /// The longest segment name, in bytes, counting the leading `/`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Segment, SegmentError};
+    ///
+    /// let prefix = format!("/shmsync-doc-max-{}-", std::process::id());
+    /// let longest = format!("{prefix}{}", "x".repeat(Segment::MAX_NAME - prefix.len()));
+    /// Segment::create(&longest, Segment::MIN_SIZE)?.remove()?;
+    /// let too_long = format!("{longest}x");
+    /// assert!(matches!(Segment::open(&too_long), Err(SegmentError::NameTooLong { .. })));
+    /// # Ok::<(), SegmentError>(())
+    /// ```
     pub const MAX_NAME: usize = name::MAX_SEGMENT_NAME;
 
     /// Options for creating or opening a segment otherwise than by the

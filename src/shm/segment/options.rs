@@ -72,12 +72,38 @@ impl Default for SegmentOptions {
 impl SegmentOptions {
     /// The mode of a new named segment unless [`mode`](SegmentOptions::mode)
     /// says otherwise: read and write for its owner only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Segment, SegmentOptions};
+    /// use std::os::unix::fs::PermissionsExt;
+    ///
+    /// let name = format!("/shmsync-doc-default-mode-{}", std::process::id());
+    /// let seg = Segment::create(&name, Segment::MIN_SIZE)?;
+    /// let file = std::fs::File::from(seg.fd().try_clone_to_owned()?);
+    /// assert_eq!(file.metadata()?.permissions().mode() & 0o777, SegmentOptions::DEFAULT_MODE);
+    /// seg.remove()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const DEFAULT_MODE: u32 = 0o600;
 
     /// How long [`Segment::get_or_init`] and [`Segment::get`] wait for the
     /// directory lock unless
     /// [`directory_lock_timeout`](SegmentOptions::directory_lock_timeout)
     /// says otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Segment, SegmentOptions};
+    /// use std::time::Duration;
+    ///
+    /// assert_eq!(SegmentOptions::DEFAULT_DIRECTORY_LOCK_TIMEOUT, Duration::from_secs(5));
+    /// let spelled_out = SegmentOptions::new()
+    ///     .directory_lock_timeout(SegmentOptions::DEFAULT_DIRECTORY_LOCK_TIMEOUT);
+    /// assert_eq!(Segment::options(), spelled_out);
+    /// ```
     pub const DEFAULT_DIRECTORY_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// The defaults: mode `0600`, trust only this user's objects with no
