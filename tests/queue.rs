@@ -331,3 +331,39 @@ fn invalid_capacities_are_refused() {
     assert!(Queue::<()>::new(4).is_err());
     assert!(shmsync::ByteQueue::new(0).is_err());
 }
+
+#[test]
+fn a_thread_that_holds_a_side_is_refused_at_once_instead_of_waiting_for_itself() {
+    let _w = Watchdog::new("self-wait", PATIENCE);
+    let q = Queue::<u32>::new(4).unwrap();
+    let me = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+    let long = Duration::from_secs(60);
+    {
+        let mut producer = q.producer().unwrap();
+        let started = Instant::now();
+        // Each of these would wait for this very thread: the blocking put
+        // for ever, the timed calls for their whole timeout.
+        assert!(matches!(q.put(1), Err(PutError::Timeout(1))));
+        assert!(matches!(q.put_timeout(2, long), Err(PutError::Timeout(2))));
+        assert!(matches!(
+            q.producer_timeout(long),
+            Err(HandleError::Busy { holder: Some(tid) }) if tid == me
+        ));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        producer.put(3).unwrap();
+    }
+    {
+        let mut consumer = q.consumer().unwrap();
+        let started = Instant::now();
+        assert!(matches!(q.get(), Err(GetError::Timeout)));
+        assert!(matches!(
+            q.consumer_timeout(long),
+            Err(HandleError::Busy { holder: Some(tid) }) if tid == me
+        ));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(consumer.try_get().unwrap(), 3);
+    }
+    // Once the handles are gone, the plain calls work again.
+    q.put(4).unwrap();
+    assert_eq!(q.get().unwrap(), 4);
+}

@@ -796,9 +796,15 @@ impl RawRing {
         lock: &crate::raw::RawLock,
         deadline: Option<Deadline>,
     ) -> Result<(LockHold, bool), RingError> {
-        let locked = match deadline {
-            Some(deadline) => lock.try_lock_until(deadline),
-            None => lock.try_lock(),
+        let locked = match (lock.try_lock(), deadline) {
+            (Some(locked), _) => Some(locked),
+            // Sides are not re-entrant: a thread that holds this side (an
+            // exclusive handle up its own stack) would wait for itself
+            // until its deadline, or for ever. Checked only once the one
+            // try failed, so the fast path pays nothing for it.
+            (None, _) if lock.is_held_by_current_thread() => None,
+            (None, Some(deadline)) => lock.try_lock_until(deadline),
+            (None, None) => None,
         };
         let Some(locked) = locked else {
             return Err(RingError::Busy {

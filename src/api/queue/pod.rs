@@ -388,8 +388,12 @@ impl<T: Pod> Queue<T> {
     ///
     /// The handle is `!Send`: the side's lock records this thread. While
     /// it lives, other producers wait (their `try_put` says `Full`), and
-    /// this thread must put through it: a plain [`put`](Queue::put) on the
-    /// same thread would wait for itself. If its thread dies holding it,
+    /// this thread must put through it: a plain [`put`](Queue::put) (or
+    /// `put_timeout`, or another `producer`) on the same thread would wait
+    /// for itself, so it fails at once instead, with
+    /// [`PutError::Timeout`] ([`HandleError::Busy`] naming this thread).
+    /// The same goes for [`consumer`](Queue::consumer) and `get`. If its
+    /// thread dies holding it,
     /// the next producer takes the side over within about 100 ms.
     ///
     /// # Errors
