@@ -116,7 +116,9 @@ pub fn wait_for_any_data(
         return true;
     }
     let Some(first) = rings.first() else {
-        // Nothing to sleep on: only the deadline can end the wait.
+        // Nothing to sleep on, and no clock-only sleep without std: the
+        // spin was the whole wait (the docs say so; `Pipe`'s `wait` sleeps
+        // on its own when it has no rings).
         return ready();
     };
     let covered = rings.len().min(COVERED);

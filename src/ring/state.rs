@@ -78,6 +78,9 @@ pub enum RingError {
     },
 }
 
+#[cfg(feature = "std")]
+impl std::error::Error for RingError {}
+
 impl fmt::Display for RingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
