@@ -124,7 +124,9 @@ impl ProcessBuilder {
     }
 
     /// Forks a child that runs `f`, then exits: with 0 when `f` returns, 1
-    /// when it panics (or with the code it gives `std::process::exit`).
+    /// when it panics. A closure that calls `std::process::exit(code)`
+    /// itself ends with `code`, but that path runs the `atexit` handlers
+    /// the child inherited from the parent (`_exit` would not).
     ///
     /// The closure runs on the child's copy of memory, so it may borrow
     /// from the parent's stack. Buffered standard output is flushed first,
