@@ -125,9 +125,7 @@ impl<E: EndKind> Connection<E> {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn recv_bytes(&self, max: usize) -> Result<Vec<u8>, RecvError> {
-        let mut vec = Vec::new();
-        self.recv_into_sink(&mut Sink::Vec { vec: &mut vec, max }, Waits::BLOCKING)?;
-        Ok(vec)
+        self.recv_vec(max, Waits::BLOCKING)
     }
 
     /// [`recv_bytes`](Connection::recv_bytes), waiting at most `timeout`
@@ -159,14 +157,14 @@ impl<E: EndKind> Connection<E> {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn recv_bytes_timeout(&self, max: usize, timeout: Duration) -> Result<Vec<u8>, RecvError> {
-        let mut vec = Vec::new();
-        let waits = Waits {
-            start: Deadline::after(timeout),
-            body: Deadline::NEVER,
-            arm: false,
-        };
-        self.recv_into_sink(&mut Sink::Vec { vec: &mut vec, max }, waits)?;
-        Ok(vec)
+        self.recv_vec(
+            max,
+            Waits {
+                start: Deadline::after(timeout),
+                body: Deadline::NEVER,
+                arm: false,
+            },
+        )
     }
 
     /// Receives the next message into `buf` from `offset` on and returns its
@@ -238,12 +236,19 @@ impl<E: EndKind> Connection<E> {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn try_recv_bytes(&self, max: usize) -> Result<Vec<u8>, RecvError> {
+        self.recv_vec(
+            max,
+            Waits {
+                start: Deadline::now(),
+                body: Deadline::NEVER,
+                arm: true,
+            },
+        )
+    }
+
+    /// Receives one message of at most `max` bytes into a new `Vec`.
+    fn recv_vec(&self, max: usize, waits: Waits) -> Result<Vec<u8>, RecvError> {
         let mut vec = Vec::new();
-        let waits = Waits {
-            start: Deadline::now(),
-            body: Deadline::NEVER,
-            arm: true,
-        };
         self.recv_into_sink(&mut Sink::Vec { vec: &mut vec, max }, waits)?;
         Ok(vec)
     }
