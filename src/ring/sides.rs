@@ -641,24 +641,7 @@ impl RawRing {
         side: &mut Producing,
         deadline: Deadline,
     ) -> Result<bool, RingError> {
-        let geo = side.geo;
-        let tail = side.tail;
-        let mut head = side.head;
-        self.waiting.room.wait_until(deadline, None, || {
-            // Acquire: pairs with the consumers' Release commits.
-            head = self.head.load(Ordering::Acquire);
-            !geo.holds(tail, head)
-                || tail.wrapping_sub(head) < geo.capacity
-                || self.state() & SHUTDOWN != 0
-        });
-        if !geo.holds(tail, head) {
-            return Err(RingError::Corrupted("message counters out of range"));
-        }
-        side.head = head;
-        if self.state() & SHUTDOWN != 0 {
-            return Err(RingError::ShutDown);
-        }
-        Ok(side.room() > 0)
+        self.wait_room(side, 1, deadline)
     }
 
     /// Waits, with the producing side held, until there is room for `need`
@@ -700,10 +683,20 @@ impl RawRing {
         need: u32,
         deadline: Deadline,
     ) -> Result<bool, RingError> {
+        self.wait_room(side, need.clamp(1, side.geo.capacity), deadline)
+    }
+
+    /// The wait under every `wait_for_room*`: until `need` units are free
+    /// (or the ring is shut down, or `deadline` passes); whether they are.
+    pub(crate) fn wait_room(
+        &self,
+        side: &mut Producing,
+        need: u32,
+        deadline: Deadline,
+    ) -> Result<bool, RingError> {
         let geo = side.geo;
         let tail = side.tail;
         let mut head = side.head;
-        let need = need.clamp(1, geo.capacity);
         self.waiting.room.wait_until(deadline, None, || {
             // Acquire: pairs with the consumers' Release commits.
             head = self.head.load(Ordering::Acquire);

@@ -720,23 +720,7 @@ impl RawRing {
                 capacity: geo.capacity as usize,
             });
         }
-        let tail = side.tail;
-        let mut head = side.head;
-        self.waiting.room.wait_until(deadline, None, || {
-            // Acquire: pairs with the consumers' Release commits.
-            head = self.head.load(Ordering::Acquire);
-            !geo.holds(tail, head)
-                || geo.capacity - tail.wrapping_sub(head) >= want
-                || self.state() & SHUTDOWN != 0
-        });
-        if !geo.holds(tail, head) {
-            return Err(RingError::Corrupted("message counters out of range"));
-        }
-        side.head = head;
-        if self.state() & SHUTDOWN != 0 {
-            return Err(RingError::ShutDown);
-        }
-        Ok(side.room() >= want)
+        self.wait_room(side, want, deadline)
     }
 
     /// Looks at the next message without taking any of it: its length and
