@@ -379,7 +379,25 @@ impl RawLock {
     /// ```
     #[inline]
     pub fn unlock(&self, hold: LockHold) -> Result<(), NotOwner> {
-        let me = shim::current_thread();
+        self.unlock_as(shim::current_thread(), hold)
+    }
+
+    /// [`unlock`](RawLock::unlock) for a hold that the calling thread took
+    /// and kept where no other thread can reach it (the ring's taken sides,
+    /// which are not `Send`): the hold names the caller, so the caller's
+    /// identity need not be looked up again.
+    #[inline]
+    pub(crate) fn unlock_own(&self, hold: LockHold) -> Result<(), NotOwner> {
+        let me = Caller {
+            tid: hold.tid(),
+            stamp: hold.stamp,
+        };
+        self.unlock_as(me, hold)
+    }
+
+    /// Releases `hold` on behalf of `me`.
+    #[inline]
+    fn unlock_as(&self, me: Caller, hold: LockHold) -> Result<(), NotOwner> {
         if !self.holds(me, hold) {
             return Err(NotOwner);
         }

@@ -114,7 +114,7 @@ impl RawRing {
         // The state first, then the counter: see `try_pop`.
         let state = self.state();
         if side.available() == 0 {
-            self.refresh_tail(side)?;
+            self.look_for_data(side)?;
         }
         let available = side.available();
         if state & IMMEDIATE != 0 || (available == 0 && state & SHUTDOWN != 0) {

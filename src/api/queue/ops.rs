@@ -354,7 +354,7 @@ impl Ring {
             // One try that reads no clock; the deadline only if it must wait.
             if let Ok(mut side) = self.raw().take_producing_checked(self.geo, None) {
                 let put = self.raw().try_push_value(&self.buf, &mut side, value);
-                self.raw().release_producing(side);
+                self.raw().release_producing_in_call(side);
                 match put {
                     Ok(true) => return Ok(()),
                     Ok(false) => {}
@@ -365,7 +365,7 @@ impl Ring {
         let wait = wait.resolve();
         let mut side = self.take_producing(wait)?;
         let result = self.push_value(&mut side, value, wait);
-        self.raw().release_producing(side);
+        self.raw().release_producing_in_call(side);
         result
     }
 
@@ -376,7 +376,7 @@ impl Ring {
             // One try that reads no clock; the deadline only if it must wait.
             if let Ok(mut side) = self.raw().take_consuming_checked(self.geo, None) {
                 let got = self.raw().try_pop_value(&self.buf, &mut side);
-                self.raw().release_consuming(side);
+                self.raw().release_consuming_in_call(side);
                 match got {
                     Ok(Some(value)) => return Ok(value),
                     Ok(None) => {}
@@ -387,7 +387,7 @@ impl Ring {
         let wait = wait.resolve();
         let mut side = self.take_consuming(wait)?;
         let result = self.pop_value(&mut side, wait);
-        self.raw().release_consuming(side);
+        self.raw().release_consuming_in_call(side);
         result
     }
 
@@ -398,7 +398,7 @@ impl Ring {
         let wait = wait.resolve();
         let mut side = self.take_producing(wait).map_err(|f| (0, f))?;
         let result = self.push_slots(&mut side, msgs, wait);
-        self.raw().release_producing(side);
+        self.raw().release_producing_in_call(side);
         result
     }
 
@@ -409,7 +409,7 @@ impl Ring {
         let wait = wait.resolve();
         let mut side = self.take_consuming(wait)?;
         let result = self.pop_slots(&mut side, out, wait);
-        self.raw().release_consuming(side);
+        self.raw().release_consuming_in_call(side);
         result
     }
 }
