@@ -250,6 +250,7 @@ impl RawRing {
     /// # ring.release_producing(tx);
     /// # Ok::<(), shmsync::ring::RingError>(())
     /// ```
+    #[inline]
     pub fn try_push_record(
         &self,
         buf: &RingBuf,
@@ -330,6 +331,7 @@ impl RawRing {
     /// # ring.release_consuming(rx);
     /// # Ok::<(), shmsync::ring::RingError>(())
     /// ```
+    #[inline]
     pub fn peek_record(
         &self,
         buf: &RingBuf,
@@ -410,6 +412,7 @@ impl RawRing {
     /// # ring.release_consuming(rx);
     /// # Ok::<(), shmsync::ring::RingError>(())
     /// ```
+    #[inline]
     pub fn read_record(
         &self,
         buf: &RingBuf,
@@ -467,6 +470,7 @@ impl RawRing {
     /// # ring.release_consuming(rx);
     /// # Ok::<(), shmsync::ring::RingError>(())
     /// ```
+    #[inline]
     pub fn pop_record(&self, side: &mut Consuming, record: Record) {
         // The record was checked against the committed bytes by
         // `peek_record`: its size fits in `available`.

@@ -276,6 +276,7 @@ impl RawRing {
     /// ring.release_producing(tx);
     /// # Ok::<(), RingError>(())
     /// ```
+    #[inline(always)]
     pub fn take_producing(
         &self,
         buf: &RingBuf,
@@ -362,6 +363,7 @@ impl RawRing {
     /// assert_eq!(got, Some(5));
     /// # Ok::<(), shmsync::ring::RingError>(())
     /// ```
+    #[inline(always)]
     pub fn take_consuming(
         &self,
         buf: &RingBuf,

@@ -521,6 +521,7 @@ impl RawRing {
     ///
     /// [`RingError::Corrupted`] if the capacity, slot count or slot size
     /// are impossible or do not match the buffer's length.
+    #[inline]
     pub(crate) fn geometry(&self, buf: &RingBuf) -> Result<Geometry, RingError> {
         // Relaxed: fixed at creation, published with the ring itself.
         let capacity = self.config.capacity.load(Ordering::Relaxed);

@@ -569,6 +569,7 @@ impl RawRing {
     /// # ring.release_consuming(rx);
     /// # Ok::<(), shmsync::ring::RingError>(())
     /// ```
+    #[inline]
     pub fn push_message(
         &self,
         buf: &RingBuf,
@@ -757,6 +758,7 @@ impl RawRing {
     /// # ring.release_consuming(rx);
     /// # Ok::<(), shmsync::ring::RingError>(())
     /// ```
+    #[inline(always)]
     pub fn begin_message(
         &self,
         buf: &RingBuf,
@@ -834,6 +836,7 @@ impl RawRing {
     /// # ring.release_consuming(rx);
     /// # Ok::<(), shmsync::ring::RingError>(())
     /// ```
+    #[inline(always)]
     pub fn next_piece(
         &self,
         buf: &RingBuf,
@@ -913,6 +916,7 @@ impl RawRing {
     /// # ring.release_consuming(rx);
     /// # Ok::<(), shmsync::ring::RingError>(())
     /// ```
+    #[inline]
     pub fn take_piece(
         &self,
         buf: &RingBuf,

@@ -40,14 +40,21 @@ const SYMMETRIC: u8 = 2;
 
 /// Registers this process for asymmetric fences, once; returns whether they
 /// are in use. Every process that uses a ring calls this first.
+#[inline]
 pub(crate) fn register() -> bool {
     // Relaxed: a per-process setting; a racing second registration is
     // idempotent and stores the same answer.
     match STATE.load(Ordering::Relaxed) {
-        ASYMMETRIC => return true,
-        SYMMETRIC => return false,
-        _ => {}
+        ASYMMETRIC => true,
+        SYMMETRIC => false,
+        _ => register_now(),
     }
+}
+
+/// The first [`register`] of this process: asks the kernel.
+#[cold]
+#[inline(never)]
+fn register_now() -> bool {
     let ok = os::register();
     STATE.store(if ok { ASYMMETRIC } else { SYMMETRIC }, Ordering::Relaxed);
     ok
