@@ -167,7 +167,14 @@ mod imp {
             // in the buffer `from_raw` vouched for; `src` is a Rust slice
             // in this process's memory, not in the buffer's range unless the
             // caller aliased it on purpose, which the rings never do.
-            unsafe { copy(src.as_ptr(), self.ptr.as_ptr().add(at), src.len()) };
+            unsafe {
+                crate::sys::copy::copy_into_ring(
+                    src.as_ptr(),
+                    self.ptr.as_ptr().add(at),
+                    src.len(),
+                    self.len,
+                )
+            };
             true
         }
 
@@ -179,38 +186,10 @@ mod imp {
                 return false;
             }
             // SAFETY: as in `write`, the other way round.
-            unsafe { copy(self.ptr.as_ptr().add(at), dst.as_mut_ptr(), dst.len()) };
+            unsafe {
+                crate::sys::copy::copy(self.ptr.as_ptr().add(at), dst.as_mut_ptr(), dst.len())
+            };
             true
-        }
-    }
-
-    /// `copy_nonoverlapping`, with the copies of up to 16 bytes (record
-    /// headers, small messages) done in place rather than by a call to
-    /// `memcpy`.
-    ///
-    /// # Safety
-    ///
-    /// As `core::ptr::copy_nonoverlapping(src, dst, len)`.
-    #[inline(always)]
-    unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
-        // SAFETY: each access lies within the first `len` bytes of `src`
-        // or `dst` (the two halves of an 8..=16 or 4..8 byte copy overlap
-        // when `len` is not twice their size), which the caller vouches
-        // for, as for their not overlapping; every access is unaligned.
-        unsafe {
-            if (8..=16).contains(&len) {
-                let head = src.cast::<u64>().read_unaligned();
-                let tail = src.add(len - 8).cast::<u64>().read_unaligned();
-                dst.cast::<u64>().write_unaligned(head);
-                dst.add(len - 8).cast::<u64>().write_unaligned(tail);
-            } else if (4..8).contains(&len) {
-                let head = src.cast::<u32>().read_unaligned();
-                let tail = src.add(len - 4).cast::<u32>().read_unaligned();
-                dst.cast::<u32>().write_unaligned(head);
-                dst.add(len - 4).cast::<u32>().write_unaligned(tail);
-            } else {
-                core::ptr::copy_nonoverlapping(src, dst, len);
-            }
         }
     }
 }

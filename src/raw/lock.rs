@@ -386,6 +386,7 @@ impl RawLock {
     /// and kept where no other thread can reach it (the ring's taken sides,
     /// which are not `Send`): the hold names the caller, so the caller's
     /// identity need not be looked up again.
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn unlock_own(&self, hold: LockHold) -> Result<(), NotOwner> {
         let me = Caller {

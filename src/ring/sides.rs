@@ -474,6 +474,7 @@ impl RawRing {
     /// so its identity is not looked up again. Not for a side that may
     /// have crossed a `fork` (an exclusive handle's): a child must not give
     /// back its parent's hold.
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn release_producing_in_call(&self, side: Producing) {
         self.keep_producing(&side);
@@ -482,6 +483,7 @@ impl RawRing {
 
     /// [`release_consuming`](RawRing::release_consuming) for a side taken
     /// in the same call; see [`RawRing::release_producing_in_call`].
+    #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn release_consuming_in_call(&self, side: Consuming) {
         self.keep_consuming(&side);

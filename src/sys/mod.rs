@@ -31,6 +31,7 @@
 //! the spin with loom's; this module is then compiled but unused.
 
 pub(crate) mod barrier;
+pub(crate) mod copy;
 mod ident;
 // What pipes ask the kernel about their ends: the socket pair of
 // `Pipe::new`, the open-file-description locks of a pipe in a segment.
