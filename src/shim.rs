@@ -178,6 +178,15 @@ mod imp {
             true
         }
 
+        /// Asks the CPU to bring the line holding offset `at` into this
+        /// core's cache (a hint: nothing happens if `at` is out of range).
+        #[inline(always)]
+        pub(crate) fn prefetch(&self, at: usize) {
+            if at < self.len {
+                crate::sys::copy::prefetch(self.ptr.as_ptr().wrapping_add(at));
+            }
+        }
+
         /// Copies `dst.len()` bytes from offset `at`; false (and nothing
         /// copied) if they are not all in the buffer.
         #[inline]
@@ -307,6 +316,9 @@ mod imp {
             }
             true
         }
+
+        /// A hint with no effect a model could see.
+        pub(crate) fn prefetch(&self, _at: usize) {}
     }
 
     /// `N` atomics, all zero.

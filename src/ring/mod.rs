@@ -12,7 +12,11 @@
 //! there is no compare-and-swap and no shared lock; the counters sit on
 //! cache lines of their own, and each side keeps a cached copy of the other
 //! side's counter on its own line, so it reads the other side's line only
-//! when the cache says the ring is full (or empty).
+//! when the cache says the ring is full (or empty). A consumer that finds
+//! its producer only just ahead waits a moment before its next look, so
+//! that it takes a batch per look instead of meeting the producer on the
+//! counter's line at every message (temporal slipping; see
+//! `RawRing::look_for_data`).
 //!
 //! Producers among themselves are serialized by one crash-aware
 //! [`RawLock`](crate::raw::RawLock), consumers by another: the two-lock queue
@@ -65,7 +69,9 @@
 //! messages of any length on them for `Pipe`: one record, committed with
 //! one store, when the message fits the ring, and a stream of pieces when
 //! it does not (a reader never returns part of one; an interrupted stream
-//! is reported as such). `multi` sleeps on several rings at once.
+//! is reported as such). `multi` sleeps on several rings at once. Large
+//! copies into a ring with room to spare go around the caches
+//! (non-temporal stores, fenced before the commit: `sys::copy`).
 //!
 //! # Hostile bytes
 //!

