@@ -178,6 +178,16 @@ mod imp {
             true
         }
 
+        /// Asks the CPU to take the line holding offset `at` into this
+        /// core's cache for writing (a hint: nothing happens if `at` is out
+        /// of range).
+        #[inline(always)]
+        pub(crate) fn prefetch_write(&self, at: usize) {
+            if at < self.len {
+                crate::sys::copy::prefetch_write(self.ptr.as_ptr().wrapping_add(at));
+            }
+        }
+
         /// Asks the CPU to bring the line holding offset `at` into this
         /// core's cache (a hint: nothing happens if `at` is out of range).
         #[inline(always)]
@@ -319,6 +329,9 @@ mod imp {
 
         /// A hint with no effect a model could see.
         pub(crate) fn prefetch(&self, _at: usize) {}
+
+        /// A hint with no effect a model could see.
+        pub(crate) fn prefetch_write(&self, _at: usize) {}
     }
 
     /// `N` atomics, all zero.

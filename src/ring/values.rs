@@ -15,6 +15,10 @@ use core::mem::size_of;
 /// line, in bytes.
 const PREFETCH_AHEAD: usize = 256;
 
+/// How far ahead of the value it puts a producer asks for the slots' line,
+/// in bytes.
+const WRITE_AHEAD: usize = 512;
+
 impl RawRing {
     /// Puts `value` if there is room, with one commit; returns whether it
     /// was put.
@@ -68,6 +72,9 @@ impl RawRing {
         // bounds-checked copy cannot fail.
         let at = (side.tail & side.geo.mask) as usize * size_of::<T>();
         buf.write(at, bytemuck::bytes_of(value));
+        if at % 64 == 0 {
+            write_ahead::<T>(buf, side);
+        }
         hooks::point(Step::PutCopied);
         side.tail = side.tail.wrapping_add(1);
         // Release: the commit; pairs with the consumers' Acquire load.
@@ -149,5 +156,20 @@ impl RawRing {
         self.waiting.room.notify();
         hooks::point(Step::GetWoken);
         Ok(Some(value))
+    }
+}
+
+/// Once per line of slots, a producer asks for the line a few ahead, among
+/// the free ones (never one the consumers may still be reading), for
+/// writing: the consumer last read it a lap ago, and taking it back at the
+/// store is a cache miss that a plain `put`'s unlock then waits for
+/// (measured between two pinned processes, plain put/get: 13.6-13.9 ns a
+/// message without, 12.2-12.4 with; 256 bytes ahead, or at every put, was
+/// slower than none). Out of line: the per-message path stays small.
+#[inline(never)]
+fn write_ahead<T>(buf: &RingBuf, side: &Producing) {
+    let ahead = (WRITE_AHEAD / size_of::<T>()).max(1) as u32;
+    if side.room() > ahead {
+        buf.prefetch_write(side.geo.offset(side.tail.wrapping_add(ahead)));
     }
 }
