@@ -317,6 +317,16 @@ impl Pool {
         Ok(task.id)
     }
 
+    /// Submits `func` once per argument; the task ids, in whatever
+    /// collection the caller keeps them.
+    fn submit_all<C: FromIterator<u64>>(
+        &self,
+        func: Func,
+        args: impl IntoIterator<Item = u64>,
+    ) -> Result<C, PoolError> {
+        args.into_iter().map(|arg| self.submit(func, arg)).collect()
+    }
+
     /// `pool.map(f, args)`: every result, in the order of `args`.
     fn map(&self, func: Func, args: impl IntoIterator<Item = u64>) -> Result<Vec<u64>, PoolError> {
         self.map_async(func, args)?.get(PATIENCE)
@@ -328,10 +338,7 @@ impl Pool {
         func: Func,
         args: impl IntoIterator<Item = u64>,
     ) -> Result<MapResult<'_>, PoolError> {
-        let ids = args
-            .into_iter()
-            .map(|arg| self.submit(func, arg))
-            .collect::<Result<_, _>>()?;
+        let ids = self.submit_all(func, args)?;
         Ok(MapResult { pool: self, ids })
     }
 
@@ -341,10 +348,7 @@ impl Pool {
         func: Func,
         args: impl IntoIterator<Item = u64>,
     ) -> Result<ImapUnordered<'_>, PoolError> {
-        let ids = args
-            .into_iter()
-            .map(|arg| self.submit(func, arg))
-            .collect::<Result<_, _>>()?;
+        let ids = self.submit_all(func, args)?;
         Ok(ImapUnordered {
             pool: self,
             ids,

@@ -271,7 +271,7 @@ mod tests {
 
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn the_prefetchw_check_agrees_with_std_and_the_prefetches_are_harmless() {
+    fn the_prefetchw_check_agrees_with_the_kernel_and_the_prefetches_are_harmless() {
         // The kernel's name for the flag is `3dnowprefetch`.
         if let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") {
             let flags = cpuinfo.lines().find(|l| l.starts_with("flags"));
