@@ -188,34 +188,68 @@ impl Deadline {
 /// Linux `CLOCK_MONOTONIC_COARSE`: about 6 ns a read from the vDSO, against
 /// 35 ns for `CLOCK_MONOTONIC` on the 2-vCPU guest, and ticking every few
 /// milliseconds): for schedules of rare checks on fast paths, never for
-/// deadlines.
-#[cfg(all(target_os = "linux", feature = "std"))]
+/// deadlines. Elsewhere, the monotonic clock itself.
+#[cfg(feature = "std")]
 pub(crate) fn coarse_nanos() -> u64 {
-    let ts = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
-    (ts.tv_sec as u64) * NANOS_PER_SEC + ts.tv_nsec as u64
+    #[cfg(target_os = "linux")]
+    let clock = libc::CLOCK_MONOTONIC_COARSE;
+    #[cfg(not(target_os = "linux"))]
+    let clock = libc::CLOCK_MONOTONIC;
+    read_clock(clock)
 }
 
-/// Elsewhere, the monotonic clock itself.
-#[cfg(all(not(target_os = "linux"), feature = "std"))]
-pub(crate) fn coarse_nanos() -> u64 {
-    monotonic_nanos()
-}
-
-#[cfg(target_os = "linux")]
 fn monotonic_nanos() -> u64 {
-    // vDSO on Linux: no syscall.
-    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    (ts.tv_sec as u64) * NANOS_PER_SEC + ts.tv_nsec as u64
+    read_clock(libc::CLOCK_MONOTONIC)
 }
 
-#[cfg(not(target_os = "linux"))]
-fn monotonic_nanos() -> u64 {
+/// Reads `clock` through the C library, which finds the vDSO the way
+/// debuggers and valgrind expect: rustix's own vDSO lookup crashes under
+/// valgrind (rustix issue 1559), and a crate others embed must not stop
+/// them from running their tools.
+fn read_clock(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC exists on
-    // every POSIX system this backend targets.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // SAFETY: `ts` is a valid, writable timespec, and `clock` one of the
+    // monotonic clocks every target of this crate has.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     (ts.tv_sec as u64) * NANOS_PER_SEC + ts.tv_nsec as u64
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::{coarse_nanos, monotonic_nanos, Deadline};
+    use core::time::Duration;
+
+    #[test]
+    fn the_coarse_clock_trails_the_monotonic_one_by_at_most_a_tick() {
+        // The coarse clock is the monotonic clock as of the last tick (a
+        // few milliseconds at most); both only move forward.
+        let (mut last_coarse, mut last_fine) = (0, 0);
+        for _ in 0..10_000 {
+            let coarse = coarse_nanos();
+            let fine = monotonic_nanos();
+            assert!(coarse >= last_coarse && fine >= last_fine);
+            assert!(coarse <= fine, "coarse {coarse} ahead of monotonic {fine}");
+            assert!(
+                fine - coarse < 50_000_000,
+                "coarse clock {} ms behind",
+                (fine - coarse) / 1_000_000
+            );
+            (last_coarse, last_fine) = (coarse, fine);
+        }
+    }
+
+    #[test]
+    fn deadlines_read_the_monotonic_clock() {
+        let before = monotonic_nanos();
+        let soon = Deadline::after(Duration::from_millis(30));
+        let after = monotonic_nanos();
+        assert!(soon.as_nanos() >= before + 30_000_000);
+        assert!(soon.as_nanos() <= after + 30_000_000);
+        assert!(!soon.has_passed());
+        std::thread::sleep(Duration::from_millis(35));
+        assert!(soon.has_passed());
+    }
 }
