@@ -17,7 +17,7 @@
 //! Acquire orders them after the previous holder's last writes.
 
 use super::hooks::{self, Step};
-use super::state::{Geometry, RawRing, RingError, IMMEDIATE, SHUTDOWN};
+use super::state::{Geometry, RawRing, RingError, ECHO_WORDS, IMMEDIATE, NO_ECHO, SHUTDOWN};
 use crate::raw::LockHold;
 use crate::shim::{Deadline, Ordering, RingBuf};
 
@@ -123,6 +123,11 @@ pub struct Consuming {
     pub(crate) slip: u8,
     /// Whether the side was taken over from a holder that died.
     took_over: bool,
+    /// The position of the record copied into `echo` by the last look at
+    /// a record (see [`TailLine`](super::state::TailLine)), else [`NO_ECHO`].
+    pub(crate) echo_at: u32,
+    /// A copy of the record at `echo_at`, from the producers' line.
+    pub(crate) echo: [u64; ECHO_WORDS],
     _not_send: core::marker::PhantomData<*const ()>,
 }
 
@@ -312,8 +317,13 @@ impl RawRing {
     ) -> Result<Producing, RingError> {
         let (hold, took_over) = self.lock_side(&self.producer.lock, deadline)?;
         hooks::point(Step::PutSideTaken);
+        if took_over {
+            // The dead holder's echo may name the record this side writes
+            // next, never committed.
+            self.tail.clear_echo();
+        }
         // Relaxed: this side's own words, ordered by the lock's Acquire.
-        let tail = self.tail.load(Ordering::Relaxed);
+        let tail = self.tail.count.load(Ordering::Relaxed);
         let mut side = Producing {
             hold,
             geo,
@@ -404,11 +414,13 @@ impl RawRing {
                 .load(Ordering::Relaxed)
                 .min(u32::from(SLIP_COOLDOWN)) as u8,
             took_over,
+            echo_at: NO_ECHO,
+            echo: [0; ECHO_WORDS],
             _not_send: core::marker::PhantomData,
         };
         if !geo.holds(side.tail, head) {
             // Acquire: pairs with the producers' Release commits.
-            side.tail = self.tail.load(Ordering::Acquire);
+            side.tail = self.tail.count.load(Ordering::Acquire);
             if !geo.holds(side.tail, head) {
                 self.release_consuming(side);
                 return Err(RingError::Corrupted("message counters out of range"));
@@ -561,7 +573,7 @@ impl RawRing {
         hooks::point(Step::PutCopied);
         side.tail = side.tail.wrapping_add(n);
         // Release: the commit; pairs with the consumers' Acquire load.
-        self.tail.store(side.tail, Ordering::Release);
+        self.tail.count.store(side.tail, Ordering::Release);
         hooks::point(Step::PutCommitted);
         self.waiting.data.notify();
         hooks::point(Step::PutWoken);
@@ -838,14 +850,14 @@ impl RawRing {
         let mut tail = side.tail;
         self.waiting.data.wait_until(deadline, None, || {
             // Acquire: pairs with the producers' Release commits.
-            tail = self.tail.load(Ordering::Acquire);
+            tail = self.tail.count.load(Ordering::Acquire);
             !geo.holds(tail, head) || tail != head || self.state() & SHUTDOWN != 0
         });
         // The state, then the counter again: see `try_pop`.
         let state = self.state();
         if state & SHUTDOWN != 0 {
             // Acquire: pairs with the producers' Release commits.
-            tail = self.tail.load(Ordering::Acquire);
+            tail = self.tail.count.load(Ordering::Acquire);
         }
         if !geo.holds(tail, head) {
             return Err(RingError::Corrupted("message counters out of range"));
@@ -949,7 +961,7 @@ impl RawRing {
     pub(super) fn refresh_tail(&self, side: &mut Consuming) -> Result<(), RingError> {
         // Acquire: pairs with the producers' Release commits; the slots
         // they filled are complete once this is seen.
-        let tail = self.tail.load(Ordering::Acquire);
+        let tail = self.tail.count.load(Ordering::Acquire);
         if !side.geo.holds(tail, side.head) {
             return Err(RingError::Corrupted("message counters out of range"));
         }
