@@ -21,7 +21,7 @@
 
 use super::hooks::{self, Step};
 use super::sides::{Consuming, Producing};
-use super::state::{RawRing, RingError, NO_ECHO};
+use super::state::{RawRing, RingError, ECHO_WORDS, NO_ECHO};
 use crate::shim::{Ordering, RingBuf};
 
 /// The bytes of a record header.
@@ -362,10 +362,11 @@ impl RawRing {
             ));
         }
         let mut header = [0u8; HEADER];
-        if self.tail.echo_of(side.head, &mut side.echo) {
+        let mut echo = [0u64; ECHO_WORDS];
+        if self.tail.echo_of(side.head, &mut echo) {
             // The producers' line brought the record with their counter.
             side.echo_at = side.head;
-            header = side.echo[0].to_ne_bytes();
+            header = echo[0].to_ne_bytes();
         } else {
             side.echo_at = NO_ECHO;
             // A header never straddles the end of the buffer (records start
@@ -434,10 +435,13 @@ impl RawRing {
         if end.map_or(true, |end| end > record.len) {
             return Err(RingError::Corrupted("read outside the record"));
         }
-        if side.echo_at == side.head {
-            // Copied from the producers' line by `peek_record`, if it holds
-            // the range (a scribbled length may claim more).
-            let echo: &[u8] = bytemuck::cast_slice(&side.echo);
+        let mut echo = [0u64; ECHO_WORDS];
+        if side.echo_at == side.head && self.tail.echo_of(side.head, &mut echo) {
+            // The record `peek_record` found echoed, still there (unless
+            // the producers have echoed a newer one since: then from the
+            // buffer): from the line, if the echo holds the range (a
+            // scribbled length may claim more).
+            let echo: &[u8] = bytemuck::cast_slice(&echo);
             let start = HEADER + from as usize;
             if let Some(src) = echo.get(start..start + dst.len()) {
                 dst.copy_from_slice(src);

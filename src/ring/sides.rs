@@ -17,7 +17,7 @@
 //! Acquire orders them after the previous holder's last writes.
 
 use super::hooks::{self, Step};
-use super::state::{Geometry, RawRing, RingError, ECHO_WORDS, IMMEDIATE, NO_ECHO, SHUTDOWN};
+use super::state::{Geometry, RawRing, RingError, IMMEDIATE, NO_ECHO, SHUTDOWN};
 use crate::raw::LockHold;
 use crate::shim::{Deadline, Ordering, RingBuf};
 
@@ -123,11 +123,10 @@ pub struct Consuming {
     pub(crate) slip: u8,
     /// Whether the side was taken over from a holder that died.
     took_over: bool,
-    /// The position of the record copied into `echo` by the last look at
-    /// a record (see [`TailLine`](super::state::TailLine)), else [`NO_ECHO`].
+    /// The position of the record whose echo the last look at a record
+    /// found on the producers' line (see
+    /// [`TailLine`](super::state::TailLine)), else [`NO_ECHO`].
     pub(crate) echo_at: u32,
-    /// A copy of the record at `echo_at`, from the producers' line.
-    pub(crate) echo: [u64; ECHO_WORDS],
     _not_send: core::marker::PhantomData<*const ()>,
 }
 
@@ -415,7 +414,6 @@ impl RawRing {
                 .min(u32::from(SLIP_COOLDOWN)) as u8,
             took_over,
             echo_at: NO_ECHO,
-            echo: [0; ECHO_WORDS],
             _not_send: core::marker::PhantomData,
         };
         if !geo.holds(side.tail, head) {
