@@ -525,6 +525,7 @@ impl RawRing {
 
     /// Whether the consumers have taken everything committed before
     /// position `at` (a value the producers' counter had): a snapshot.
+    #[cfg(feature = "std")]
     pub(crate) fn taken_up_to(&self, at: u32) -> bool {
         // Acquire: pairs with the consumers' Release commits.
         let head = self.head.load(Ordering::Acquire);
