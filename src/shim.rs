@@ -36,7 +36,7 @@ mod imp {
     pub(crate) use crate::sys::{
         current_thread, next_hold, spin_until, thread_is_gone, wait_any, WaitCell, WAIT_ANY_MAX,
     };
-    pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+    pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
     /// When a waiter next looks for a dead lock holder or barrier party:
     /// `interval` from now.
@@ -48,11 +48,6 @@ mod imp {
     /// `N` atomics, all zero.
     pub(crate) const fn zeroed_u32s<const N: usize>() -> [AtomicU32; N] {
         [const { AtomicU32::new(0) }; N]
-    }
-
-    /// `N` atomics, all zero.
-    pub(crate) const fn zeroed_u64s<const N: usize>() -> [AtomicU64; N] {
-        [const { AtomicU64::new(0) }; N]
     }
 
     /// A ring's buffer as this process maps it: the first byte and the
@@ -222,7 +217,7 @@ mod imp {
 mod imp {
     use super::{Caller, Poll, Wake};
     use core::time::Duration;
-    pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
     use loom::sync::{Condvar, Mutex};
 
     loom::lazy_static! {
@@ -342,11 +337,6 @@ mod imp {
     /// `N` atomics, all zero.
     pub(crate) fn zeroed_u32s<const N: usize>() -> [AtomicU32; N] {
         core::array::from_fn(|_| AtomicU32::new(0))
-    }
-
-    /// `N` loom atomics, all zero.
-    pub(crate) fn zeroed_u64s<const N: usize>() -> [AtomicU64; N] {
-        core::array::from_fn(|_| AtomicU64::new(0))
     }
 
     /// A deadline under loom, where time stands still: a finite deadline

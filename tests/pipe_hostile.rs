@@ -73,32 +73,9 @@ fn a_garbled_record_header_is_an_error_and_allocates_nothing() {
     let s = scene();
     let a = options().open_in(&s.seg, "p", End::A).unwrap();
     let b = options().open_in(&s.seg, "p", End::B).unwrap();
-    // Longer than the echo of small records on the producers' line: the
-    // reader takes it from the buffer.
-    b.send_bytes(&[7; 64]).unwrap();
-    garble_header(&a, |header| s.scribble(s.ring_b_to_a, header));
-}
-
-#[test]
-fn a_garbled_echo_of_a_small_record_is_an_error_and_allocates_nothing() {
-    let _serial = serial();
-    let _w = Watchdog::new("echo", PATIENCE);
-    let s = scene();
-    let a = options().open_in(&s.seg, "p", End::A).unwrap();
-    let b = options().open_in(&s.seg, "p", End::B).unwrap();
-    // A small record is echoed on the producers' line (ring 1's third
-    // 128-byte block: after its config and its producing side), after the
-    // counter and the echo's position: its header is at byte 8 there.
     b.send_bytes(b"hello").unwrap();
-    let echo = s.object + std::mem::size_of::<shmsync::ring::RawRing>() as u64 + 2 * 128 + 8;
-    garble_header(&a, |header| s.scribble(echo, header));
-}
-
-/// Writes a garbage header, then one that states a length past what was
-/// committed, with `scribble`; `a` must find each an error.
-fn garble_header(a: &shmsync::Connection<shmsync::SegmentEnd>, scribble: impl Fn(&[u8])) {
     // The record's length becomes huge, its kind garbage.
-    scribble(&[0xff; 8]);
+    s.scribble(s.ring_b_to_a, &[0xff; 8]);
     assert!(matches!(
         a.recv_bytes(usize::MAX),
         Err(RecvError::Corrupted(_))
@@ -107,7 +84,7 @@ fn garble_header(a: &shmsync::Connection<shmsync::SegmentEnd>, scribble: impl Fn
     let mut header = [0u8; 8];
     header[..4].copy_from_slice(&200u32.to_ne_bytes());
     header[4..].copy_from_slice(&shmsync::ring::WHOLE.to_ne_bytes());
-    scribble(&header);
+    s.scribble(s.ring_b_to_a, &header);
     let mut buf = [0u8; 8];
     assert!(matches!(
         a.recv_bytes_into(&mut buf, 0),

@@ -73,16 +73,6 @@
 //! copies into a ring with room to spare go around the caches
 //! (non-temporal stores, fenced before the commit: `sys::copy`).
 //!
-//! A message whose record fits 56 bytes is also echoed on the producers'
-//! counter's line, before the commit: a reader that waits for it watches
-//! that line anyway, so the message comes over with the counter, in one
-//! line transfer instead of two, and the buffer's lines stay with the
-//! writer (a round trip of small messages between two processes: 9 to 16 %
-//! faster). The buffer stays the authority; a reader trusts the echo only
-//! for the record at its own position, committed, read twice-checked as a
-//! seqlock, and a producer that takes the side over from a dead holder
-//! clears the echo that holder may have left uncommitted (`TailLine`).
-//!
 //! # Hostile bytes
 //!
 //! The ring's state lives in memory every attached process can write. Every
@@ -112,7 +102,5 @@ pub use stream::{Chunk, Incoming, Outgoing, Piece, Pushed, LENGTH_PREFIX};
 // checked once, and a signal of their own (a joinable queue's `join`).
 #[allow(unused_imports)]
 pub(crate) use signal::Signal;
-#[cfg(feature = "std")]
-pub(crate) use state::PROTOCOL;
 #[allow(unused_imports)]
 pub(crate) use state::{Geometry, IMMEDIATE};

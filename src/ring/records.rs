@@ -21,7 +21,7 @@
 
 use super::hooks::{self, Step};
 use super::sides::{Consuming, Producing};
-use super::state::{RawRing, RingError, ECHO_WORDS, NO_ECHO};
+use super::state::{RawRing, RingError};
 use crate::shim::{Ordering, RingBuf};
 
 /// The bytes of a record header.
@@ -294,7 +294,7 @@ impl RawRing {
         side.tail = side.tail.wrapping_add(size);
         // Release: the commit of header and payload together; pairs with
         // the consumers' Acquire load.
-        self.tail.count.store(side.tail, Ordering::Release);
+        self.tail.store(side.tail, Ordering::Release);
         hooks::point(Step::PutCommitted);
         self.waiting.data.notify();
         hooks::point(Step::PutWoken);
@@ -362,18 +362,10 @@ impl RawRing {
             ));
         }
         let mut header = [0u8; HEADER];
-        let mut echo = [0u64; ECHO_WORDS];
-        if self.tail.echo_of(side.head, &mut echo) {
-            // The producers' line brought the record with their counter.
-            side.echo_at = side.head;
-            header = echo[0].to_ne_bytes();
-        } else {
-            side.echo_at = NO_ECHO;
-            // A header never straddles the end of the buffer (records start
-            // at multiples of 8, the buffer is a power of two of at least
-            // 16): one fixed-size copy.
-            buf.read(side.geo.offset(side.head), &mut header);
-        }
+        // A header never straddles the end of the buffer (records start at
+        // multiples of 8, the buffer is a power of two of at least 16): one
+        // fixed-size copy.
+        buf.read(side.geo.offset(side.head), &mut header);
         let len = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]);
         let kind = u32::from_ne_bytes([header[4], header[5], header[6], header[7]]);
         if kind & 0xFFFF_0000 != RECORD_MAGIC || kind & !(RECORD_MAGIC | FIRST | LAST) != 0 {
@@ -435,19 +427,6 @@ impl RawRing {
         if end.map_or(true, |end| end > record.len) {
             return Err(RingError::Corrupted("read outside the record"));
         }
-        let mut echo = [0u64; ECHO_WORDS];
-        if side.echo_at == side.head && self.tail.echo_of(side.head, &mut echo) {
-            // The record `peek_record` found echoed, still there (unless
-            // the producers have echoed a newer one since: then from the
-            // buffer): from the line, if the echo holds the range (a
-            // scribbled length may claim more).
-            let echo: &[u8] = bytemuck::cast_slice(&echo);
-            let start = HEADER + from as usize;
-            if let Some(src) = echo.get(start..start + dst.len()) {
-                dst.copy_from_slice(src);
-                return Ok(());
-            }
-        }
         let at = side.head.wrapping_add(HEADER as u32).wrapping_add(from);
         self.copy_out(buf, &side.geo, at, dst);
         Ok(())
@@ -498,7 +477,6 @@ impl RawRing {
         let size = record_size(record.len).unwrap_or(0);
         hooks::point(Step::GetCopied);
         side.head = side.head.wrapping_add(size);
-        side.echo_at = NO_ECHO;
         // Release: the commit; pairs with the producers' Acquire load, after
         // which they may overwrite the bytes just read.
         self.head.store(side.head, Ordering::Release);
@@ -532,91 +510,5 @@ impl RawRing {
     /// ```
     pub fn record_capacity(&self, capacity: u32) -> usize {
         (capacity as usize).saturating_sub(HEADER) & !7
-    }
-}
-
-#[cfg(all(test, feature = "std"))]
-mod tests {
-    use super::super::state::ECHO_WORDS;
-    use super::{RawRing, RingBuf, FIRST, HEADER, LAST, WHOLE};
-    use crate::ring::Outgoing;
-    use crate::shim::Deadline;
-    use core::ptr::NonNull;
-
-    const CAPACITY: u32 = 256;
-
-    /// A byte ring of 256 bytes over `bytes` (which must outlive it).
-    fn byte_ring(bytes: &mut [u8; CAPACITY as usize]) -> (RawRing, RingBuf) {
-        // SAFETY: `bytes` outlives the returned buffer in every test below
-        // and is only used through it.
-        let buf = unsafe { RingBuf::from_raw(NonNull::from(bytes).cast(), CAPACITY as usize) };
-        (RawRing::new_bytes(CAPACITY), buf)
-    }
-
-    fn soon() -> Deadline {
-        Deadline::after(core::time::Duration::from_secs(5))
-    }
-
-    /// Receives the next whole message.
-    fn take(ring: &RawRing, buf: &RingBuf) -> Vec<u8> {
-        let mut rx = ring.take_consuming(buf, soon()).unwrap();
-        let record = ring.peek_record(buf, &mut rx).unwrap().expect("a record");
-        let mut got = vec![0; record.len as usize];
-        ring.read_record(buf, &rx, record, 0, &mut got).unwrap();
-        ring.pop_record(&mut rx, record);
-        ring.release_consuming(rx);
-        got
-    }
-
-    #[test]
-    fn a_small_message_comes_with_the_producers_counter() {
-        let mut bytes = [0; CAPACITY as usize];
-        let (ring, buf) = byte_ring(&mut bytes);
-        let mut tx = ring.take_producing(&buf, soon()).unwrap();
-        let at = tx.tail;
-        ring.push_message(&buf, &mut tx, b"small", &mut Outgoing::new())
-            .unwrap();
-        ring.release_producing(tx);
-        let mut echo = [0; ECHO_WORDS];
-        assert!(ring.tail.echo_of(at, &mut echo), "echoed on the line");
-        // The reader takes the echo: the buffer's copy is not read again.
-        buf.write(HEADER, b"XXXXX");
-        assert_eq!(take(&ring, &buf), b"small");
-        // Records longer than the echo are read from the buffer.
-        let mut tx = ring.take_producing(&buf, soon()).unwrap();
-        let long = [9u8; 8 * ECHO_WORDS];
-        ring.push_message(&buf, &mut tx, &long, &mut Outgoing::new())
-            .unwrap();
-        ring.release_producing(tx);
-        assert_eq!(take(&ring, &buf), long);
-    }
-
-    #[test]
-    fn the_echo_of_a_producer_that_died_before_its_commit_is_never_delivered() {
-        let mut bytes = [0; CAPACITY as usize];
-        let (ring, buf) = byte_ring(&mut bytes);
-        // A producer echoes a small record and dies before its commit.
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let tx = ring.take_producing(&buf, soon()).unwrap();
-                let mut record = [0u64; 2];
-                let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut record);
-                bytes[..4].copy_from_slice(&4u32.to_ne_bytes());
-                bytes[4..8].copy_from_slice(&WHOLE.to_ne_bytes());
-                bytes[8..12].copy_from_slice(b"lost");
-                ring.tail.set_echo(tx.tail, &record);
-                let _never_given_back = tx;
-            });
-        });
-        // The next producer takes over and writes a record too long to be
-        // echoed where the dead one's would have gone.
-        let mut tx = ring.take_producing(&buf, soon()).unwrap();
-        assert!(tx.took_over());
-        let long = [3u8; 100];
-        assert!(ring
-            .try_push_record(&buf, &mut tx, FIRST | LAST, &[&long])
-            .unwrap());
-        ring.release_producing(tx);
-        assert_eq!(take(&ring, &buf), long, "the stale echo was delivered");
     }
 }

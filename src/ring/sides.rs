@@ -17,7 +17,7 @@
 //! Acquire orders them after the previous holder's last writes.
 
 use super::hooks::{self, Step};
-use super::state::{Geometry, RawRing, RingError, IMMEDIATE, NO_ECHO, SHUTDOWN};
+use super::state::{Geometry, RawRing, RingError, IMMEDIATE, SHUTDOWN};
 use crate::raw::LockHold;
 use crate::shim::{Deadline, Ordering, RingBuf};
 
@@ -123,10 +123,6 @@ pub struct Consuming {
     pub(crate) slip: u8,
     /// Whether the side was taken over from a holder that died.
     took_over: bool,
-    /// The position of the record whose echo the last look at a record
-    /// found on the producers' line (see
-    /// [`TailLine`](super::state::TailLine)), else [`NO_ECHO`].
-    pub(crate) echo_at: u32,
     _not_send: core::marker::PhantomData<*const ()>,
 }
 
@@ -316,13 +312,8 @@ impl RawRing {
     ) -> Result<Producing, RingError> {
         let (hold, took_over) = self.lock_side(&self.producer.lock, deadline)?;
         hooks::point(Step::PutSideTaken);
-        if took_over {
-            // The dead holder's echo may name the record this side writes
-            // next, never committed.
-            self.tail.clear_echo();
-        }
         // Relaxed: this side's own words, ordered by the lock's Acquire.
-        let tail = self.tail.count.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
         let mut side = Producing {
             hold,
             geo,
@@ -413,12 +404,11 @@ impl RawRing {
                 .load(Ordering::Relaxed)
                 .min(u32::from(SLIP_COOLDOWN)) as u8,
             took_over,
-            echo_at: NO_ECHO,
             _not_send: core::marker::PhantomData,
         };
         if !geo.holds(side.tail, head) {
             // Acquire: pairs with the producers' Release commits.
-            side.tail = self.tail.count.load(Ordering::Acquire);
+            side.tail = self.tail.load(Ordering::Acquire);
             if !geo.holds(side.tail, head) {
                 self.release_consuming(side);
                 return Err(RingError::Corrupted("message counters out of range"));
@@ -571,7 +561,7 @@ impl RawRing {
         hooks::point(Step::PutCopied);
         side.tail = side.tail.wrapping_add(n);
         // Release: the commit; pairs with the consumers' Acquire load.
-        self.tail.count.store(side.tail, Ordering::Release);
+        self.tail.store(side.tail, Ordering::Release);
         hooks::point(Step::PutCommitted);
         self.waiting.data.notify();
         hooks::point(Step::PutWoken);
@@ -848,14 +838,14 @@ impl RawRing {
         let mut tail = side.tail;
         self.waiting.data.wait_until(deadline, None, || {
             // Acquire: pairs with the producers' Release commits.
-            tail = self.tail.count.load(Ordering::Acquire);
+            tail = self.tail.load(Ordering::Acquire);
             !geo.holds(tail, head) || tail != head || self.state() & SHUTDOWN != 0
         });
         // The state, then the counter again: see `try_pop`.
         let state = self.state();
         if state & SHUTDOWN != 0 {
             // Acquire: pairs with the producers' Release commits.
-            tail = self.tail.count.load(Ordering::Acquire);
+            tail = self.tail.load(Ordering::Acquire);
         }
         if !geo.holds(tail, head) {
             return Err(RingError::Corrupted("message counters out of range"));
@@ -959,7 +949,7 @@ impl RawRing {
     pub(super) fn refresh_tail(&self, side: &mut Consuming) -> Result<(), RingError> {
         // Acquire: pairs with the producers' Release commits; the slots
         // they filled are complete once this is seen.
-        let tail = self.tail.count.load(Ordering::Acquire);
+        let tail = self.tail.load(Ordering::Acquire);
         if !side.geo.holds(tail, side.head) {
             return Err(RingError::Corrupted("message counters out of range"));
         }

@@ -3,7 +3,7 @@
 
 use super::signal::Signal;
 use crate::raw::{CachePadded, RawLock};
-use crate::shim::{self, loom_const_fn, AtomicU32, AtomicU64, Ordering, RingBuf};
+use crate::shim::{loom_const_fn, AtomicU32, Ordering, RingBuf};
 use core::fmt;
 
 /// The most messages (or bytes) a ring holds: counters are `u32` and wrap,
@@ -119,104 +119,6 @@ pub(crate) struct Side {
     pub(crate) slip: AtomicU32,
 }
 
-/// The version of what the ring's words mean, beyond their layout: part
-/// of a segment's layout fingerprint, so that builds that read the words
-/// differently refuse each other's segments. 2: the echo on the producers'
-/// line ([`TailLine`]).
-#[cfg(feature = "std")]
-pub(crate) const PROTOCOL: u32 = 2;
-
-/// Words of a [`TailLine`]'s echo: a record of up to 56 bytes (its header
-/// and 48 bytes of payload), so that the line stays within 64 bytes.
-pub(crate) const ECHO_WORDS: usize = 7;
-
-/// `echo_at` while there is no echo, or one is being written: not a record
-/// position (records start at multiples of 8).
-pub(crate) const NO_ECHO: u32 = 1;
-
-/// The producers' counter, and an echo of the newest small record of a
-/// byte ring, on the one line the consumers poll.
-///
-/// A consumer that finds the ring empty watches `count`; the moment it
-/// changes, the line has come over, and with it the echo: a small message
-/// then costs the consumer one line transfer, not two (the counter's, then
-/// the buffer's), and the producer writes its buffer lines without
-/// waiting for the consumer to give them up. The buffer stays the
-/// authority: the echo is a copy the producer writes before its commit
-/// and a consumer uses only for the record at its own position, read as a
-/// seqlock (`echo_at` before and after the words, the same both times).
-/// A producer that died with an echo written and not committed leaves
-/// `echo_at` pointing where the next producer writes; the side's next
-/// holder clears it when it takes the side over.
-#[repr(C)]
-#[derive(Debug)]
-pub(crate) struct TailLine {
-    /// Messages (or bytes) the producers committed, ever, wrapping: written
-    /// by the producing side, read by the consumers.
-    pub(crate) count: AtomicU32,
-    /// Where the echoed record starts (a value of `count`), or [`NO_ECHO`].
-    pub(crate) echo_at: AtomicU32,
-    /// The echoed record, header first, in native byte order.
-    pub(crate) echo: [AtomicU64; ECHO_WORDS],
-}
-
-impl TailLine {
-    loom_const_fn! {
-        fn new() -> TailLine {
-            TailLine {
-                count: AtomicU32::new(0),
-                echo_at: AtomicU32::new(NO_ECHO),
-                echo: shim::zeroed_u64s(),
-            }
-        }
-    }
-
-    /// Writes `record` (at most [`ECHO_WORDS`] words) as the echo of the
-    /// record at `at`; the producer commits it afterwards. Producing side
-    /// held.
-    #[inline]
-    pub(crate) fn set_echo(&self, at: u32, record: &[u64]) {
-        // Relaxed, then a Release fence: a consumer that reads any of the
-        // words below and then fences (Acquire) sees `echo_at` no longer
-        // `at`'s old value, and throws its copy away.
-        self.echo_at.store(NO_ECHO, Ordering::Relaxed);
-        shim::fence(Ordering::Release);
-        for (word, &value) in self.echo.iter().zip(record) {
-            // Relaxed: published by the Release store of `echo_at`.
-            word.store(value, Ordering::Relaxed);
-        }
-        // Release: pairs with the consumers' Acquire load of `echo_at`.
-        self.echo_at.store(at, Ordering::Release);
-    }
-
-    /// Forgets the echo (a producer that took the side over from a dead
-    /// holder, whose echo may name a record never committed).
-    pub(crate) fn clear_echo(&self) {
-        // Relaxed: read only by consumers that also see the commit after
-        // it (the next holder's Release store of `count`).
-        self.echo_at.store(NO_ECHO, Ordering::Relaxed);
-    }
-
-    /// Copies the echo into `out` if it is the record at `at`, whole;
-    /// returns whether it is. The caller has seen the record committed.
-    #[inline]
-    pub(crate) fn echo_of(&self, at: u32, out: &mut [u64; ECHO_WORDS]) -> bool {
-        // Acquire: pairs with `set_echo`'s Release store: the words of that
-        // echo are visible below.
-        if self.echo_at.load(Ordering::Acquire) != at {
-            return false;
-        }
-        for (value, word) in out.iter_mut().zip(&self.echo) {
-            // Relaxed: checked by the second look at `echo_at`.
-            *value = word.load(Ordering::Relaxed);
-        }
-        // Acquire fence: if a word above came from a later echo, the
-        // producer's fence in `set_echo` makes its NO_ECHO visible here.
-        shim::fence(Ordering::Acquire);
-        self.echo_at.load(Ordering::Relaxed) == at
-    }
-}
-
 /// What is fixed when the ring is made, and the lifecycle flags.
 #[repr(C)]
 #[derive(Debug)]
@@ -280,8 +182,9 @@ pub(crate) struct Waiting {
 pub struct RawRing {
     pub(crate) config: CachePadded<Config>,
     pub(crate) producer: CachePadded<Side>,
-    /// The producers' counter, with the echo of their newest small record.
-    pub(crate) tail: CachePadded<TailLine>,
+    /// Messages (or bytes) the producers committed, ever, wrapping: written
+    /// by the producing side, read by the consumers.
+    pub(crate) tail: CachePadded<AtomicU32>,
     pub(crate) consumer: CachePadded<Side>,
     /// Messages (or bytes) the consumers took, ever, wrapping.
     pub(crate) head: CachePadded<AtomicU32>,
@@ -367,7 +270,7 @@ impl RawRing {
                     state: AtomicU32::new(0),
                 }),
                 producer: CachePadded(Side::new()),
-                tail: CachePadded(TailLine::new()),
+                tail: CachePadded(AtomicU32::new(0)),
                 consumer: CachePadded(Side::new()),
                 head: CachePadded(AtomicU32::new(0)),
                 waiting: CachePadded(Waiting {
@@ -490,7 +393,7 @@ impl RawRing {
         // Relaxed: a snapshot. Head first: tail only grows meanwhile, so
         // a torn pair reads as more, never negative.
         let head = self.head.load(Ordering::Relaxed);
-        let tail = self.tail.count.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
         let len = tail.wrapping_sub(head);
         if len <= self.capacity() {
             len

@@ -40,7 +40,7 @@
 
 use super::records::{record_size, Record, FIRST, HEADER, LAST, WHOLE};
 use super::sides::{Consuming, Producing};
-use super::state::{RawRing, RingError, ECHO_WORDS, SHUTDOWN};
+use super::state::{RawRing, RingError, SHUTDOWN};
 use crate::shim::{self, Deadline, Ordering, RingBuf};
 
 /// The bytes of the whole-message length that start a streamed message's
@@ -668,17 +668,10 @@ impl RawRing {
         // the buffer a power of two of at least 16 bytes.
         buf.write(side.geo.offset(side.tail), &header);
         self.copy_in(buf, &side.geo, side.tail.wrapping_add(HEADER as u32), msg);
-        if size as usize <= ECHO_WORDS * 8 {
-            let mut record = [0u64; ECHO_WORDS];
-            let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut record);
-            bytes[..HEADER].copy_from_slice(&header);
-            bytes[HEADER..HEADER + msg.len()].copy_from_slice(msg);
-            self.tail.set_echo(side.tail, &record[..size as usize / 8]);
-        }
         side.tail = side.tail.wrapping_add(size);
         // Release: the commit of header and payload together; pairs with
         // the consumers' Acquire load.
-        self.tail.count.store(side.tail, Ordering::Release);
+        self.tail.store(side.tail, Ordering::Release);
         self.waiting.data.notify();
         Ok(true)
     }

@@ -78,7 +78,7 @@ impl RawRing {
         hooks::point(Step::PutCopied);
         side.tail = side.tail.wrapping_add(1);
         // Release: the commit; pairs with the consumers' Acquire load.
-        self.tail.count.store(side.tail, Ordering::Release);
+        self.tail.store(side.tail, Ordering::Release);
         hooks::point(Step::PutCommitted);
         self.waiting.data.notify();
         hooks::point(Step::PutWoken);

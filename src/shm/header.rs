@@ -153,9 +153,8 @@ const fn layout_of<T>(hash: u64) -> u64 {
 
 /// The layout fingerprint of this build: a hash of the wait backend, the
 /// pointer width and byte order, and the size and alignment of every raw
-/// primitive and of the header and entry, and the rings' protocol version.
-/// Two builds that agree on it place the same objects at the same offsets
-/// with the same meaning.
+/// primitive and of the header and entry. Two builds that agree on it place
+/// the same objects at the same offsets with the same meaning.
 ///
 /// When a primitive is added to `crate::raw`, add it here.
 pub(crate) const FINGERPRINT: u64 = {
@@ -176,7 +175,6 @@ pub(crate) const FINGERPRINT: u64 = {
     hash = layout_of::<crate::raw::RawCondition>(hash);
     hash = layout_of::<crate::raw::RawBarrier>(hash);
     hash = layout_of::<crate::ring::RawRing>(hash);
-    hash = fnv1a_usize(hash, crate::ring::PROTOCOL as usize);
     hash = layout_of::<Header>(hash);
     hash = layout_of::<Entry>(hash);
     hash

@@ -249,7 +249,7 @@ pub(crate) fn hostile(data: &[u8]) {
 fn scribble(ring: &super::shared::Ring, input: &mut Input<'_>) {
     let state = ring.state();
     let raw = &state.ring;
-    let words: [&AtomicU32; 13] = [
+    let words: [&AtomicU32; 12] = [
         &raw.config.capacity,
         &raw.config.slots,
         &raw.config.slot_size,
@@ -257,12 +257,11 @@ fn scribble(ring: &super::shared::Ring, input: &mut Input<'_>) {
         &raw.producer.seen,
         &raw.consumer.seen,
         &raw.consumer.slip,
-        &raw.tail.count,
+        &raw.tail,
         &raw.head,
         &state.meta.tasks_done,
-        &raw.tail.count,
+        &raw.tail,
         &raw.head,
-        &raw.tail.echo_at,
     ];
     let which = input.byte() as usize % words.len();
     let value = match input.byte() % 4 {

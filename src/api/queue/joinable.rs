@@ -226,7 +226,7 @@ impl<T: Pod> JoinableQueue<T> {
             ring.head.load(Ordering::Acquire)
         } else {
             // Acquire: pairs with the producers' Release commits.
-            ring.tail.count.load(Ordering::Acquire)
+            ring.tail.load(Ordering::Acquire)
         };
         let unfinished = reference.wrapping_sub(done) as i32;
         unfinished.max(0) as u32
