@@ -426,16 +426,6 @@ impl RawRing {
         self.len() == 0
     }
 
-    /// Whether the consumers have taken everything committed before
-    /// position `at` (a value the producers' counter had): a snapshot.
-    #[cfg(feature = "std")]
-    pub(crate) fn taken_up_to(&self, at: u32) -> bool {
-        // Acquire: pairs with the consumers' Release commits.
-        let head = self.head.load(Ordering::Acquire);
-        // Wrapping: counters lie within 2^31 of each other.
-        (head.wrapping_sub(at) as i32) >= 0
-    }
-
     /// Whether the ring holds `capacity` messages now (a snapshot).
     ///
     /// # Examples

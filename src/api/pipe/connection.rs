@@ -191,37 +191,16 @@ impl<E: EndKind> Connection<E> {
     /// Sends with every wait bounded by `deadline` (the public sends pass
     /// `NEVER`). A message streamed in part when the deadline passes is
     /// left interrupted: its reader sees it truncated.
-    ///
-    /// Whether the other end is gone is asked on a schedule
-    /// ([`SEND_CHECK_EVERY`]). A pipe's own end ([`SocketEnd`]) asks after
-    /// the commit, off the path of a round trip (the clock read costs a
-    /// reply's latency otherwise): an end that is gone is gone for good, so
-    /// a message it did not take will never be read, and the send fails as
-    /// if it had not been made. An end in a segment may come back and read
-    /// what was sent meanwhile: there the question comes before the commit.
     pub(super) fn send_until(&self, msg: &[u8], deadline: Deadline) -> Result<(), SendError> {
         if !self.can_send {
             return Err(SendError::ReadOnly);
         }
-        if E::FINAL {
-            // Relaxed: a sticky verdict of this handle's own.
-            if self.peer_gone.load(Ordering::Relaxed) {
-                return Err(SendError::BrokenPipe);
-            }
-        } else {
-            self.check_peer_if_due()?;
-        }
+        self.check_peer_if_due()?;
         let (ring, buf) = self.mem.ring(self.me);
         let mut side = ring.take_producing(buf, deadline).map_err(send_error)?;
         let sent = self.push(ring, buf, &mut side, msg, deadline);
-        let end = side.tail;
         ring.release_producing(side);
-        sent?;
-        if E::FINAL && self.check_peer_if_due().is_err() && !ring.taken_up_to(end) {
-            // Never to be read: the reader is gone for good.
-            return Err(SendError::BrokenPipe);
-        }
-        Ok(())
+        sent
     }
 
     /// Commits `msg` with the producing side held, waiting for room as
