@@ -7,7 +7,7 @@
 //! when the parent's ends go.
 
 use shmsync::{wait, Connection, Pipe, Process, RecvError, SendError};
-use shmsync_testkit::{join_ok, KillOnDrop, Watchdog, PATIENCE};
+use shmsync_testkit::{join_ok, KillOnDrop, Rng, Watchdog, PATIENCE};
 use std::time::Duration;
 
 /// Tests of this file run one at a time: a child forked by one test would
@@ -19,22 +19,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A small deterministic generator (xorshift64*), so a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// The bytes of message `i` of length `len`: every byte depends on both,

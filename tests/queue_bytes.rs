@@ -5,9 +5,8 @@
 
 mod queue_helpers;
 
-use queue_helpers::Rng;
 use shmsync::{ByteQueue, GetError, Process, PutError};
-use shmsync_testkit::{join_ok, Watchdog, PATIENCE};
+use shmsync_testkit::{join_ok, Rng, Watchdog, PATIENCE};
 use std::time::Duration;
 
 /// The `i`th message of a run seeded with `seed`: a length below `max`

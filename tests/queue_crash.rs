@@ -10,10 +10,10 @@
 
 mod queue_helpers;
 
-use queue_helpers::{Rng, SharedBits};
+use queue_helpers::SharedBits;
 use shmsync::ring::hooks::{self, Step};
 use shmsync::{ByteQueue, GetError, Process, Queue, Shared};
-use shmsync_testkit::{join_ok, join_within, KillOnDrop, Watchdog, PATIENCE};
+use shmsync_testkit::{join_ok, join_within, KillOnDrop, Rng, Watchdog, PATIENCE};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 

@@ -10,7 +10,7 @@
 //! under the storm.
 
 use shmsync::{Barrier, Condition, Event, Pipe, Process, Queue, Semaphore, Shared};
-use shmsync_testkit::{join_ok, KillOnDrop, Watchdog};
+use shmsync_testkit::{join_ok, KillOnDrop, Rng, Watchdog};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -71,23 +71,6 @@ fn catch_usr1(flags: &Flags) {
     flags.ready().fetch_add(1, Ordering::Release);
     while flags.ready().load(Ordering::Acquire) & START == 0 {
         std::thread::sleep(Duration::from_micros(100));
-    }
-}
-
-/// A small deterministic generator (xorshift64*), so a failure can be
-/// replayed from the seed it prints.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

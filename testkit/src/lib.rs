@@ -9,7 +9,7 @@
 //! instead of stalling CI:
 //!
 //! - for tests: [`PATIENCE`], [`wait_until`], [`join_within`] and
-//!   [`join_ok`], [`KillOnDrop`] (a child is killed and reaped when the test
+//!   [`join_ok`], [`Rng`] (seeded random choices that replay), [`KillOnDrop`] (a child is killed and reaped when the test
 //!   ends or panics), and [`Watchdog`] (aborts the whole test binary when a
 //!   test outlives its limit: a thread stuck in a deadlock cannot be
 //!   unwound);
@@ -43,6 +43,7 @@
 //! [`Shared`]: shmsync::Shared
 
 mod child;
+mod rng;
 mod wait;
 mod watchdog;
 
@@ -50,6 +51,7 @@ mod watchdog;
 mod bench;
 
 pub use child::{join_ok, join_within, KillOnDrop};
+pub use rng::Rng;
 pub use wait::{wait_until, PATIENCE};
 pub use watchdog::Watchdog;
 

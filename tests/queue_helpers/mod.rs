@@ -75,36 +75,6 @@ impl Drop for SharedBits {
     }
 }
 
-/// A small xorshift generator: random sizes, delays and steps, seeded so a
-/// failure can be replayed.
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// A generator from the clock, printing its seed.
-    pub fn from_time(test: &str) -> Rng {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-            | 1;
-        eprintln!("{test}: seed {seed:#x}");
-        Rng(seed)
-    }
-
-    /// The next number.
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number below `n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// The messages per producer of the long tests: `SHMSYNC_QUEUE_MESSAGES`,
 /// or `default` (a million takes about 2 s in a debug build here).
 pub fn messages(default: u64) -> u64 {
