@@ -238,6 +238,41 @@ fn a_send_to_a_dead_end_fails_within_a_second_even_with_room() {
 }
 
 #[test]
+fn a_handle_that_saw_end_of_file_fails_its_next_send_at_once() {
+    let _serial = serial();
+    let _w = Watchdog::new("sticky_eof", PATIENCE);
+    // Seen by `recv`: the next send fails without waiting for the send
+    // side's own schedule (a reply after end of file must not vanish).
+    for seen_by_poll in [false, true] {
+        let (ours, theirs) = Pipe::new(true).unwrap();
+        // One send first, so the send side's schedule has just asked and
+        // would not ask again for a while.
+        ours.send_bytes(b"hello").unwrap();
+        let child = KillOnDrop(
+            Process::spawn(move || {
+                assert_eq!(theirs.recv_bytes(8).unwrap(), b"hello");
+                theirs.send_bytes(b"bye").unwrap();
+            })
+            .unwrap(),
+        );
+        assert_eq!(ours.recv_bytes(8).unwrap(), b"bye");
+        join_ok(&child);
+        if seen_by_poll {
+            assert!(ours.poll(Some(PATIENCE)).unwrap());
+        } else {
+            assert!(matches!(ours.recv_bytes(8), Err(RecvError::Eof)));
+        }
+        for _ in 0..3 {
+            assert!(
+                matches!(ours.send_bytes(b"late"), Err(SendError::BrokenPipe)),
+                "a send after end of file (seen by {}) succeeded",
+                if seen_by_poll { "poll" } else { "recv" }
+            );
+        }
+    }
+}
+
+#[test]
 fn a_sender_blocked_on_a_full_ring_fails_when_the_reader_is_killed() {
     let _serial = serial();
     let _w = Watchdog::new("blocked_sender", PATIENCE);

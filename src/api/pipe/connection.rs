@@ -125,8 +125,9 @@ impl<E: EndKind> Connection<E> {
     /// # Errors
     ///
     /// [`SendError::BrokenPipe`] once every handle of the other end is
-    /// gone (noticed within 100 ms, and at once by a send that waits for
-    /// room); [`SendError::ReadOnly`] on the receiving end of a one-way
+    /// gone (noticed within 100 ms; at once by a send that waits for room,
+    /// and by every send after this handle's `recv`, `poll` or
+    /// [`wait`](crate::wait) saw end of file); [`SendError::ReadOnly`] on the receiving end of a one-way
     /// pipe; [`SendError::Corrupted`] if a process wrote over the pipe.
     ///
     /// # Examples
@@ -265,13 +266,14 @@ impl<E: EndKind> Connection<E> {
         if now < self.next_check.load(Ordering::Relaxed) {
             return Ok(());
         }
+        if self.peer_is_gone() {
+            // The schedule stays due: every later send fails at once too.
+            return Err(SendError::BrokenPipe);
+        }
         self.next_check.store(
             now.saturating_add(SEND_CHECK_EVERY.as_nanos() as u64),
             Ordering::Relaxed,
         );
-        if self.peer_is_gone() {
-            return Err(SendError::BrokenPipe);
-        }
         Ok(())
     }
 
@@ -290,11 +292,14 @@ impl<E: EndKind> Connection<E> {
         if gone {
             if E::FINAL {
                 self.peer_gone.store(true, Ordering::Relaxed);
-            } else {
-                // The end may come back (a segment's): the next send asks
-                // again rather than waiting for its schedule.
-                self.next_check.store(0, Ordering::Relaxed);
             }
+            // The next send asks again rather than waiting for its
+            // schedule: a handle that has seen the end gone (in `recv`,
+            // `poll`, `wait`) fails its next send at once; a segment's end,
+            // which may come back, is asked about afresh. (A send racing
+            // on another thread may store its schedule over this: that
+            // send's own verdict then comes at most one period late.)
+            self.next_check.store(0, Ordering::Relaxed);
         }
         gone
     }
