@@ -699,3 +699,179 @@ fn a_childs_panic_message_reaches_stderr_once_when_output_is_not_captured() {
     let stderr = stderr_of_the_panic_scenario(&["--nocapture"]);
     assert_eq!(stderr.matches(PANIC_MESSAGE).count(), 1, "{stderr}");
 }
+
+// ---------------------------------------------------------------------------
+// Standard streams
+// ---------------------------------------------------------------------------
+
+/// A pipe: (read end, write end).
+fn pipe() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors are new and owned by nothing else.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    }
+}
+
+/// Points descriptor `target` of this (forked, single-threaded) process at
+/// `file`.
+fn redirect(file: &impl std::os::fd::AsRawFd, target: i32) {
+    // SAFETY: both descriptors are open; `target` belongs to no Rust object
+    // but std's standard streams, which use it by number.
+    assert_eq!(unsafe { libc::dup2(file.as_raw_fd(), target) }, target);
+}
+
+/// What `file` holds now, without waiting for its writers to close it
+/// (children that other tests fork at the same time inherit them).
+fn read_now(file: &mut std::fs::File) -> Vec<u8> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    // SAFETY: an open descriptor; only its flags change.
+    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let mut buf = [0u8; 256];
+    match file.read(&mut buf) {
+        Ok(n) => buf[..n].to_vec(),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Vec::new(),
+        Err(e) => panic!("read: {e}"),
+    }
+}
+
+#[test]
+fn what_a_child_left_in_stdouts_buffer_is_flushed_when_it_returns_or_panics() {
+    use std::io::Write;
+    let _w = Watchdog::new("stdout_flush", PATIENCE);
+    for (panics, expected_code) in [(false, 0), (true, 1)] {
+        let (mut r, w) = pipe();
+        let child = KillOnDrop(
+            Process::spawn(|| {
+                redirect(&w, 1);
+                if panics {
+                    // The panic's message is not this test's output.
+                    let null = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open("/dev/null")
+                        .unwrap();
+                    redirect(&null, 2);
+                }
+                // Straight to std's line-buffered stdout (not the test
+                // harness's capture, which `print!` would use): no newline,
+                // so it stays in the buffer.
+                std::io::stdout().write_all(b"no newline").unwrap();
+                assert!(!panics, "on purpose, after writing");
+            })
+            .unwrap(),
+        );
+        assert_eq!(join_within(&child, PATIENCE), expected_code);
+        assert_eq!(read_now(&mut r), b"no newline", "panics: {panics}");
+    }
+}
+
+#[test]
+fn a_child_reads_end_of_file_from_stdin_unless_it_inherits_it() {
+    use std::io::{Read, Write};
+    let _w = Watchdog::new("stdin", PATIENCE);
+    // A middle process (one thread: it may change its own descriptor 0)
+    // gives its standard input some bytes, then spawns one child of each
+    // kind.
+    let middle = KillOnDrop(
+        Process::builder()
+            .inherit_stdin(true)
+            .spawn(|| {
+                let (r, mut w) = pipe();
+                w.write_all(b"for the middle").unwrap();
+                drop(w);
+                redirect(&r, 0);
+                drop(r);
+                let read_stdin = || {
+                    let mut got = Vec::new();
+                    std::io::stdin().read_to_end(&mut got).unwrap();
+                    assert_eq!(got, b"", "a default child read its parent's stdin");
+                };
+                let default = Process::spawn(read_stdin).unwrap();
+                assert_eq!(join_within(&default, PATIENCE), 0);
+                let inherits = Process::builder()
+                    .inherit_stdin(true)
+                    .spawn(|| {
+                        let mut got = Vec::new();
+                        std::io::stdin().read_to_end(&mut got).unwrap();
+                        assert_eq!(got, b"for the middle");
+                    })
+                    .unwrap();
+                assert_eq!(join_within(&inherits, PATIENCE), 0);
+            })
+            .unwrap(),
+    );
+    join_ok(&middle);
+}
+
+#[test]
+fn a_child_can_print_when_another_thread_held_stdout_or_stderr_at_the_spawn() {
+    use std::io::Write;
+    let _w = Watchdog::new("stdio_locks", PATIENCE);
+    for stderr in [false, true] {
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            // Held while the main thread spawns: without care, the child
+            // would inherit the lock held by a thread it does not have.
+            let _out = (!stderr).then(|| std::io::stdout().lock());
+            let _err = stderr.then(|| std::io::stderr().lock());
+            held_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        });
+        held_rx.recv().unwrap();
+        let child = KillOnDrop(
+            Process::spawn(|| {
+                let null = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/null")
+                    .unwrap();
+                redirect(&null, if stderr { 2 } else { 1 });
+                if stderr {
+                    writeln!(std::io::stderr(), "a line").unwrap();
+                } else {
+                    writeln!(std::io::stdout(), "a line").unwrap();
+                }
+            })
+            .unwrap(),
+        );
+        assert_eq!(
+            join_within(&child, Duration::from_secs(10)),
+            0,
+            "stderr: {stderr}"
+        );
+        holder.join().unwrap();
+    }
+}
+
+#[test]
+fn a_sibling_that_inherited_a_handle_sees_the_child_run_and_end_but_cannot_join_it() {
+    let _w = Watchdog::new("sibling_handle", PATIENCE);
+    let go = Event::new().unwrap();
+    let looked = Event::new().unwrap();
+    let a = KillOnDrop(Process::spawn(|| assert!(go.wait(Some(PATIENCE)))).unwrap());
+    let b = KillOnDrop(
+        Process::spawn(|| {
+            assert!(a.0.is_alive(), "a running sibling looked dead");
+            let err = a.0.join_timeout(Duration::ZERO).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::ECHILD), "{err}");
+            assert!(
+                err.to_string().contains("only the process that spawned"),
+                "{err}"
+            );
+            assert_eq!(a.0.exitcode(), None);
+            looked.set();
+            wait_until(PATIENCE, "the sibling to see it end", || !a.0.is_alive());
+        })
+        .unwrap(),
+    );
+    assert!(looked.wait(Some(PATIENCE)));
+    go.set();
+    join_ok(&a.0);
+    join_ok(&b.0);
+}

@@ -31,6 +31,7 @@ use std::sync::Arc;
 pub struct ProcessBuilder {
     name: Option<String>,
     daemon: Option<bool>,
+    inherit_stdin: bool,
 }
 
 impl ProcessBuilder {
@@ -123,6 +124,39 @@ impl ProcessBuilder {
         self
     }
 
+    /// Whether the child keeps the parent's standard input. By default it
+    /// does not, as in Python, whose child reads end of file from
+    /// `sys.stdin`: two processes reading one terminal or pipe would take
+    /// each other's input. Here the child's file descriptor 0 is replaced
+    /// by `/dev/null` (left as it is if that cannot be opened), so
+    /// programs it runs read end of file too; bytes the parent's
+    /// `std::io::stdin()` had already buffered before the fork are still
+    /// read first. `inherit_stdin(true)` leaves descriptor 0 alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::Process;
+    /// use std::io::Read;
+    ///
+    /// // The default: the child's standard input is empty.
+    /// let child = Process::spawn(|| {
+    ///     let mut fd0 = std::fs::File::open("/proc/self/fd/0").unwrap();
+    ///     let mut got = Vec::new();
+    ///     fd0.read_to_end(&mut got).unwrap();
+    ///     assert!(got.is_empty());
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// // Opted out: it shares the parent's.
+    /// let child = Process::builder().inherit_stdin(true).spawn(|| {})?;
+    /// assert_eq!(child.join()?, 0);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn inherit_stdin(mut self, inherit: bool) -> ProcessBuilder {
+        self.inherit_stdin = inherit;
+        self
+    }
+
     /// Forks a child that runs `f`, then exits: with 0 when `f` returns, 1
     /// when it panics. A closure that calls `std::process::exit(code)`
     /// itself ends with `code`, but that path runs the `atexit` handlers
@@ -130,7 +164,13 @@ impl ProcessBuilder {
     ///
     /// The closure runs on the child's copy of memory, so it may borrow
     /// from the parent's stack. Buffered standard output is flushed first,
-    /// so the child does not print it again. Before forking, children whose
+    /// so the child does not print it again, and the child flushes its own
+    /// when `f` returns or panics, as Python's does (`print!` output without
+    /// a newline is not lost to `_exit`). Standard output and error are
+    /// locked across the fork, so the child never finds either lock held
+    /// by a parent thread that does not exist in it. The child's standard
+    /// input is `/dev/null` unless [`inherit_stdin`](Self::inherit_stdin).
+    /// Before forking, children whose
     /// handles were dropped are reaped if they have ended (see
     /// [`active_children`](crate::active_children)).
     ///
@@ -168,14 +208,26 @@ impl ProcessBuilder {
         registry::reap_orphans();
         let me = Arc::new(Identity::next_child(self.name, daemon));
         let parent = rustix::process::getpid();
-        let _ = std::io::stdout().flush();
+        // Both locks are held across the fork, stdout's first (the order
+        // std itself never inverts): no other thread can hold one at the
+        // instant of the fork (the child would find it held for ever, and
+        // its `println!` would hang) or put bytes in stdout's buffer
+        // between the flush and the fork (the child would print them
+        // again). Each process then gives them back: the child's thread
+        // has the forking thread's identity, so its copy of each lock is
+        // its own to release.
+        let mut out = std::io::stdout().lock();
+        let err = std::io::stderr().lock();
+        let _ = out.flush();
         // SAFETY: fork has no memory-safety preconditions of its own; in the
         // child we only run `f` and `_exit`, never returning into the
         // caller's frames (see `run_child`).
         let pid = unsafe { libc::fork() };
+        drop(err);
+        drop(out);
         match pid {
             -1 => Err(Error::os("fork", std::io::Error::last_os_error())),
-            0 => child::run_child(f, me, parent),
+            0 => child::run_child(f, me, parent, self.inherit_stdin),
             pid => {
                 let pid = Pid::from_raw(pid).expect("fork returned a positive pid");
                 // Opened before this crate can reap the child, so it names

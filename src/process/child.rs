@@ -10,6 +10,7 @@
 
 use super::registry;
 use rustix::process::{Pid, Signal};
+use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -70,12 +71,21 @@ pub(super) fn current() -> Option<&'static Identity> {
     unsafe { me.as_ref() }
 }
 
-/// The child's side of `spawn`: become `me`, run `f`, then `_exit` with 0,
-/// or 1 if `f` panicked, whatever happens. `parent` is the pid of the
-/// process that forked us, read before the fork.
-pub(super) fn run_child<F: FnOnce()>(f: F, me: Arc<Identity>, parent: Pid) -> ! {
+/// The child's side of `spawn`: become `me`, run `f`, flush standard
+/// output, then `_exit` with 0, or 1 if `f` panicked, whatever happens.
+/// `parent` is the pid of the process that forked us, read before the
+/// fork.
+pub(super) fn run_child<F: FnOnce()>(
+    f: F,
+    me: Arc<Identity>,
+    parent: Pid,
+    inherit_stdin: bool,
+) -> ! {
     if me.daemon {
         die_with_parent(parent);
+    }
+    if !inherit_stdin {
+        stdin_from_dev_null();
     }
     CURRENT.store(Arc::into_raw(me).cast_mut(), Ordering::Relaxed);
     SPAWNED.store(0, Ordering::Relaxed);
@@ -84,9 +94,29 @@ pub(super) fn run_child<F: FnOnce()>(f: F, me: Arc<Identity>, parent: Pid) -> ! 
         Ok(()) => 0,
         Err(_) => 1,
     };
+    // What `print!` left in the buffer (a line without its newline), as
+    // Python's child flushes `sys.stdout`. The lock is free unless a thread
+    // the closure started holds it (spawn released the parent's copy).
+    let _ = std::io::stdout().flush();
     // SAFETY: _exit ends the process at once, without running the parent's
     // atexit handlers or destructors; always sound to call.
     unsafe { libc::_exit(code) }
+}
+
+/// Points file descriptor 0 at `/dev/null`, as Python gives its child an
+/// empty `sys.stdin`; leaves it alone if `/dev/null` cannot be opened.
+fn stdin_from_dev_null() {
+    // SAFETY: a C string literal; `open` has no other preconditions.
+    let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+    if null > 0 {
+        // SAFETY: both descriptors are valid, and descriptor 0 belongs to
+        // no Rust object (std's `Stdin` reads it through the raw number).
+        unsafe {
+            libc::dup2(null, 0);
+            libc::close(null);
+        }
+    }
+    // `null == 0`: descriptor 0 was closed, and is now `/dev/null`.
 }
 
 /// Asks the kernel for `SIGKILL` when our parent goes, then makes sure it

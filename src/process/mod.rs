@@ -45,9 +45,17 @@
 //! Only the calling thread exists in the child. A lock that another thread
 //! of the parent held at the moment of the fork stays held in the child
 //! forever: keep the closure to shmsync primitives and plain computation.
-//! glibc's `malloc` is safe to use after fork; `stdout` and `stderr` locks
-//! are not guaranteed to be. This module's own state (registry, names,
-//! panic hook) is fork-safe in that sense.
+//! glibc's `malloc` is safe to use after fork, and so are std's `stdout`
+//! and `stderr`: spawn holds both locks across the fork. This module's own
+//! state (registry, names, panic hook) is fork-safe in that sense.
+//!
+//! # What the child inherits, and what it does not
+//!
+//! As in Python: the child's standard input is `/dev/null` (see
+//! [`ProcessBuilder::inherit_stdin`]); what it leaves in stdout's buffer is
+//! flushed when the closure returns or panics. Unlike Python, it does not
+//! wait for threads it started: they end with it, as a Rust program's
+//! threads end when `main` returns. Join them in the closure.
 
 mod builder;
 mod child;
@@ -211,7 +219,9 @@ impl Process {
     ///
     /// # Errors
     ///
-    /// [`Error::Os`] if waiting fails.
+    /// [`Error::Os`] if waiting fails: `ECHILD` in a process other than
+    /// the one that spawned the child (see [`is_alive`](Process::is_alive)),
+    /// or when a `waitpid(-1)` elsewhere in the program took its exit code.
     ///
     /// # Examples
     ///
@@ -240,7 +250,9 @@ impl Process {
     ///
     /// # Errors
     ///
-    /// [`Error::Os`] if waiting fails.
+    /// [`Error::Os`] if waiting fails: `ECHILD` in a process other than
+    /// the one that spawned the child (see [`is_alive`](Process::is_alive)),
+    /// or when a `waitpid(-1)` elsewhere in the program took its exit code.
     ///
     /// # Examples
     ///
@@ -261,6 +273,12 @@ impl Process {
 
     /// Whether the child is still running.
     ///
+    /// Only the process that spawned a child can reap it: in another
+    /// process that has this handle (a sibling forked after the child,
+    /// which inherits a copy), this answers through the child's pidfd, and
+    /// [`join`](Process::join) and [`join_timeout`](Process::join_timeout)
+    /// fail with `ECHILD` (Python asserts there instead).
+    ///
     /// # Examples
     ///
     /// ```
@@ -276,7 +294,15 @@ impl Process {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn is_alive(&self) -> bool {
-        matches!(self.child.try_reap(), Ok(None))
+        match self.child.try_reap() {
+            Ok(code) => code.is_none(),
+            // Not ours to reap: a handle that crossed a fork into a sibling,
+            // or a child whose exit code a `waitpid(-1)` took. Its pidfd
+            // still tells whether it runs.
+            Err(_) => self
+                .sentinel()
+                .is_some_and(|pidfd| !state::has_exited(pidfd)),
+        }
     }
 
     /// The exit code if the child has ended (see [`Process::join`]; it is

@@ -70,6 +70,7 @@ impl ChildState {
                 }
                 Ok(None) => return Ok(None),
                 Err(Errno::INTR) => continue,
+                Err(Errno::CHILD) => return Err(Error::os(NOT_OURS, Errno::CHILD)),
                 Err(e) => return Err(Error::os("waitpid", e)),
             }
         }
@@ -119,6 +120,22 @@ impl ChildState {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// What `waitpid` failing with `ECHILD` means here.
+const NOT_OURS: &str = "waitpid (only the process that spawned a child can wait for it, \
+and a waitpid(-1) elsewhere in the program may have taken its exit code)";
+
+/// Whether the process behind `pidfd` has exited: asked without blocking,
+/// and answered for any process, not only a child of this one.
+pub(super) fn has_exited(pidfd: BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+    let now = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // A failed poll says nothing about the process: not "exited".
+    matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
 }
 
 /// Sleeps until the child may have ended, or `deadline`.
