@@ -24,6 +24,14 @@ use std::time::Duration;
 /// someone released the lock under it and someone took it again, dropping
 /// the guard leaves the new holder alone.
 ///
+/// One consequence differs from Python: a `Lock` acquired by one thread
+/// and released later by another (a hand-off) counts as abandoned once
+/// the acquiring thread has exited, so a third acquirer takes it over with
+/// [`OwnerDied`] before the hand-off's release comes. For a hand-off that
+/// outlives the acquiring thread, use a [`Semaphore`](crate::Semaphore)
+/// (or [`BoundedSemaphore`](crate::BoundedSemaphore)) of one, which has
+/// no owner.
+///
 /// # Examples
 ///
 /// ```
