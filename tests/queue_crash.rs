@@ -186,6 +186,51 @@ fn a_byte_queue_producer_or_consumer_killed_at_each_step_loses_only_what_it_had(
     byte_consumer_killed_at(Step::GetWoken, true);
 }
 
+/// How long a blocked call is given to fall asleep in the kernel (its
+/// spins and yields last well under a millisecond).
+const FALL_ASLEEP: Duration = Duration::from_millis(200);
+
+#[test]
+fn a_sleeper_goes_on_when_the_peer_that_should_wake_it_dies_between_commit_and_wake_up() {
+    let _w = Watchdog::new("killed_before_wake", PATIENCE);
+    // A consumer asleep in `get`; a producer killed after it committed,
+    // before it woke anyone.
+    let q = Queue::<u64>::new(4).unwrap();
+    let consumer = KillOnDrop(Process::spawn(|| assert_eq!(q.get(), Ok(7))).unwrap());
+    std::thread::sleep(FALL_ASLEEP);
+    let producer = Process::spawn(|| {
+        hooks::crash_at(Step::PutCommitted, 0);
+        let _ = q.put(7);
+        unreachable!("the put should have been killed after its commit");
+    })
+    .unwrap();
+    join_killed(&producer);
+    let t0 = Instant::now();
+    assert_eq!(join_within(&consumer.0, GO_ON + FALL_ASLEEP), 0);
+    assert!(t0.elapsed() < GO_ON, "the get took {:?}", t0.elapsed());
+
+    // A producer asleep in `put` on a full queue; a consumer killed after
+    // it committed its get, before it woke anyone.
+    let q = Queue::<u64>::new(2).unwrap();
+    q.put_many(&[1, 2], None).unwrap();
+    let producer = KillOnDrop(Process::spawn(|| q.put(3).unwrap()).unwrap());
+    std::thread::sleep(FALL_ASLEEP);
+    let consumer = Process::spawn(|| {
+        hooks::crash_at(Step::GetCommitted, 0);
+        let _ = q.get();
+        unreachable!("the get should have been killed after its commit");
+    })
+    .unwrap();
+    join_killed(&consumer);
+    let t0 = Instant::now();
+    assert_eq!(join_within(&producer.0, GO_ON + FALL_ASLEEP), 0);
+    assert!(t0.elapsed() < GO_ON, "the put took {:?}", t0.elapsed());
+    let mut rest = [0u64; 3];
+    // The first get takes the dead consumer's side over.
+    assert_eq!(q.get_many(&mut rest, Some(GO_ON)), Ok(2));
+    assert_eq!(rest[..2], [2, 3]);
+}
+
 #[test]
 fn a_producer_killed_asleep_on_a_full_queue_costs_one_wake_call_and_blocks_nobody() {
     let _w = Watchdog::new("producer_asleep", PATIENCE);

@@ -19,6 +19,15 @@ const MATCH_ANY: NonZeroU32 = match NonZeroU32::new(u32::MAX) {
     None => unreachable!(),
 };
 
+/// The longest one sleep lasts before its sleeper looks at its condition
+/// again. A waker that is killed after changing what sleepers wait for,
+/// but before its `FUTEX_WAKE` (or after clearing a "sleepers" flag, so
+/// that later wakers skip the call), would otherwise leave them asleep for
+/// good: this bounds the cost of such a death to one capped sleep. A
+/// sleeper idle for long wakes ten times a second, a few microseconds of
+/// CPU each.
+pub const MAX_SLEEP: core::time::Duration = core::time::Duration::from_millis(100);
+
 /// The futex backend's wait cell: empty, because the kernel keeps the queue
 /// of sleepers, keyed by the word's address.
 #[repr(C)]
@@ -34,27 +43,21 @@ impl WaitCell {
     }
 
     /// `FUTEX_WAIT_BITSET`: sleeps while `*word == expected`, until woken or
-    /// `deadline` passes. May return [`Wake::Woken`] spuriously (a signal,
-    /// or the word already differing); callers re-check their condition.
-    /// Returns [`Wake::TimedOut`] whenever `deadline` has passed.
+    /// `deadline` passes, and for at most [`MAX_SLEEP`]. May return
+    /// [`Wake::Woken`] spuriously (a signal, the word already differing,
+    /// the end of a capped sleep); callers re-check their condition.
+    /// Returns [`Wake::TimedOut`] whenever `deadline` has passed, and only
+    /// then.
     #[inline]
     pub fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) -> Wake {
-        let ts;
-        let timeout = if deadline.is_never() {
-            None
-        } else {
-            let (tv_sec, tv_nsec) = deadline.as_secs_nanos();
-            ts = rustix::time::Timespec { tv_sec, tv_nsec };
-            Some(&ts)
-        };
-        let woke =
-            match futex::wait_bitset(word, futex::Flags::empty(), expected, timeout, MATCH_ANY) {
-                Err(Errno::TIMEDOUT) => Wake::TimedOut,
-                // Ok: woken. AGAIN: the word had already changed. INTR: a signal
-                // (the absolute deadline makes the retry no longer than asked).
-                _ => Wake::Woken,
-            };
-        Wake::checked(woke, deadline)
+        let until = deadline.min(Deadline::after(MAX_SLEEP));
+        let (tv_sec, tv_nsec) = until.as_secs_nanos();
+        let ts = rustix::time::Timespec { tv_sec, tv_nsec };
+        // Ok: woken. AGAIN: the word had already changed. INTR: a signal
+        // (the absolute deadline makes the retry no longer than asked).
+        // TIMEDOUT: `until`; the caller's deadline is asked below.
+        let _ = futex::wait_bitset(word, futex::Flags::empty(), expected, Some(&ts), MATCH_ANY);
+        Wake::checked(Wake::Woken, deadline)
     }
 
     /// `FUTEX_WAKE` for one sleeper on `word`.
@@ -101,28 +104,53 @@ pub fn wait_any(words: &[(&AtomicU32, u32)], deadline: Deadline) -> Option<Wake>
         // processes, as every futex of this crate.
         wait.flags = WaitFlags::SIZE_U32;
     }
-    let ts;
-    let timeout = if deadline.is_never() {
-        None
-    } else {
-        let (tv_sec, tv_nsec) = deadline.as_secs_nanos();
-        ts = rustix::time::Timespec { tv_sec, tv_nsec };
-        Some(&ts)
-    };
-    let woke = match futex::waitv(
+    // Capped as `WaitCell::wait` is, for the same reason.
+    let until = deadline.min(Deadline::after(MAX_SLEEP));
+    let (tv_sec, tv_nsec) = until.as_secs_nanos();
+    let ts = rustix::time::Timespec { tv_sec, tv_nsec };
+    // Ok(index): that word was woken. AGAIN: a word had changed. INTR: a
+    // signal (the absolute deadline bounds the retry). TIMEDOUT: `until`;
+    // the caller's deadline is asked below.
+    let slept = futex::waitv(
         &waits[..words.len()],
         WaitvFlags::empty(),
-        timeout,
+        Some(&ts),
         rustix::time::ClockId::Monotonic,
-    ) {
-        Err(Errno::TIMEDOUT) => Wake::TimedOut,
-        Err(Errno::NOSYS) => {
-            MISSING.store(true, Ordering::Relaxed);
-            return None;
+    );
+    if slept == Err(Errno::NOSYS) {
+        MISSING.store(true, Ordering::Relaxed);
+        return None;
+    }
+    Some(Wake::checked(Wake::Woken, deadline))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{wait_any, Deadline, WaitCell, Wake, MAX_SLEEP};
+    use core::sync::atomic::AtomicU32;
+    use core::time::Duration;
+
+    /// A sleeper nobody wakes (its waker died between its change and its
+    /// wake-up) returns after one capped sleep, as a spurious wake-up, and
+    /// reports a time-out only once its own deadline has passed.
+    #[test]
+    fn an_unwoken_sleep_ends_after_the_cap_and_times_out_only_at_its_deadline() {
+        let word = AtomicU32::new(5);
+        let cell = WaitCell::new();
+        let t0 = std::time::Instant::now();
+        assert_eq!(cell.wait(&word, 5, Deadline::NEVER), Wake::Woken);
+        let slept = t0.elapsed();
+        assert!(slept >= MAX_SLEEP - Duration::from_millis(1), "{slept:?}");
+        assert!(slept < MAX_SLEEP * 10, "{slept:?}");
+
+        let soon = Deadline::after(Duration::from_millis(20));
+        assert_eq!(cell.wait(&word, 5, soon), Wake::TimedOut);
+        assert!(soon.has_passed());
+
+        let t0 = std::time::Instant::now();
+        if let Some(woke) = wait_any(&[(&word, 5)], Deadline::NEVER) {
+            assert_eq!(woke, Wake::Woken);
+            assert!(t0.elapsed() < MAX_SLEEP * 10, "{:?}", t0.elapsed());
         }
-        // Ok(index): that word was woken. AGAIN: a word had changed. INTR:
-        // a signal (the absolute deadline bounds the retry).
-        _ => Wake::Woken,
-    };
-    Some(Wake::checked(woke, deadline))
+    }
 }
