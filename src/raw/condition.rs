@@ -21,7 +21,9 @@
 //!   the counter move by itself).
 //!
 //! `notify(n)` moves `k = min(n, waiters)` from `waiters` to `tokens` and
-//! wakes all sleepers; the eligible ones race for the `k` tokens, the rest
+//! wakes all sleepers (adding the tokens first and lowering `waiters`
+//! last, so that a notifier killed in between leaves spare wake-ups, not
+//! waiters nobody can notify); the eligible ones race for the `k` tokens, the rest
 //! sleep again. Waking everyone (rather than `k`) is what makes this safe
 //! on every backend: a futex or semaphore wake of `k` might reach late
 //! waiters that may not take a token while eligible ones sleep on. A waiter
@@ -299,7 +301,9 @@ impl RawCondition {
         if k == 0 {
             return Ok(0);
         }
-        self.waiters.store(waiters - k, Ordering::Relaxed);
+        // The wake-ups first, the count of waiters last: a notifier killed
+        // part way (holding the lock) leaves at worst spare wake-ups, as a
+        // dead waiter does, never waiters that no later notify can reach.
         self.tokens.fetch_add(k, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::Relaxed);
         self.epoch.store(epoch.wrapping_add(1), Ordering::Relaxed);
@@ -320,6 +324,7 @@ impl RawCondition {
         if seq & SLEEPERS != 0 {
             self.cell.wake_all(&self.seq);
         }
+        self.waiters.store(waiters - k, Ordering::Relaxed);
         Ok(k)
     }
 
