@@ -18,8 +18,12 @@
 //! others: each waiting party watches the party that arrived just before it,
 //! and the first watches the latest arrival (in the end the last party,
 //! which runs the action), checking at doubling intervals of at most 100 ms
-//! that its thread still exists. A death breaks the generation for
-//! everyone. Each party watches one thread, so the checks cost the same
+//! that its thread still exists; every waiting party also checks the
+//! holder of the internal lock, if any (the last party killed between its
+//! arrival's count and its id, or while tripping, is in no slot a watcher
+//! reads, but holds the lock). A death breaks the generation for
+//! everyone; a check that comes after the generation ended changes
+//! nothing. Each party watches one thread, so the checks cost the same
 //! however many parties there are.
 //!
 //! Every lock taking has the caller's deadline: nothing here waits longer
@@ -471,10 +475,15 @@ impl RawBarrier {
                     return self.outcome(arrival.generation, self.word.load(Ordering::Acquire));
                 }
                 if probe.due() {
-                    if let Some(tid) = self.watched(arrival.index) {
-                        if shim::thread_is_gone(tid) {
-                            self.break_generation(arrival.generation);
-                        }
+                    let party_died = self
+                        .watched(arrival.index)
+                        .is_some_and(shim::thread_is_gone);
+                    // A party killed holding the internal lock (the last,
+                    // arriving or tripping) may be watched by nobody: its
+                    // slot can be empty then. Its lock names it.
+                    let holder_died = self.lock.holder_tid().is_some_and(shim::thread_is_gone);
+                    if party_died || holder_died {
+                        self.break_generation(arrival.generation);
                     }
                 }
             }
