@@ -200,7 +200,7 @@ impl<E: EndKind> Connection<E> {
         let (ring, buf) = self.mem.ring(self.me);
         let mut side = ring.take_producing(buf, deadline).map_err(send_error)?;
         let sent = self.push(ring, buf, &mut side, msg, deadline);
-        ring.release_producing(side);
+        ring.release_producing_in_call(side);
         sent
     }
 

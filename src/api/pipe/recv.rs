@@ -279,7 +279,7 @@ impl<E: EndKind> Connection<E> {
             }
         };
         let got = self.take_message(ring, buf, &mut side, sink, waits);
-        ring.release_consuming(side);
+        ring.release_consuming_in_call(side);
         got
     }
 
