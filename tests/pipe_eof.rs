@@ -440,3 +440,42 @@ fn the_event_loop_descriptor_polls_readable_for_messages_and_end_of_file() {
     assert!(readable(&ours, 60_000), "end of file makes it readable");
     assert!(matches!(ours.try_recv_bytes(8), Err(RecvError::Eof)));
 }
+
+#[cfg(feature = "test-hooks")]
+#[test]
+fn a_writer_killed_before_its_wake_token_leaves_the_next_writer_to_send_one() {
+    use rustix::event::{poll, PollFd, PollFlags};
+    use shmsync::ring::hooks::{self, Step};
+    let _serial = serial();
+    let _w = Watchdog::new("token_due", PATIENCE);
+    let readable_within_2s = |conn: &shmsync::Connection| {
+        let ts = rustix::time::Timespec {
+            tv_sec: 2,
+            tv_nsec: 0,
+        };
+        let fd = conn.as_fd();
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        poll(&mut fds, Some(&ts)).unwrap() == 1
+    };
+    let (reader, writer) = Pipe::new(true).unwrap();
+    // The reader, in an event loop, declares itself waiting.
+    assert!(matches!(
+        reader.try_recv_bytes(8),
+        Err(RecvError::WouldBlock)
+    ));
+    // One of two processes holding the writing end dies after its commit,
+    // before its token: the message is there, unannounced.
+    let first = Process::spawn(|| {
+        hooks::crash_at(Step::TokenDue, 0);
+        let _ = writer.send_bytes(b"one");
+        unreachable!("the send should have been killed before its token");
+    })
+    .unwrap();
+    assert_eq!(join_within(&first, PATIENCE), -libc::SIGKILL);
+    // The other holder's next send finds the declaration still up and
+    // sends the token: the descriptor polls readable.
+    writer.send_bytes(b"two").unwrap();
+    assert!(readable_within_2s(&reader), "no wake token after the death");
+    assert_eq!(reader.try_recv_bytes(8).unwrap(), b"one");
+    assert_eq!(reader.try_recv_bytes(8).unwrap(), b"two");
+}

@@ -56,6 +56,9 @@ pub enum Step {
     /// About to sleep on a ring's signal, its sleepers flag set: a death
     /// here is a death in the sleep.
     Asleep = 9,
+    /// A pipe's writer committed a message and found the reader waiting
+    /// in an event loop; its wake token is not sent yet.
+    TokenDue = 10,
 }
 
 #[cfg(feature = "test-hooks")]

@@ -6,9 +6,11 @@
 //! Messages never go through the descriptor of a [`SocketEnd`]: a reader in
 //! an event loop declares itself waiting (its end's `fd_waiting` word, set
 //! by [`Connection::try_recv_bytes`] when it finds nothing), and a writer
-//! that commits a message and finds the word set takes it back and sends
-//! one wake token down its socket. A writer that finds the word clear pays
-//! one load: the fast path makes no system call. The declaration and the
+//! that commits a message and finds the word set sends one wake token down
+//! its socket, then takes the declaration back (in that order: a writer
+//! killed in between leaves it up for the next writer, which sends a spare
+//! token). A writer that finds the word clear pays one load: the fast path
+//! makes no system call. The declaration and the
 //! commit form Dekker's pattern, as the ring's sleepers do: the reader sets
 //! the word, fences heavily, looks at the ring; the writer commits (its
 //! commit's light fence follows), then looks at the word. Either the reader
@@ -245,14 +247,15 @@ impl<E: EndKind> Connection<E> {
     /// in an event loop (see the module docs).
     #[inline]
     fn wake_event_loop_reader(&self) {
-        let waiting = &self.mem.state().ends[1 - self.me].fd_waiting;
-        // Relaxed: the commit's light fence orders this load after the
-        // commit (the writer's half of the Dekker pair); the swap decides
-        // which writer sends the token.
-        if waiting.load(Ordering::Relaxed) != 0 && waiting.swap(0, Ordering::Relaxed) != 0 {
+        let reader = &self.mem.state().ends[1 - self.me];
+        if let Some(declaration) = reader.fd_waiter() {
+            // The token before taking the declaration back: see
+            // `EndWords::answered`. Writers racing here may each send one.
+            crate::ring::hooks::point(crate::ring::hooks::Step::TokenDue);
             if let Some(fd) = self.end.token_fd() {
                 sys::socket::send_token(fd);
             }
+            reader.answered(declaration);
         }
     }
 

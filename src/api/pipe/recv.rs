@@ -16,7 +16,6 @@ use crate::ring::{Consuming, Incoming, Piece, RawRing, RingBuf};
 use crate::shim::{self, Deadline};
 use crate::sys;
 use core::time::Duration;
-use std::sync::atomic::Ordering;
 
 /// Where a message goes.
 pub(super) enum Sink<'a> {
@@ -216,8 +215,13 @@ impl<E: EndKind> Connection<E> {
     /// declared itself waiting, so an event loop that waits before trying
     /// may wait for ever. (With tokio: `match conn.get_ref().try_recv_bytes(max)`,
     /// and on `WouldBlock`, `conn.readable().await?.clear_ready()`; see
-    /// `examples/pipe_tokio.rs`.) A message longer than the ring that has
-    /// begun to arrive is received to its end, waiting for its pieces.
+    /// `examples/pipe_tokio.rs`.) A writer killed between its commit and
+    /// its token (a few instructions) leaves that message unannounced until
+    /// the next send on the pipe or the close of the writing end; an event
+    /// loop that must bound this also calls `try_recv_bytes` on a timer of
+    /// its choice. A message longer than the ring that has begun to arrive
+    /// is received to its end, waiting for its pieces: a writer stopped
+    /// (`SIGSTOP`) in the middle holds this call until it goes on or dies.
     ///
     /// # Errors
     ///
@@ -429,11 +433,7 @@ impl<E: EndKind> Connection<E> {
     fn arm_event_loop(&self) {
         if let Some(fd) = self.end.token_fd() {
             sys::socket::drain_tokens(fd);
-            // Relaxed: the heavy fence below orders it before the caller's
-            // look at the ring (the reader's half of the Dekker pair).
-            self.mem.state().ends[self.me]
-                .fd_waiting
-                .swap(1, Ordering::Relaxed);
+            self.mem.state().ends[self.me].declare_fd_waiting();
             shim::heavy_fence();
         }
     }

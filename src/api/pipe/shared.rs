@@ -7,7 +7,7 @@ use crate::api::error::Error;
 use crate::raw::CachePadded;
 use crate::ring::{RawRing, RingBuf};
 use crate::shm::{Segment, SharedTail, ShmSafe};
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Where each ring's buffer starts: on a line pair of its own.
 const BUFFER_ALIGN: usize = 128;
@@ -27,13 +27,53 @@ pub(crate) struct PipeState {
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct EndWords {
-    /// 1 while this end's reader waits on its descriptor in an event loop
-    /// and wants a wake token. Set by that reader; taken back to 0 by the
-    /// writer that sends the token.
+    /// Odd while this end's reader waits on its descriptor in an event
+    /// loop and wants a wake token: `declarations << 1 | 1`. Each
+    /// declaration of a reader counts up; the writer that has sent the
+    /// token clears bit 0 of the declaration it answered, never of a newer
+    /// one. See [`EndWords::declare_fd_waiting`].
     pub(crate) fd_waiting: AtomicU32,
     /// Nonzero once a process has opened this end. In a segment, the other
     /// end's absence means end of file only after it has been there once.
     pub(crate) opened: AtomicU32,
+}
+
+impl EndWords {
+    /// This end's reader waits on its descriptor (a new declaration). The
+    /// caller fences heavily next, then looks at the ring.
+    pub(crate) fn declare_fd_waiting(&self) {
+        // Relaxed: ordered by the caller's heavy fence (the reader's half
+        // of the Dekker pair with a writer's commit).
+        let _ = self
+            .fd_waiting
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
+                Some(((word >> 1).wrapping_add(1) << 1) | 1)
+            });
+    }
+
+    /// After a commit: whether this end's reader waits for a token, and
+    /// which declaration the token answers.
+    #[inline]
+    pub(crate) fn fd_waiter(&self) -> Option<u32> {
+        // Relaxed: the commit's light fence orders this load after it.
+        let word = self.fd_waiting.load(Ordering::Relaxed);
+        (word & 1 != 0).then_some(word)
+    }
+
+    /// The token for `declaration` is sent: takes the declaration back,
+    /// unless the reader has made a newer one meanwhile (which wants a
+    /// token of its own). The token goes first: a writer killed between
+    /// the two leaves the declaration up, and the next writer sends
+    /// another token (a spare one, never a missing one).
+    pub(crate) fn answered(&self, declaration: u32) {
+        // Relaxed: the word only says whether a token is wanted.
+        let _ = self.fd_waiting.compare_exchange(
+            declaration,
+            declaration & !1,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
 }
 
 /// What the pipe was made with, for those who open it later.

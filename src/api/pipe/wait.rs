@@ -18,7 +18,6 @@ use crate::ring::{wait_for_any_data, RawRing};
 use crate::shim::{self, Deadline};
 use crate::sys;
 use std::os::fd::BorrowedFd;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Waits until at least one of `connections` is ready, or `timeout` runs
@@ -114,10 +113,7 @@ fn sleep<E: EndKind>(connections: &[&Connection<E>], until: Deadline) {
         // asked the writers for wake tokens (the readers' half of the
         // Dekker pair, as in `Connection::try_recv_bytes`).
         for conn in connections.iter().filter(|conn| conn.readable()) {
-            // Relaxed: ordered by the fence below.
-            conn.mem.state().ends[conn.me]
-                .fd_waiting
-                .swap(1, Ordering::Relaxed);
+            conn.mem.state().ends[conn.me].declare_fd_waiting();
         }
         shim::heavy_fence();
         if !any() {
