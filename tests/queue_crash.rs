@@ -29,6 +29,18 @@ fn join_killed(child: &Process) {
     );
 }
 
+/// Runs `op` in a child armed to die at the first pass through `step`,
+/// and reaps it, killed there.
+fn killed_at(step: Step, op: impl FnOnce()) {
+    let child = Process::spawn(|| {
+        hooks::crash_at(step, 0);
+        op();
+        unreachable!("the child should have been killed at {step:?}");
+    })
+    .unwrap();
+    join_killed(&child);
+}
+
 /// A producer killed at `step` of its put number `k` (the first `k` puts
 /// returned): the message in progress is delivered only if the step is
 /// past its commit, everything before it exactly once, and the next
@@ -198,13 +210,7 @@ fn a_sleeper_goes_on_when_the_peer_that_should_wake_it_dies_between_commit_and_w
     let q = Queue::<u64>::new(4).unwrap();
     let consumer = KillOnDrop(Process::spawn(|| assert_eq!(q.get(), Ok(7))).unwrap());
     std::thread::sleep(FALL_ASLEEP);
-    let producer = Process::spawn(|| {
-        hooks::crash_at(Step::PutCommitted, 0);
-        let _ = q.put(7);
-        unreachable!("the put should have been killed after its commit");
-    })
-    .unwrap();
-    join_killed(&producer);
+    killed_at(Step::PutCommitted, || drop(q.put(7)));
     let t0 = Instant::now();
     assert_eq!(join_within(&consumer.0, GO_ON + FALL_ASLEEP), 0);
     assert!(t0.elapsed() < GO_ON, "the get took {:?}", t0.elapsed());
@@ -215,13 +221,7 @@ fn a_sleeper_goes_on_when_the_peer_that_should_wake_it_dies_between_commit_and_w
     q.put_many(&[1, 2], None).unwrap();
     let producer = KillOnDrop(Process::spawn(|| q.put(3).unwrap()).unwrap());
     std::thread::sleep(FALL_ASLEEP);
-    let consumer = Process::spawn(|| {
-        hooks::crash_at(Step::GetCommitted, 0);
-        let _ = q.get();
-        unreachable!("the get should have been killed after its commit");
-    })
-    .unwrap();
-    join_killed(&consumer);
+    killed_at(Step::GetCommitted, || drop(q.get()));
     let t0 = Instant::now();
     assert_eq!(join_within(&producer.0, GO_ON + FALL_ASLEEP), 0);
     assert!(t0.elapsed() < GO_ON, "the put took {:?}", t0.elapsed());
@@ -236,13 +236,7 @@ fn a_producer_killed_asleep_on_a_full_queue_costs_one_wake_call_and_blocks_nobod
     let _w = Watchdog::new("producer_asleep", PATIENCE);
     let q = Queue::<u64>::new(2).unwrap();
     q.put_many(&[1, 2], None).unwrap();
-    let child = Process::spawn(|| {
-        hooks::crash_at(Step::Asleep, 0);
-        let _ = q.put(3);
-        unreachable!("the put should have slept and been killed");
-    })
-    .unwrap();
-    join_killed(&child);
+    killed_at(Step::Asleep, || drop(q.put(3)));
     // Counted in a process of its own: the counter is per process, and
     // other tests run in this one.
     let calls = Shared::new(AtomicU64::new(u64::MAX)).unwrap();
@@ -268,13 +262,7 @@ fn a_producer_killed_asleep_on_a_full_queue_costs_one_wake_call_and_blocks_nobod
 fn a_consumer_killed_asleep_makes_the_next_put_pay_one_wake_call_not_every_put() {
     let _w = Watchdog::new("consumer_asleep", PATIENCE);
     let q = Queue::<u64>::new(1024).unwrap();
-    let child = Process::spawn(|| {
-        hooks::crash_at(Step::Asleep, 0);
-        let _ = q.get();
-        unreachable!("the get should have slept and been killed");
-    })
-    .unwrap();
-    join_killed(&child);
+    killed_at(Step::Asleep, || drop(q.get()));
     const PUTS: u64 = 200_000;
     // Counted in a process of its own, as above.
     let calls = Shared::new(AtomicU64::new(u64::MAX)).unwrap();
