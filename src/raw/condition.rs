@@ -23,8 +23,8 @@
 //! `notify(n)` moves `k = min(n, waiters)` from `waiters` to `tokens` and
 //! wakes all sleepers (adding the tokens first and lowering `waiters`
 //! last, so that a notifier killed in between leaves spare wake-ups, not
-//! waiters nobody can notify); the eligible ones race for the `k` tokens, the rest
-//! sleep again. Waking everyone (rather than `k`) is what makes this safe
+//! waiters nobody can notify); the eligible ones race for the `k` tokens,
+//! the rest sleep again. Waking everyone (rather than `k`) is what makes this safe
 //! on every backend: a futex or semaphore wake of `k` might reach late
 //! waiters that may not take a token while eligible ones sleep on. A waiter
 //! that times out takes the lock back and then, under it, either takes a

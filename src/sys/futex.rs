@@ -28,6 +28,14 @@ const MATCH_ANY: NonZeroU32 = match NonZeroU32::new(u32::MAX) {
 /// CPU each.
 pub const MAX_SLEEP: core::time::Duration = core::time::Duration::from_millis(100);
 
+/// The absolute `CLOCK_MONOTONIC` instant a sleep ends at: `deadline`, or
+/// [`MAX_SLEEP`] from now if that comes first.
+#[inline]
+fn capped(deadline: Deadline) -> rustix::time::Timespec {
+    let (tv_sec, tv_nsec) = deadline.min(Deadline::after(MAX_SLEEP)).as_secs_nanos();
+    rustix::time::Timespec { tv_sec, tv_nsec }
+}
+
 /// The futex backend's wait cell: empty, because the kernel keeps the queue
 /// of sleepers, keyed by the word's address.
 #[repr(C)]
@@ -50,12 +58,11 @@ impl WaitCell {
     /// then.
     #[inline]
     pub fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) -> Wake {
-        let until = deadline.min(Deadline::after(MAX_SLEEP));
-        let (tv_sec, tv_nsec) = until.as_secs_nanos();
-        let ts = rustix::time::Timespec { tv_sec, tv_nsec };
+        let ts = capped(deadline);
         // Ok: woken. AGAIN: the word had already changed. INTR: a signal
         // (the absolute deadline makes the retry no longer than asked).
-        // TIMEDOUT: `until`; the caller's deadline is asked below.
+        // TIMEDOUT: the capped instant; the caller's deadline is asked
+        // below.
         let _ = futex::wait_bitset(word, futex::Flags::empty(), expected, Some(&ts), MATCH_ANY);
         Wake::checked(Wake::Woken, deadline)
     }
@@ -104,13 +111,10 @@ pub fn wait_any(words: &[(&AtomicU32, u32)], deadline: Deadline) -> Option<Wake>
         // processes, as every futex of this crate.
         wait.flags = WaitFlags::SIZE_U32;
     }
-    // Capped as `WaitCell::wait` is, for the same reason.
-    let until = deadline.min(Deadline::after(MAX_SLEEP));
-    let (tv_sec, tv_nsec) = until.as_secs_nanos();
-    let ts = rustix::time::Timespec { tv_sec, tv_nsec };
+    let ts = capped(deadline);
     // Ok(index): that word was woken. AGAIN: a word had changed. INTR: a
-    // signal (the absolute deadline bounds the retry). TIMEDOUT: `until`;
-    // the caller's deadline is asked below.
+    // signal (the absolute deadline bounds the retry). TIMEDOUT: the
+    // capped instant; the caller's deadline is asked below.
     let slept = futex::waitv(
         &waits[..words.len()],
         WaitvFlags::empty(),

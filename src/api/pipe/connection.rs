@@ -10,11 +10,11 @@
 //! its socket, then takes the declaration back (in that order: a writer
 //! killed in between leaves it up for the next writer, which sends a spare
 //! token). A writer that finds the word clear pays one load: the fast path
-//! makes no system call. The declaration and the
-//! commit form Dekker's pattern, as the ring's sleepers do: the reader sets
-//! the word, fences heavily, looks at the ring; the writer commits (its
-//! commit's light fence follows), then looks at the word. Either the reader
-//! sees the message, or the writer sees the word.
+//! makes no system call. The declaration and the commit form Dekker's
+//! pattern, as the ring's sleepers do: the reader sets the word, fences
+//! heavily, looks at the ring; the writer commits (its commit's light fence
+//! follows), then looks at the word. Either the reader sees the message, or
+//! the writer sees the word.
 
 use super::end::{EndKind, SocketEnd};
 use super::error::{send_error, SendError};
@@ -129,8 +129,9 @@ impl<E: EndKind> Connection<E> {
     /// [`SendError::BrokenPipe`] once every handle of the other end is
     /// gone (noticed within 100 ms; at once by a send that waits for room,
     /// and by every send after this handle's `recv`, `poll` or
-    /// [`wait`](crate::wait) saw end of file); [`SendError::ReadOnly`] on the receiving end of a one-way
-    /// pipe; [`SendError::Corrupted`] if a process wrote over the pipe.
+    /// [`wait`](crate::wait) saw end of file); [`SendError::ReadOnly`] on
+    /// the receiving end of a one-way pipe; [`SendError::Corrupted`] if a
+    /// process wrote over the pipe.
     ///
     /// # Examples
     ///
