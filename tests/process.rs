@@ -727,6 +727,15 @@ fn redirect(file: &impl std::os::fd::AsRawFd, target: i32) {
     assert_eq!(unsafe { libc::dup2(file.as_raw_fd(), target) }, target);
 }
 
+/// `/dev/null`, open for writing: where a child's output that is not the
+/// test's goes.
+fn dev_null() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap()
+}
+
 /// What `file` holds now, without waiting for its writers to close it
 /// (children that other tests fork at the same time inherit them).
 fn read_now(file: &mut std::fs::File) -> Vec<u8> {
@@ -753,11 +762,7 @@ fn what_a_child_left_in_stdouts_buffer_is_flushed_when_it_returns_or_panics() {
                 redirect(&w, 1);
                 if panics {
                     // The panic's message is not this test's output.
-                    let null = std::fs::OpenOptions::new()
-                        .write(true)
-                        .open("/dev/null")
-                        .unwrap();
-                    redirect(&null, 2);
+                    redirect(&dev_null(), 2);
                 }
                 // Straight to std's line-buffered stdout (not the test
                 // harness's capture, which `print!` would use): no newline,
@@ -827,11 +832,7 @@ fn a_child_can_print_when_another_thread_held_stdout_or_stderr_at_the_spawn() {
         held_rx.recv().unwrap();
         let child = KillOnDrop(
             Process::spawn(|| {
-                let null = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open("/dev/null")
-                    .unwrap();
-                redirect(&null, if stderr { 2 } else { 1 });
+                redirect(&dev_null(), if stderr { 2 } else { 1 });
                 if stderr {
                     writeln!(std::io::stderr(), "a line").unwrap();
                 } else {
