@@ -4,6 +4,7 @@
 use super::error::Error;
 use crate::raw::{RawSemaphore, ReleasedTooManyTimes, SEM_VALUE_MAX};
 use crate::shm::Shared;
+use crate::sys::MadeIn;
 use std::fmt;
 use std::ops::Deref;
 use std::time::Duration;
@@ -169,7 +170,10 @@ impl Semaphore {
     /// ```
     pub fn access(&self) -> SemaphoreGuard<'_> {
         self.raw.acquire();
-        SemaphoreGuard { raw: &self.raw }
+        SemaphoreGuard {
+            raw: &self.raw,
+            made_in: MadeIn::here(),
+        }
     }
 
     /// Takes a unit if one is available now; the guard gives it back.
@@ -186,9 +190,10 @@ impl Semaphore {
     /// ```
     pub fn try_access(&self) -> Option<SemaphoreGuard<'_>> {
         // Built only on success: a guard releases its unit when dropped.
-        self.raw
-            .try_acquire()
-            .then(|| SemaphoreGuard { raw: &self.raw })
+        self.raw.try_acquire().then(|| SemaphoreGuard {
+            raw: &self.raw,
+            made_in: MadeIn::here(),
+        })
     }
 
     /// Takes a unit if one comes within `timeout`; the guard gives it back.
@@ -207,9 +212,10 @@ impl Semaphore {
     /// ```
     pub fn try_access_for(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
         // Built only on success: a guard releases its unit when dropped.
-        self.raw
-            .acquire_for(timeout)
-            .then(|| SemaphoreGuard { raw: &self.raw })
+        self.raw.acquire_for(timeout).then(|| SemaphoreGuard {
+            raw: &self.raw,
+            made_in: MadeIn::here(),
+        })
     }
 
     /// The raw semaphore in shared memory.
@@ -245,6 +251,9 @@ impl fmt::Debug for Semaphore {
 /// could give back: dropping it releases one unit, and never raises the
 /// count above the semaphore's bound (if others released more than they
 /// took, the guard's release is refused and the count stays at the bound).
+/// A copy of the guard that a forked child captured (a
+/// [`Process`](crate::Process) closure) gives nothing back there: the
+/// parent's copy gives the unit back.
 ///
 /// # Examples
 ///
@@ -261,10 +270,16 @@ impl fmt::Debug for Semaphore {
 #[must_use = "dropping the guard gives the unit back at once"]
 pub struct SemaphoreGuard<'a> {
     raw: &'a RawSemaphore,
+    /// The process that took the unit: a forked copy of the guard (one a
+    /// `Process` closure captured) does not give it back a second time.
+    made_in: MadeIn,
 }
 
 impl Drop for SemaphoreGuard<'_> {
     fn drop(&mut self) {
+        if !self.made_in.is_here() {
+            return;
+        }
         // The guard took a unit, so there is room for it, unless someone
         // else released more than they took; then the bound holds anyway.
         let _ = self.raw.release();

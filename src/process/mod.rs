@@ -49,14 +49,18 @@
 //! and `stderr`: spawn holds both locks across the fork. This module's own
 //! state (registry, names, panic hook) is fork-safe in that sense.
 //!
-//! A guard that the closure captures (a `Value`'s, an `Array`'s, a lock's)
-//! is copied into the child with the rest of memory, but the hold it
-//! stands for is not: parent and child would then both write under one
-//! hold, and a guard moved into the closure is dropped, releasing the
-//! lock, in the parent. Take guards inside the closure, never across the
-//! spawn. (`spawn` does not require `F: Send`, which would rule this out,
-//! because closures capturing `Rc` or `RefCell` state, harmless after a
-//! fork, are common.)
+//! A guard that the closure captures (a `Value`'s, an `Array`'s, a lock's,
+//! a queue's `Producer`) is copied into the child with the rest of memory,
+//! but the hold it stands for is not: it stays with the parent, and a
+//! guard moved into the closure is dropped, releasing the lock, in the
+//! parent. So the copies refuse: a `ValueGuard`, `ArrayGuard`, `Producer`
+//! or `Consumer` used in the child panics, and no copy gives a hold, a
+//! claim or a semaphore unit back there. The exception is
+//! [`Mutex`](crate::Mutex)'s guard, which is `lock_api`'s and cannot check:
+//! a child writing through a captured one races with the parent. Take
+//! guards inside the closure, never across the spawn. (`spawn` does not
+//! require `F: Send`, which would rule all this out, because closures
+//! capturing `Rc` or `RefCell` state, harmless after a fork, are common.)
 //!
 //! # What the child inherits, and what it does not
 //!

@@ -52,6 +52,8 @@ mod backend;
 
 pub use backend::WaitCell;
 pub(crate) use backend::{wait_any, WAIT_ANY_MAX};
+#[cfg(feature = "std")]
+pub(crate) use ident::MadeIn;
 pub(crate) use ident::{current_thread, next_hold, thread_is_gone, Caller};
 pub use spin::{set_spin_duration, spin_duration, MAX_SPIN};
 pub(crate) use spin::{spin_until, Poll};

@@ -526,6 +526,12 @@ impl<T: Pod> fmt::Debug for Array<T> {
 /// No other access to the elements is made while the guard lives, even if
 /// someone releases a shared lock meanwhile. Not `Send`.
 ///
+/// # Panics
+///
+/// Lending the elements out panics in a forked child that captured the
+/// guard from its parent (a [`Process`](crate::Process) closure): the hold
+/// is the parent's. Dropped there, the copy gives nothing back.
+///
 /// # Examples
 ///
 /// ```
@@ -584,10 +590,12 @@ impl<T: Pod> Deref for ArrayGuard<'_, T> {
 
     #[inline]
     fn deref(&self) -> &[T] {
+        self.access.check("ArrayGuard");
         // SAFETY: `elements` is valid for `len` elements (this process's
         // mapping, which the guard's borrow keeps), aligned for T; the
         // guard holds the claim, so no other access is made while it
-        // lives; any bytes are valid Pod Ts.
+        // lives (and this process is the holder: `check` refuses a forked
+        // copy); any bytes are valid Pod Ts.
         unsafe { std::slice::from_raw_parts(self.elements.as_ptr(), self.len) }
     }
 }
@@ -595,6 +603,7 @@ impl<T: Pod> Deref for ArrayGuard<'_, T> {
 impl<T: Pod> DerefMut for ArrayGuard<'_, T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut [T] {
+        self.access.check("ArrayGuard");
         // SAFETY: as in `deref`; `&mut self` makes this the only slice lent
         // out by this guard, and the claim the only guard.
         unsafe { std::slice::from_raw_parts_mut(self.elements.as_ptr(), self.len) }

@@ -5,6 +5,7 @@
 use super::error::{GetError, PutError};
 use super::shared::{Ring, Wait};
 use crate::ring::{Consuming, Producing};
+use crate::sys::MadeIn;
 use bytemuck::Pod;
 use std::fmt;
 use std::marker::PhantomData;
@@ -19,6 +20,12 @@ use std::time::Duration;
 /// the handle (its process killed, say), the next producer takes the side
 /// over within about 100 ms and the queue goes on; the dead producer's
 /// message in progress, if it was not committed, is not delivered.
+///
+/// # Panics
+///
+/// Every method panics in a forked child that captured the handle from its
+/// parent (a [`Process`](crate::Process) closure): the side is the
+/// parent's. Dropped there, the copy gives nothing back.
 ///
 /// # Examples
 ///
@@ -36,11 +43,15 @@ use std::time::Duration;
 pub struct Producer<'q, T: Pod> {
     ring: &'q Ring,
     side: Option<Producing>,
+    /// The process that took the side: a forked copy of the handle (one a
+    /// `Process` closure captured) neither uses nor gives it back.
+    made_in: MadeIn,
     _items: PhantomData<fn(T)>,
 }
 
 /// The only consumer of a [`Queue`](super::Queue) while it lives, made by
-/// [`Queue::consumer`](super::Queue::consumer); see [`Producer`].
+/// [`Queue::consumer`](super::Queue::consumer); see [`Producer`] (which
+/// also says when its methods panic).
 ///
 /// # Examples
 ///
@@ -57,6 +68,9 @@ pub struct Producer<'q, T: Pod> {
 pub struct Consumer<'q, T: Pod> {
     ring: &'q Ring,
     side: Option<Consuming>,
+    /// The process that took the side: a forked copy of the handle (one a
+    /// `Process` closure captured) neither uses nor gives it back.
+    made_in: MadeIn,
     _items: PhantomData<fn() -> T>,
 }
 
@@ -65,12 +79,15 @@ impl<'q, T: Pod> Producer<'q, T> {
         Producer {
             ring,
             side: Some(side),
+            made_in: MadeIn::here(),
             _items: PhantomData,
         }
     }
 
     #[inline]
+    #[track_caller]
     fn side(&mut self) -> &mut Producing {
+        self.made_in.check("Producer");
         // Some from `new` until `drop`.
         self.side.as_mut().expect("side held until drop")
     }
@@ -210,6 +227,10 @@ impl<'q, T: Pod> Producer<'q, T> {
 
 impl<T: Pod> Drop for Producer<'_, T> {
     fn drop(&mut self) {
+        if !self.made_in.is_here() {
+            // A forked copy: the side is the parent's.
+            return;
+        }
         if let Some(side) = self.side.take() {
             self.ring.raw().release_producing(side);
         }
@@ -221,12 +242,15 @@ impl<'q, T: Pod> Consumer<'q, T> {
         Consumer {
             ring,
             side: Some(side),
+            made_in: MadeIn::here(),
             _items: PhantomData,
         }
     }
 
     #[inline]
+    #[track_caller]
     fn side(&mut self) -> &mut Consuming {
+        self.made_in.check("Consumer");
         self.side.as_mut().expect("side held until drop")
     }
 
@@ -373,6 +397,10 @@ impl<'q, T: Pod> Consumer<'q, T> {
 
 impl<T: Pod> Drop for Consumer<'_, T> {
     fn drop(&mut self) {
+        if !self.made_in.is_here() {
+            // A forked copy: the side is the parent's.
+            return;
+        }
         if let Some(side) = self.side.take() {
             self.ring.raw().release_consuming(side);
         }

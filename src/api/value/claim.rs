@@ -33,6 +33,7 @@
 use super::super::outcome::OwnerDied;
 use crate::raw::{Acquired, LockHold, RawLock};
 use crate::shim::{current_thread, thread_is_gone};
+use crate::sys::MadeIn;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -134,6 +135,10 @@ pub(crate) struct Access<'a> {
     claim: Option<&'a Claim>,
     /// `None` when the caller's own `Lock` guard holds the lock.
     hold: Option<LockHold>,
+    /// The process that took the hold and the claim: a copy of this
+    /// access in a forked child (captured by a `Process` closure) has
+    /// neither, so it neither lends out the data nor gives them back.
+    made_in: MadeIn,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -172,6 +177,7 @@ impl<'a> Access<'a> {
             lock,
             claim,
             hold: Some(locked.hold),
+            made_in: MadeIn::here(),
             _not_send: PhantomData,
         };
         Ok((access, locked.acquired))
@@ -199,8 +205,18 @@ impl<'a> Access<'a> {
             lock,
             claim,
             hold: None,
+            made_in: MadeIn::here(),
             _not_send: PhantomData,
         })
+    }
+
+    /// Panics in a forked copy of this access (see [`MadeIn`]), naming
+    /// the guard `what` that holds it: the data belongs to the parent's
+    /// hold there. Every lending of the data goes through this.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn check(&self, what: &'static str) {
+        self.made_in.check(what);
     }
 
     /// Declares the data repaired after an owner's death. Does nothing if
@@ -228,6 +244,10 @@ impl<'a> Access<'a> {
 impl Drop for Access<'_> {
     #[inline]
     fn drop(&mut self) {
+        if !self.made_in.is_here() {
+            // A forked copy: the claim and the hold are the parent's.
+            return;
+        }
         if let Some(claim) = self.claim {
             claim.give_back();
         }

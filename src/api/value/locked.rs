@@ -388,6 +388,12 @@ impl<T: Pod> fmt::Debug for Value<T> {
 /// [`AccessError::Borrowed`]). Not `Send`: the lock records the thread that
 /// took it.
 ///
+/// # Panics
+///
+/// Lending the value out panics in a forked child that captured the guard
+/// from its parent (a [`Process`](crate::Process) closure): the hold is the
+/// parent's. Dropped there, the copy gives nothing back.
+///
 /// # Examples
 ///
 /// ```
@@ -447,8 +453,10 @@ impl<T: Pod> Deref for ValueGuard<'_, T> {
 
     #[inline]
     fn deref(&self) -> &T {
+        self.access.check("ValueGuard");
         // SAFETY: the guard holds the claim (and the lock), so no other
-        // access to the value is made while it lives; the cell lives in a
+        // access to the value is made while it lives (and this process is
+        // the holder: `check` refuses a forked copy); the cell lives in a
         // mapping the guard's borrow keeps; any bytes are a valid Pod T.
         unsafe { &*self.value.get() }
     }
@@ -457,6 +465,7 @@ impl<T: Pod> Deref for ValueGuard<'_, T> {
 impl<T: Pod> DerefMut for ValueGuard<'_, T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
+        self.access.check("ValueGuard");
         // SAFETY: as in `deref`; `&mut self` makes this the only reference
         // lent out by this guard, and the claim the only guard.
         unsafe { &mut *self.value.get() }
