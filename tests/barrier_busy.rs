@@ -71,11 +71,9 @@ fn every_barrier_call_honours_its_timeout_while_the_internal_lock_names_a_live_t
         barrier.broken(),
         "a party that cannot arrive breaks the barrier"
     );
-    // Without a time-out of its own, `wait` uses the handle's.
-    assert_eq!(
-        timed(RESET_PATIENCE, || barrier.wait(None)),
-        Err(BrokenBarrier)
-    );
+    // Broken now: a party queued for the lock gives up at its first look
+    // (1 ms into its sleep), not at the handle's time-out.
+    assert_eq!(at_once(|| barrier.wait(None)), Err(BrokenBarrier));
 
     let reset = timed(RESET_PATIENCE, || barrier.reset());
     assert_eq!(
@@ -99,6 +97,30 @@ fn every_barrier_call_honours_its_timeout_while_the_internal_lock_names_a_live_t
     );
     assert!(!barrier.broken());
     passes_with_a_child(&patient);
+}
+
+#[test]
+fn abort_frees_a_party_queued_for_an_internal_lock_that_names_a_live_thread() {
+    let _w = Watchdog::new("internal_lock_abort", PATIENCE);
+    // No time-out anywhere: only `abort` can end this party's wait.
+    let barrier = Barrier::new(2).unwrap();
+    let fields = barrier_fields(barrier.raw());
+    let live = LiveThread::spawn();
+    fields.lock_word().store(live.tid(), Ordering::SeqCst);
+    let waited = std::thread::scope(|s| {
+        let party = s.spawn(|| barrier.wait(None));
+        // Let the party queue for the lock (and fall asleep there).
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!party.is_finished(), "the party waits for the lock");
+        barrier.abort();
+        let start = Instant::now();
+        let waited = party.join().unwrap();
+        // Asleep, it looks on the lock's probe schedule: within 100 ms.
+        assert!(start.elapsed() < SLACK, "abort took {:?}", start.elapsed());
+        waited
+    });
+    assert_eq!(waited, Err(BrokenBarrier));
+    live.end();
 }
 
 /// A child that takes `barrier`'s internal lock (through the lock's own

@@ -332,7 +332,10 @@ impl RawBarrier {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn arrive(&self, deadline: Deadline) -> Result<Arrival, BrokenBarrier> {
-        let Ok(_held) = self.enter(deadline) else {
+        // Queued for the internal lock, a party gives up once the barrier
+        // is broken (`abort` takes no lock): it would only learn so inside.
+        let broken = || self.word.load(Ordering::Relaxed) & BROKEN != 0;
+        let Ok(_held) = self.enter(deadline, broken) else {
             self.break_generation(generation(self.word.load(Ordering::Relaxed)));
             return Err(BrokenBarrier);
         };
@@ -389,11 +392,13 @@ impl RawBarrier {
         if !arrival.last {
             return Err(BrokenBarrier);
         }
-        let Ok(_held) = self.enter(deadline) else {
+        let current = arrival.generation << 1;
+        // As in `arrive`: the generation broken (or gone) meanwhile.
+        let moved = || self.word.load(Ordering::Relaxed) != current;
+        let Ok(_held) = self.enter(deadline, moved) else {
             self.break_generation(arrival.generation);
             return Err(BrokenBarrier);
         };
-        let current = arrival.generation << 1;
         if self.word.load(Ordering::Relaxed) != current {
             return Err(BrokenBarrier);
         }
@@ -584,7 +589,7 @@ impl RawBarrier {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn reset(&self, deadline: Deadline) -> Result<(), BarrierBusy> {
-        let _held = self.enter(deadline)?;
+        let _held = self.enter(deadline, || false)?;
         self.clear_arrivals();
         // Relaxed inside the internal lock; the word's Release CAS below
         // publishes the cleared outcome bit.
@@ -649,10 +654,15 @@ impl RawBarrier {
         }
     }
 
-    /// Takes the internal lock, giving up at `deadline`. If a process died
+    /// Takes the internal lock, giving up at `deadline`, or when `give_up`
+    /// says so (asked while asleep, within 100 ms). If a process died
     /// holding it, the bookkeeping may be half-written: break the barrier.
-    fn enter(&self, deadline: Deadline) -> Result<Entered<'_>, BarrierBusy> {
-        let Some(locked) = self.lock.try_lock_until(deadline) else {
+    fn enter(
+        &self,
+        deadline: Deadline,
+        give_up: impl FnMut() -> bool,
+    ) -> Result<Entered<'_>, BarrierBusy> {
+        let Some(locked) = self.lock.try_lock_until_unless(deadline, give_up) else {
             return Err(BarrierBusy {
                 holder: self.lock.holder_tid(),
             });

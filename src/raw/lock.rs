@@ -323,7 +323,7 @@ impl RawLock {
         if self.try_fast(me) {
             return Some(self.record(me, shim::next_hold(), Acquired::Clean));
         }
-        self.lock_slow(me, Deadline::after(timeout))
+        self.lock_slow(me, Deadline::after(timeout), || false)
             .map(|acquired| self.record(me, shim::next_hold(), acquired))
     }
 
@@ -352,7 +352,25 @@ impl RawLock {
         if self.try_fast(me) {
             return Some(self.record(me, shim::next_hold(), Acquired::Clean));
         }
-        self.lock_slow(me, deadline)
+        self.lock_slow(me, deadline, || false)
+            .map(|acquired| self.record(me, shim::next_hold(), acquired))
+    }
+
+    /// [`try_lock_until`](RawLock::try_lock_until) that also gives up when
+    /// `give_up` says so, asked on the schedule a sleeping waiter looks for
+    /// a dead holder (within 100 ms): for a caller whose reason to wait can
+    /// end while the lock stays held (a barrier aborted while a party
+    /// queues for its internal lock).
+    pub(crate) fn try_lock_until_unless(
+        &self,
+        deadline: Deadline,
+        give_up: impl FnMut() -> bool,
+    ) -> Option<Locked<LockHold>> {
+        let me = shim::current_thread();
+        if self.try_fast(me) {
+            return Some(self.record(me, shim::next_hold(), Acquired::Clean));
+        }
+        self.lock_slow(me, deadline, give_up)
             .map(|acquired| self.record(me, shim::next_hold(), acquired))
     }
 
@@ -669,9 +687,14 @@ impl RawLock {
     }
 
     /// The slow path of every acquisition: spin, then sleep, checking now
-    /// and then whether the holder still exists.
+    /// and then whether the holder still exists (and whether to `give_up`).
     #[cold]
-    fn lock_slow(&self, me: Caller, deadline: Deadline) -> Option<Acquired> {
+    fn lock_slow(
+        &self,
+        me: Caller,
+        deadline: Deadline,
+        mut give_up: impl FnMut() -> bool,
+    ) -> Option<Acquired> {
         debug_assert!(
             me.tid != 0 && me.tid <= TID_MASK,
             "thread id {} does not fit the lock word",
@@ -716,6 +739,9 @@ impl RawLock {
                 if probe.due() {
                     if let Some(acquired) = self.take_over(me, WAITERS, Liveness::AskKernel) {
                         return Some(acquired);
+                    }
+                    if give_up() {
+                        return None;
                     }
                 }
             }
@@ -788,7 +814,7 @@ impl RawLock {
         let acquired = if self.try_fast(me) {
             Acquired::Clean
         } else {
-            self.lock_slow(me, deadline)?
+            self.lock_slow(me, deadline, || false)?
         };
         Some(self.record(me, number, acquired).acquired)
     }
