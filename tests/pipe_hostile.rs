@@ -3,12 +3,14 @@
 //! with errors, never read or write out of bounds, never allocate by a
 //! length that was not checked. Every wait is bounded.
 
-use shmsync::{End, Pipe, PipeOptions, Process, RecvError, Segment, SendError};
+use shmsync::{End, Pipe, PipeOptions, Process, RecvError, Segment, SendError, Shared};
 use shmsync_testkit::{join_within, KillOnDrop, Watchdog, PATIENCE};
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 /// Tests of this file run one at a time: a child forked by one test would
 /// inherit the sockets of a pipe another test has just made (the harness
@@ -177,4 +179,46 @@ fn a_capacity_rewritten_below_the_smallest_ring_is_an_error_not_a_panic() {
         a.send_bytes(&[1; 4]),
         Err(SendError::Corrupted(_)) | Ok(())
     ));
+}
+
+#[test]
+fn a_replayed_hold_naming_the_caller_is_corruption_not_a_time_out() {
+    let _serial = serial();
+    let _w = Watchdog::new("replayed_hold", PATIENCE);
+    let s = scene();
+    let a = options().open_in(&s.seg, "p", End::A).unwrap();
+    let state_len = (s.ring_b_to_a - CAPACITY as u64 - s.object) as usize;
+    let go = Shared::new(AtomicU32::new(0)).unwrap();
+    let child = KillOnDrop(
+        Process::spawn(|| {
+            let b = options().open_in(&s.seg, "p", End::B).unwrap();
+            // Streamed: the sending side stays held from the first piece to
+            // the last, while the parent takes its snapshot.
+            b.send_bytes(&[5u8; 4 * CAPACITY]).unwrap();
+            let start = Instant::now();
+            while go.load(Ordering::Acquire) == 0 && start.elapsed() < PATIENCE {
+                std::thread::yield_now();
+            }
+            // The sending side's lock now names this thread again, which
+            // holds no side: an untimed send must not say "timed out".
+            let code = match b.send_bytes(b"x") {
+                Err(SendError::Corrupted(_)) => 0,
+                Err(SendError::Timeout) => 2,
+                Ok(()) => 3,
+                Err(_) => 4,
+            };
+            // SAFETY: _exit is always sound.
+            unsafe { libc::_exit(code) }
+        })
+        .unwrap(),
+    );
+    assert!(a.poll(Some(PATIENCE)).unwrap());
+    std::thread::sleep(Duration::from_millis(20)); // the writer waits for room
+    let mut held = vec![0u8; state_len];
+    s.file.read_exact_at(&mut held, s.object).unwrap();
+    assert_eq!(a.recv_bytes(usize::MAX).unwrap().len(), 4 * CAPACITY);
+    // Replay the state as it was while the child held its side.
+    s.scribble(s.object, &held);
+    go.store(1, Ordering::Release);
+    assert_eq!(join_within(&child, PATIENCE), 0);
 }

@@ -248,9 +248,12 @@ impl From<RecvError> for Error {
 
 /// What a ring error means to a sender. The pipe's rings are never shut
 /// down and never see records too large (they stream), so both can only
-/// come from a peer that wrote over the state.
+/// come from a peer that wrote over the state; and no pipe call holds a
+/// side past its end, so neither can a side whose lock names the calling
+/// thread (an untimed call would otherwise fail with a time-out).
 pub(super) fn send_error(e: RingError) -> SendError {
     match e {
+        RingError::Busy { holder } if held_here(holder) => SendError::Corrupted(HELD_HERE),
         RingError::Busy { .. } => SendError::Timeout,
         RingError::Corrupted(what) => SendError::Corrupted(what),
         _ => SendError::Corrupted("ring state impossible for a pipe"),
@@ -260,8 +263,17 @@ pub(super) fn send_error(e: RingError) -> SendError {
 /// What a ring error means to a receiver; see [`send_error`].
 pub(super) fn recv_error(e: RingError) -> RecvError {
     match e {
+        RingError::Busy { holder } if held_here(holder) => RecvError::Corrupted(HELD_HERE),
         RingError::Busy { .. } => RecvError::Timeout,
         RingError::Corrupted(what) => RecvError::Corrupted(what),
         _ => RecvError::Corrupted("ring state impossible for a pipe"),
     }
+}
+
+/// Why a side whose lock names the calling thread is an error.
+const HELD_HERE: &str = "the side's lock names this thread, which holds no side: overwritten";
+
+/// Whether `holder`, the thread a busy side's lock named, is the caller.
+fn held_here(holder: Option<u32>) -> bool {
+    holder == Some(crate::shim::current_thread().tid)
 }
