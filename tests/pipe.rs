@@ -6,7 +6,7 @@
 //! parent's by a watchdog; a child blocked on the parent gets end of file
 //! when the parent's ends go.
 
-use shmsync::{wait, Connection, Pipe, Process, RecvError, SendError};
+use shmsync::{wait, Connection, End, Pipe, Process, RecvError, Segment, SendError};
 use shmsync_testkit::{join_ok, KillOnDrop, Rng, Watchdog, PATIENCE};
 use std::time::Duration;
 
@@ -485,4 +485,147 @@ fn errors_convert_to_io_errors_of_the_matching_kind() {
     assert_eq!(e.raw_os_error(), None);
     let e: shmsync::Error = SendError::BrokenPipe.into();
     assert!(matches!(e, shmsync::Error::Send(SendError::BrokenPipe)));
+}
+
+/// Sends `sig` to process `pid`.
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill has no memory preconditions; `pid` is our live child.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+}
+
+/// Whether process `pid` is stopped (state `T` in `/proc/<pid>/stat`).
+fn is_stopped(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which ends with the last ')'.
+    stat.rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('T'))
+}
+
+#[test]
+fn a_timed_receive_keeps_a_stalled_message_for_the_next_receive() {
+    let _serial = serial();
+    let _w = Watchdog::new("stalled_message", PATIENCE);
+    const CAPACITY: usize = 1024;
+    let (a, b) = Pipe::options().capacity(CAPACITY).create().unwrap();
+    let msg = message(9, 8 * CAPACITY);
+    let writer = KillOnDrop(
+        Process::spawn(|| {
+            // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number; it
+            // kills this child if the test thread that forked it ends, so
+            // a stopped child never outlives a failed test.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            b.send_bytes(&message(9, 8 * CAPACITY)).unwrap();
+        })
+        .unwrap(),
+    );
+    drop(b);
+    // The first pieces are in; the writer waits for room, holding its
+    // side in the middle of the message, and is stopped there.
+    assert!(a.poll(Some(PATIENCE)).unwrap());
+    signal(writer.pid(), libc::SIGSTOP);
+    shmsync_testkit::wait_until(PATIENCE, "the writer to stop", || is_stopped(writer.pid()));
+
+    let asked = Duration::from_millis(200);
+    let start = std::time::Instant::now();
+    let timed = a.recv_bytes_timeout(usize::MAX, asked);
+    let took = start.elapsed();
+    assert!(matches!(timed, Err(RecvError::Timeout)), "{timed:?}");
+    assert!(
+        took >= asked && took < asked + Duration::from_secs(2),
+        "took {took:?}"
+    );
+    // An event loop's receive does not wait for the body either.
+    let start = std::time::Instant::now();
+    assert!(matches!(
+        a.try_recv_bytes(usize::MAX),
+        Err(RecvError::WouldBlock)
+    ));
+    assert!(start.elapsed() < Duration::from_secs(1));
+    // A `max` the message exceeds leaves it kept, as for a whole one.
+    assert!(matches!(
+        a.recv_bytes_timeout(CAPACITY, Duration::ZERO),
+        Err(RecvError::TooLong { .. })
+    ));
+
+    signal(writer.pid(), libc::SIGCONT);
+    assert_eq!(a.recv_bytes_timeout(usize::MAX, PATIENCE).unwrap(), msg);
+    join_ok(&writer);
+}
+
+#[test]
+fn a_second_reader_between_drops_the_rest_of_a_kept_message_and_the_keeper_is_told() {
+    let _serial = serial();
+    let _w = Watchdog::new("kept_then_taken", PATIENCE);
+    const CAPACITY: usize = 1024;
+    let seg = Segment::anonymous(1 << 20).unwrap();
+    let options = Pipe::options().capacity(CAPACITY);
+    let keeper = options.open_in(&seg, "p", End::A).unwrap();
+    let other = options.open_in(&seg, "p", End::A).unwrap();
+    let writer = KillOnDrop(
+        Process::spawn(|| {
+            // SAFETY: as in the test above.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            let b = options.open_in(&seg, "p", End::B).unwrap();
+            b.send_bytes(&message(1, 8 * CAPACITY)).unwrap();
+            b.send_bytes(b"next").unwrap();
+        })
+        .unwrap(),
+    );
+    assert!(keeper.poll(Some(PATIENCE)).unwrap());
+    signal(writer.pid(), libc::SIGSTOP);
+    shmsync_testkit::wait_until(PATIENCE, "the writer to stop", || is_stopped(writer.pid()));
+    assert!(matches!(
+        keeper.recv_bytes_timeout(usize::MAX, Duration::from_millis(50)),
+        Err(RecvError::Timeout)
+    ));
+    signal(writer.pid(), libc::SIGCONT);
+    // The other handle takes the side: the rest of the first message is
+    // the rest of a message it never began, which it drops.
+    assert_eq!(other.recv_bytes_timeout(64, PATIENCE).unwrap(), b"next");
+    match keeper.recv_bytes_timeout(usize::MAX, Duration::ZERO) {
+        Err(RecvError::Truncated { len, received }) => {
+            assert_eq!(len, 8 * CAPACITY as u64);
+            assert!(received > 0 && received < len, "{received}");
+        }
+        other => panic!("{other:?}"),
+    }
+    join_ok(&writer);
+}
+
+#[test]
+fn a_kept_message_whose_writer_dies_ends_truncated() {
+    let _serial = serial();
+    let _w = Watchdog::new("kept_writer_dies", PATIENCE);
+    const CAPACITY: usize = 1024;
+    let (a, b) = Pipe::options().capacity(CAPACITY).create().unwrap();
+    let writer = KillOnDrop(
+        Process::spawn(|| {
+            // SAFETY: as in the tests above.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            b.send_bytes(&message(3, 8 * CAPACITY)).unwrap();
+        })
+        .unwrap(),
+    );
+    drop(b);
+    assert!(a.poll(Some(PATIENCE)).unwrap());
+    signal(writer.pid(), libc::SIGSTOP);
+    shmsync_testkit::wait_until(PATIENCE, "the writer to stop", || is_stopped(writer.pid()));
+    assert!(matches!(
+        a.try_recv_bytes(usize::MAX),
+        Err(RecvError::WouldBlock)
+    ));
+    writer.kill().unwrap();
+    shmsync_testkit::join_within(&writer, PATIENCE);
+    // An event loop's next receive learns it at once, without a wait of
+    // its own.
+    match a.try_recv_bytes(usize::MAX) {
+        Err(RecvError::Truncated { len, received }) => {
+            assert_eq!(len, 8 * CAPACITY as u64);
+            assert!(received < len);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(a.try_recv_bytes(64), Err(RecvError::Eof)));
 }

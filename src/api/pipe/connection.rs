@@ -97,6 +97,12 @@ pub struct Connection<E: EndKind = SocketEnd> {
     next_check: AtomicU64,
     /// The other end was seen gone, for good ([`SocketEnd`] only).
     peer_gone: AtomicBool,
+    /// A message whose body stopped arriving before a timed receive's
+    /// deadline, kept for the next receive on this handle.
+    pub(super) partial: std::sync::Mutex<Option<Box<super::recv::Partial>>>,
+    /// Whether `partial` may hold one: read with the consuming side held,
+    /// which orders it after the receive that set it.
+    pub(super) has_partial: AtomicBool,
 }
 
 impl<E: EndKind> Connection<E> {
@@ -113,6 +119,8 @@ impl<E: EndKind> Connection<E> {
             end: ManuallyDrop::new(end),
             next_check: AtomicU64::new(0),
             peer_gone: AtomicBool::new(false),
+            partial: std::sync::Mutex::new(None),
+            has_partial: AtomicBool::new(false),
         }
     }
 
