@@ -479,3 +479,56 @@ fn a_writer_killed_before_its_wake_token_leaves_the_next_writer_to_send_one() {
     assert_eq!(reader.try_recv_bytes(8).unwrap(), b"one");
     assert_eq!(reader.try_recv_bytes(8).unwrap(), b"two");
 }
+
+#[test]
+fn an_event_loop_takes_a_message_longer_than_the_ring_piece_by_piece() {
+    let _serial = serial();
+    use rustix::event::{poll, PollFd, PollFlags};
+    let _w = Watchdog::new("event_fd_stream", PATIENCE);
+    const CAPACITY: usize = 1024;
+    let (ours, theirs) = Pipe::options().capacity(CAPACITY).create().unwrap();
+    let msg: Vec<u8> = (0..64 * CAPACITY).map(|i| (i * 13 + 5) as u8).collect();
+    // Both on one CPU: the writer moves only while the reader waits, so
+    // the reader meets the middle of the message again and again.
+    let one_cpu = || {
+        let mut set = rustix::thread::CpuSet::new();
+        set.set(0);
+        rustix::thread::sched_setaffinity(None, &set).unwrap();
+    };
+    one_cpu();
+    let child = KillOnDrop(
+        Process::spawn(|| {
+            one_cpu();
+            theirs.send_bytes(&msg).unwrap();
+        })
+        .unwrap(),
+    );
+    drop(theirs);
+    // An event loop: try, and on WouldBlock wait for the descriptor. Each
+    // piece that arrives after a WouldBlock must make it readable, or the
+    // poll below times out.
+    let mut would_block = 0u32;
+    let got = loop {
+        match ours.try_recv_bytes(usize::MAX) {
+            Ok(got) => break got,
+            Err(RecvError::WouldBlock) => {
+                would_block += 1;
+                let ts = rustix::time::Timespec {
+                    tv_sec: 10,
+                    tv_nsec: 0,
+                };
+                let fd = ours.as_fd();
+                let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+                assert_eq!(
+                    poll(&mut fds, Some(&ts)).unwrap(),
+                    1,
+                    "no token for a piece"
+                );
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    };
+    assert!(got == msg, "the message came back altered");
+    assert!(would_block > 0, "the receive never met the middle");
+    join_ok(&child);
+}
