@@ -532,6 +532,11 @@ impl<T: Pod> fmt::Debug for Array<T> {
 /// guard from its parent (a [`Process`](crate::Process) closure): the hold
 /// is the parent's. Dropped there, the copy gives nothing back.
 ///
+/// That check runs at every lending, each index of a loop included, and
+/// keeps such a loop from being vectorised (64 increments of `u32`s:
+/// 42-47 ns instead of 15). Take the slice once for a loop over many
+/// elements: `let elements = &mut *guard;`.
+///
 /// # Examples
 ///
 /// ```
