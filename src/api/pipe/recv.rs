@@ -347,12 +347,8 @@ impl<E: EndKind> Connection<E> {
         waits: Waits,
         partial: Partial,
     ) -> Result<u64, RecvError> {
-        let Partial {
-            mut msg,
-            bytes,
-            head,
-        } = partial;
-        if side.head != head {
+        let msg = partial.msg;
+        if side.head != partial.head {
             // Another reader of this end took the side meanwhile: it took
             // the rest of the message for the rest of a dead reader's, and
             // dropped it.
@@ -361,18 +357,40 @@ impl<E: EndKind> Connection<E> {
                 received: msg.received(),
             });
         }
-        match sink {
-            Sink::Vec { max, .. } if msg.len() > *max as u64 => {
+        if let Sink::Vec { max, .. } = sink {
+            if msg.len() > *max as u64 {
                 let max = *max;
-                self.keep_partial(Partial { msg, bytes, head });
+                self.keep_partial(partial);
                 return Err(RecvError::TooLong {
                     len: msg.len(),
                     max,
                 });
             }
-            Sink::Vec { vec, .. } => **vec = bytes,
+        }
+        self.finish(ring, buf, side, partial, sink, waits)
+    }
+
+    /// Takes the rest of `begun.msg`, of which `begun.bytes` came already,
+    /// into `sink` (or, for a buffer too short for it, whole into the
+    /// error); the caller has held it against a vector's `max`.
+    #[inline(always)]
+    fn finish(
+        &self,
+        ring: &RawRing,
+        buf: &RingBuf,
+        side: &mut Consuming,
+        begun: Partial,
+        sink: &mut Sink<'_>,
+        waits: Waits,
+    ) -> Result<u64, RecvError> {
+        let Partial {
+            mut msg,
+            bytes: came,
+            ..
+        } = begun;
+        match sink {
             Sink::Slice(dst) if msg.len() > dst.len() as u64 => {
-                let mut whole = bytes;
+                let mut whole = came;
                 let mut into = Sink::Vec {
                     vec: &mut whole,
                     max: usize::MAX,
@@ -380,7 +398,8 @@ impl<E: EndKind> Connection<E> {
                 self.read_rest(ring, buf, side, &mut msg, &mut into, waits)?;
                 return Err(RecvError::BufferTooShort(whole));
             }
-            Sink::Slice(dst) => dst[..bytes.len()].copy_from_slice(&bytes),
+            Sink::Slice(dst) => dst[..came.len()].copy_from_slice(&came),
+            Sink::Vec { vec, .. } => **vec = came,
         }
         self.read_rest(ring, buf, side, &mut msg, sink, waits)?;
         Ok(msg.len())
@@ -433,22 +452,6 @@ impl<E: EndKind> Connection<E> {
                     }
                 }
             }
-            // A deadline shorter than the first probe never asked whether
-            // the writer is still there: ask once, so that a message whose
-            // writer died ends as `Truncated` rather than kept for ever.
-            if self.peer_is_gone() || ring.producer_abandoned() {
-                shim::heavy_fence();
-                if ring.next_piece(buf, side, msg).map_err(recv_error)? == Piece::Pending {
-                    return Err(RecvError::Truncated {
-                        len: msg.len(),
-                        received: msg.received(),
-                    });
-                }
-                match self.read_pieces(ring, buf, side, msg, sink, Deadline::now()) {
-                    Err(RecvError::Timeout) => continue,
-                    done => return done,
-                }
-            }
             let received = usize::try_from(msg.received()).unwrap_or(usize::MAX);
             let bytes = match sink {
                 Sink::Vec { vec, .. } => core::mem::take(*vec),
@@ -475,27 +478,22 @@ impl<E: EndKind> Connection<E> {
         sink: &mut Sink<'_>,
         waits: Waits,
     ) -> Result<u64, RecvError> {
-        let mut msg = self.await_message(ring, buf, side, waits)?;
-        match sink {
-            Sink::Vec { max, .. } if msg.len() > *max as u64 => {
+        let msg = self.await_message(ring, buf, side, waits)?;
+        if let Sink::Vec { max, .. } = sink {
+            if msg.len() > *max as u64 {
                 return Err(RecvError::TooLong {
                     len: msg.len(),
                     max: *max,
-                })
+                });
             }
-            Sink::Slice(dst) if msg.len() > dst.len() as u64 => {
-                let mut whole = Vec::new();
-                let mut into = Sink::Vec {
-                    vec: &mut whole,
-                    max: usize::MAX,
-                };
-                self.read_rest(ring, buf, side, &mut msg, &mut into, waits)?;
-                return Err(RecvError::BufferTooShort(whole));
-            }
-            _ => {}
         }
-        self.read_rest(ring, buf, side, &mut msg, sink, waits)?;
-        Ok(msg.len())
+        let head = side.head;
+        let begun = Partial {
+            msg,
+            bytes: Vec::new(),
+            head,
+        };
+        self.finish(ring, buf, side, begun, sink, waits)
     }
 
     /// Waits, with the consuming side held, for a message to begin; end of
@@ -591,14 +589,20 @@ impl<E: EndKind> Connection<E> {
                     {
                         continue;
                     }
-                    if probe.due() && (self.peer_is_gone() || ring.producer_abandoned()) {
+                    // At the deadline too: one shorter than the first
+                    // probe would never ask, and a message whose writer
+                    // died would be kept for the next receive for ever
+                    // rather than end as `Truncated`.
+                    let passed = deadline.has_passed();
+                    if (probe.due() || passed) && (self.peer_is_gone() || ring.producer_abandoned())
+                    {
                         shim::heavy_fence();
                         if ring.next_piece(buf, side, msg).map_err(recv_error)? == Piece::Pending {
                             return Err(truncated(msg));
                         }
                         continue;
                     }
-                    if deadline.has_passed() {
+                    if passed {
                         return Err(RecvError::Timeout);
                     }
                 }
