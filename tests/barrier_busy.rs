@@ -12,7 +12,9 @@
 
 use shmsync::raw::{BarrierBusy, BrokenBarrier, RawLock};
 use shmsync::{Barrier, Process, Shared};
-use shmsync_testkit::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
+use shmsync_testkit::{
+    die_with_parent, is_stopped, join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE,
+};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -132,10 +134,7 @@ fn stopped_holder(barrier: &Barrier) -> KillOnDrop {
     let internal: &RawLock = fields.lock;
     let child = KillOnDrop(
         Process::spawn(|| {
-            // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number; it
-            // kills this child if the test thread that forked it ends, so a
-            // stopped child never outlives a failed test.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            die_with_parent();
             let _held = internal.lock();
             // SAFETY: raise has no preconditions; SIGSTOP stops this
             // process until SIGCONT or SIGKILL.
@@ -152,16 +151,6 @@ fn stopped_holder(barrier: &Barrier) -> KillOnDrop {
         "the stopped child holds the internal lock"
     );
     child
-}
-
-/// Whether process `pid` is stopped (state `T` in `/proc/<pid>/stat`).
-fn is_stopped(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state follows the command name, which ends with the last ')'.
-    stat.rsplit_once(") ")
-        .is_some_and(|(_, rest)| rest.starts_with('T'))
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //! when the parent's ends go.
 
 use shmsync::{wait, Connection, End, Pipe, Process, RecvError, Segment, SendError};
-use shmsync_testkit::{join_ok, KillOnDrop, Rng, Watchdog, PATIENCE};
+use shmsync_testkit::{
+    die_with_parent, is_stopped, join_ok, wait_until, KillOnDrop, Rng, Watchdog, PATIENCE,
+};
 use std::time::Duration;
 
 /// Tests of this file run one at a time: a child forked by one test would
@@ -493,14 +495,10 @@ fn signal(pid: u32, sig: i32) {
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
 }
 
-/// Whether process `pid` is stopped (state `T` in `/proc/<pid>/stat`).
-fn is_stopped(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state follows the command name, which ends with the last ')'.
-    stat.rsplit_once(") ")
-        .is_some_and(|(_, rest)| rest.starts_with('T'))
+/// Stops process `pid` (`SIGSTOP`) and returns once it is stopped.
+fn stop(pid: u32) {
+    signal(pid, libc::SIGSTOP);
+    wait_until(PATIENCE, "the writer to stop", || is_stopped(pid));
 }
 
 #[test]
@@ -512,10 +510,7 @@ fn a_timed_receive_keeps_a_stalled_message_for_the_next_receive() {
     let msg = message(9, 8 * CAPACITY);
     let writer = KillOnDrop(
         Process::spawn(|| {
-            // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number; it
-            // kills this child if the test thread that forked it ends, so
-            // a stopped child never outlives a failed test.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            die_with_parent();
             b.send_bytes(&message(9, 8 * CAPACITY)).unwrap();
         })
         .unwrap(),
@@ -524,8 +519,7 @@ fn a_timed_receive_keeps_a_stalled_message_for_the_next_receive() {
     // The first pieces are in; the writer waits for room, holding its
     // side in the middle of the message, and is stopped there.
     assert!(a.poll(Some(PATIENCE)).unwrap());
-    signal(writer.pid(), libc::SIGSTOP);
-    shmsync_testkit::wait_until(PATIENCE, "the writer to stop", || is_stopped(writer.pid()));
+    stop(writer.pid());
 
     let asked = Duration::from_millis(200);
     let start = std::time::Instant::now();
@@ -565,8 +559,7 @@ fn a_second_reader_between_drops_the_rest_of_a_kept_message_and_the_keeper_is_to
     let other = options.open_in(&seg, "p", End::A).unwrap();
     let writer = KillOnDrop(
         Process::spawn(|| {
-            // SAFETY: as in the test above.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            die_with_parent();
             let b = options.open_in(&seg, "p", End::B).unwrap();
             b.send_bytes(&message(1, 8 * CAPACITY)).unwrap();
             b.send_bytes(b"next").unwrap();
@@ -574,8 +567,7 @@ fn a_second_reader_between_drops_the_rest_of_a_kept_message_and_the_keeper_is_to
         .unwrap(),
     );
     assert!(keeper.poll(Some(PATIENCE)).unwrap());
-    signal(writer.pid(), libc::SIGSTOP);
-    shmsync_testkit::wait_until(PATIENCE, "the writer to stop", || is_stopped(writer.pid()));
+    stop(writer.pid());
     assert!(matches!(
         keeper.recv_bytes_timeout(usize::MAX, Duration::from_millis(50)),
         Err(RecvError::Timeout)
@@ -602,16 +594,14 @@ fn a_kept_message_whose_writer_dies_ends_truncated() {
     let (a, b) = Pipe::options().capacity(CAPACITY).create().unwrap();
     let writer = KillOnDrop(
         Process::spawn(|| {
-            // SAFETY: as in the tests above.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            die_with_parent();
             b.send_bytes(&message(3, 8 * CAPACITY)).unwrap();
         })
         .unwrap(),
     );
     drop(b);
     assert!(a.poll(Some(PATIENCE)).unwrap());
-    signal(writer.pid(), libc::SIGSTOP);
-    shmsync_testkit::wait_until(PATIENCE, "the writer to stop", || is_stopped(writer.pid()));
+    stop(writer.pid());
     assert!(matches!(
         a.try_recv_bytes(usize::MAX),
         Err(RecvError::WouldBlock)

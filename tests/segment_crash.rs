@@ -7,7 +7,9 @@ mod segment_helpers;
 
 use segment_helpers::{image, raw_object, reattach, segment_error, Name};
 use shmsync::{Process, Segment, SegmentError, Shared};
-use shmsync_testkit::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
+use shmsync_testkit::{
+    is_stopped, join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE,
+};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,14 +22,6 @@ const BOUND: Duration = Duration::from_millis(300);
 fn signal(child: &Process, signal: rustix::process::Signal) {
     let pid = rustix::process::Pid::from_raw(child.pid() as i32).unwrap();
     rustix::process::kill_process(pid, signal).unwrap();
-}
-
-/// Whether `pid` is stopped (state `T` in `/proc/<pid>/stat`).
-fn is_stopped(pid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The state follows the parenthesised command name.
-    stat.rsplit_once(") ")
-        .is_some_and(|(_, rest)| rest.starts_with('T'))
 }
 
 /// A child that starts initialising "slow" in `seg` and stops itself

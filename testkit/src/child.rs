@@ -101,3 +101,46 @@ impl std::ops::Deref for KillOnDrop {
         &self.0
     }
 }
+
+/// Whether process `pid` is stopped (state `T` in `/proc/<pid>/stat`);
+/// false once it is gone.
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::Process;
+/// use shmsync_testkit::{is_stopped, wait_until, KillOnDrop, PATIENCE};
+///
+/// let child = KillOnDrop(Process::spawn(|| {
+///     // SAFETY: raise has no preconditions; SIGSTOP stops this child.
+///     unsafe { libc::raise(libc::SIGSTOP) };
+/// }).expect("fork"));
+/// wait_until(PATIENCE, "the child to stop", || is_stopped(child.pid()));
+/// ```
+pub fn is_stopped(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which ends with the last ')'.
+    stat.rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('T'))
+}
+
+/// In a child: has it killed (`SIGKILL`) when the thread that forked it
+/// ends, so that a child a test stops or leaves blocked never outlives a
+/// test that failed (a watchdog's abort runs no `KillOnDrop`).
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::Process;
+/// use shmsync_testkit::{die_with_parent, join_ok};
+///
+/// let child = Process::spawn(die_with_parent).expect("fork");
+/// join_ok(&child);
+/// ```
+pub fn die_with_parent() {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and touches no
+    // memory of ours.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+}

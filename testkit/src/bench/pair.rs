@@ -171,9 +171,7 @@ impl Pair {
             if let Some((_, theirs)) = cpus {
                 std::mem::forget(PinGuard::pin(theirs));
             }
-            // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and
-            // touches no memory of ours.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
+            crate::die_with_parent();
             // SAFETY: getppid has no preconditions.
             if unsafe { libc::getppid() } != parent_pid {
                 return; // The parent died before the signal was armed.
