@@ -16,12 +16,21 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
-/// In a child: waits (at most [`PATIENCE`]) until the parent says go.
-fn wait_for_turn(turn: &AtomicU32) {
-    let start = Instant::now();
-    while turn.load(Ordering::Acquire) == 0 && start.elapsed() < PATIENCE {
-        std::thread::yield_now();
-    }
+/// Moves `copy` into a child that drops it once the parent stores 1 in
+/// the returned word (or after [`PATIENCE`]). The parent's own copy goes
+/// when `spawn` returns, giving back what it held.
+fn dropped_in_child_on_cue<T>(copy: T) -> (Process, Shared<AtomicU32>) {
+    let cue = Shared::new(AtomicU32::new(0)).unwrap();
+    let child_cue = cue.clone();
+    let child = Process::spawn(move || {
+        let start = Instant::now();
+        while child_cue.load(Ordering::Acquire) == 0 && start.elapsed() < PATIENCE {
+            std::thread::yield_now();
+        }
+        drop(copy);
+    })
+    .unwrap();
+    (child, cue)
 }
 
 /// Runs `use_copy` in the child; the child exits 0 if it panicked with the
@@ -79,19 +88,12 @@ fn a_guard_moved_into_a_child_leaves_a_shared_locks_claim_to_the_parent() {
     let lock = Lock::new().unwrap();
     let value = Value::with_lock(0u32, &lock).unwrap();
     let guard = value.get_lock().unwrap();
-    let turn = Shared::new(AtomicU32::new(0)).unwrap();
-    let child_turn = turn.clone();
-    // Moved: the parent's copy goes when `spawn` returns, giving the claim
-    // and the lock back; the child's copy goes once the parent has taken
-    // them again, and must leave them be.
-    let child = Process::spawn(move || {
-        wait_for_turn(&child_turn);
-        drop(guard);
-    })
-    .unwrap();
+    // The child's copy goes once the parent has taken the claim and the
+    // lock again, and must leave them be.
+    let (child, cue) = dropped_in_child_on_cue(guard);
     let mut again = value.get_lock().unwrap();
     *again = 1;
-    turn.store(1, Ordering::Release);
+    cue.store(1, Ordering::Release);
     assert_eq!(join_within(&child, PATIENCE), 0);
     // Python's semantics: any thread may release a `Lock`, here under the
     // guard; the claim, still the parent's, keeps another thread off the
@@ -128,17 +130,11 @@ fn a_producer_moved_into_a_child_is_given_back_once_by_the_parent() {
     let _w = Watchdog::new("producer_moved", PATIENCE);
     let q = Queue::<u64>::new(8).unwrap();
     let tx = q.producer().unwrap();
-    let turn = Shared::new(AtomicU32::new(0)).unwrap();
-    let child_turn = turn.clone();
-    let child = Process::spawn(move || {
-        // The parent has given the side back and taken it again by now;
-        // dropping this copy must not release the parent's new hold.
-        wait_for_turn(&child_turn);
-        drop(tx);
-    })
-    .unwrap();
+    // The parent gives the side back and takes it again before the cue;
+    // dropping the child's copy then must not release the new hold.
+    let (child, cue) = dropped_in_child_on_cue(tx);
     let mut again = q.producer().unwrap();
-    turn.store(1, Ordering::Release);
+    cue.store(1, Ordering::Release);
     assert_eq!(join_within(&child, PATIENCE), 0);
     assert!(
         q.try_put(9).is_err(),
