@@ -9,6 +9,10 @@
 //!   writes and reads on an OS pipe) and `crossbeam_array_queue` (two
 //!   threads of this process on crossbeam's `ArrayQueue`, spinning when
 //!   full or empty: the best in-process bounded queue, as a reference).
+//! - `roundtrip_u64`: a request and its answer, a `u64` each way through
+//!   two queues between the bench process and a forked child: `shmsync`
+//!   (exclusive handles), `shmsync_put_get` (plain `put` / `get`) and
+//!   `pipe` (two OS pipes), beside the cache line's round trip (a note).
 //! - `mpmc_u64`: two producer and two consumer processes ([`crew::Crew`]):
 //!   `shmsync` (plain `put` / `get`) and `pipe`.
 //! - `bytes_4k`: 4 KiB messages from one process to another: `shmsync`
@@ -27,7 +31,8 @@ mod peers;
 mod python;
 
 use crew::Crew;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use crossbeam_queue::ArrayQueue;
 use peers::Channel;
 use shmsync::{ByteQueue, GetError, Queue, Shared};
@@ -39,8 +44,10 @@ use std::time::Duration;
 const CAPACITY: usize = 1024;
 const MESSAGE: usize = 4096;
 
-fn spsc(c: &mut Criterion) {
-    let mut group = c.benchmark_group("spsc_u64");
+/// A group of two-process figures per message, after a note of what a
+/// cache line's round trip between the two processes costs right now.
+fn per_message<'c>(c: &'c mut Criterion, name: &str) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(name);
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
@@ -48,6 +55,11 @@ fn spsc(c: &mut Criterion) {
         .throughput(Throughput::Elements(1));
     let round_trip = Pair::new().cache_line_round_trip();
     eprintln!("note: cache-line round trip between the two processes: {round_trip:?}");
+    group
+}
+
+fn spsc(c: &mut Criterion) {
+    let mut group = per_message(c, "spsc_u64");
 
     let q = Queue::<u64>::new(CAPACITY).expect("queue");
     let sum = Shared::new(Padded(AtomicU64::new(0))).expect("mmap");
@@ -150,6 +162,89 @@ fn spsc(c: &mut Criterion) {
             t0.elapsed()
         })
     });
+    group.finish();
+}
+
+/// A request and its answer: the bench process puts a `u64` into one
+/// queue, the child gets it and puts it into another, the bench process
+/// gets it back. What a task queue and a result queue cost a caller that
+/// waits for each answer.
+fn roundtrip(c: &mut Criterion) {
+    let mut group = per_message(c, "roundtrip_u64");
+    let (ask, answer) = (
+        Queue::<u64>::new(CAPACITY).expect("queue"),
+        Queue::<u64>::new(CAPACITY).expect("queue"),
+    );
+    let mut pair = Pair::new();
+    group.bench_function("shmsync", |b| {
+        b.iter_custom(|iters| {
+            pair.run(
+                || {
+                    let mut tx = ask.producer_timeout(PATIENCE).expect("producer");
+                    let mut rx = answer.consumer_timeout(PATIENCE).expect("consumer");
+                    for i in 0..iters {
+                        tx.put(black_box(i)).expect("put");
+                        assert_eq!(rx.get_timeout(PATIENCE), Ok(i));
+                    }
+                },
+                || {
+                    let mut rx = ask.consumer_timeout(PATIENCE).expect("consumer");
+                    let mut tx = answer.producer_timeout(PATIENCE).expect("producer");
+                    for _ in 0..iters {
+                        tx.put(rx.get_timeout(PATIENCE).expect("get")).expect("put");
+                    }
+                },
+            )
+        })
+    });
+    pair.take_preemptions().warn("roundtrip_u64/shmsync");
+
+    group.bench_function("shmsync_put_get", |b| {
+        b.iter_custom(|iters| {
+            pair.run(
+                || {
+                    for i in 0..iters {
+                        ask.put(black_box(i)).expect("put");
+                        assert_eq!(answer.get_timeout(PATIENCE), Ok(i));
+                    }
+                },
+                || {
+                    for _ in 0..iters {
+                        let v = ask.get_timeout(PATIENCE).expect("get");
+                        answer.put(v).expect("put");
+                    }
+                },
+            )
+        })
+    });
+    pair.take_preemptions()
+        .warn("roundtrip_u64/shmsync_put_get");
+
+    let (there, back) = (Channel::pipe(), Channel::pipe());
+    group.bench_function("pipe", |b| {
+        b.iter_custom(|iters| {
+            pair.run(
+                || {
+                    let _alarm = Alarm::arm(PATIENCE);
+                    let mut buf = [0u8; 8];
+                    for i in 0..iters {
+                        there.send(&i.to_ne_bytes());
+                        back.recv(&mut buf);
+                        assert_eq!(u64::from_ne_bytes(buf), i);
+                    }
+                },
+                || {
+                    let _alarm = Alarm::arm(PATIENCE);
+                    let mut buf = [0u8; 8];
+                    for _ in 0..iters {
+                        there.recv(&mut buf);
+                        back.send(&buf);
+                    }
+                },
+            )
+        })
+    });
+    pair.take_preemptions().warn("roundtrip_u64/pipe");
     group.finish();
 }
 
@@ -314,5 +409,5 @@ fn python_reference(_c: &mut Criterion) {
     python::compare();
 }
 
-criterion_group!(benches, spsc, mpmc, bytes, python_reference);
+criterion_group!(benches, spsc, roundtrip, mpmc, bytes, python_reference);
 criterion_main!(benches);

@@ -3,7 +3,7 @@
 //! feature, any serde value encoded with postcard.
 
 use super::error::{GetError, PutError};
-use super::ops::{Backoff, Fail};
+use super::ops::{Backoff, Fail, EAGER_MAX_BYTES};
 use super::shared::{Ring, Shape, Wait};
 use crate::api::error::Error;
 use crate::ring::{record_size, RingError, FIRST, LAST};
@@ -358,11 +358,21 @@ impl ByteQueue {
         let raw = self.ring.raw();
         let buf = &self.ring.buf;
         let mut side = self.ring.take_consuming(wait)?;
-        let mut backoff = Backoff::new(wait);
+        let mut backoff = self.ring.pace.backoff(wait);
+        let mut waited = false;
         let result = loop {
             let record = match raw.peek_record(buf, &mut side) {
-                Ok(Some(record)) => record,
+                Ok(Some(record)) => {
+                    if waited {
+                        let size = record_size(record.len).unwrap_or(u32::MAX);
+                        let alone = side.available() <= size;
+                        let short = record.len as usize <= EAGER_MAX_BYTES;
+                        self.ring.pace.settle(alone && short);
+                    }
+                    record
+                }
                 Ok(None) => {
+                    waited = true;
                     if backoff.pause() {
                         continue;
                     }

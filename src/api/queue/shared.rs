@@ -120,6 +120,8 @@ pub(crate) struct Ring {
     shared: SharedTail<QueueState>,
     pub(crate) buf: RingBuf,
     pub(crate) geo: Geometry,
+    /// How this handle's gets wait.
+    pub(crate) pace: super::ops::Pace,
 }
 
 /// How a queue is laid out: what `new` and the segment constructors ask.
@@ -279,7 +281,12 @@ impl Ring {
                 "the shared queue holds another kind of item",
             ));
         }
-        Ok(Ring { shared, buf, geo })
+        Ok(Ring {
+            shared,
+            buf,
+            geo,
+            pace: super::ops::Pace::default(),
+        })
     }
 
     /// The shared state.
