@@ -3,6 +3,9 @@
 
 spsc_u64: one producer process puts N ints, the main process gets them.
 bytes_4k: the same with 4096-byte bytes objects.
+roundtrip_u64: the main process puts an int into one queue and waits for
+  a child to put it into another (N / 20 round trips; a round trip counts
+  as one message).
 
 Prints one line per workload: "<name> <messages per second>". Run by hand
 (python3 benches/python_reference.py [N]) or by `cargo bench --bench queue`,
@@ -39,6 +42,27 @@ def run(n, payload):
     p.join(timeout=60)
     if p.exitcode != 0:
         raise SystemExit(f"producer exited with {p.exitcode}")
+    return n / elapsed
+
+
+def answer(ask, back, n):
+    for _ in range(n):
+        back.put(ask.get(timeout=60))
+
+
+def roundtrip(n):
+    ask, back = mp.Queue(maxsize=1024), mp.Queue(maxsize=1024)
+    p = mp.Process(target=answer, args=(ask, back, n))
+    p.start()
+    t0 = time.perf_counter()
+    for i in range(n):
+        ask.put(i)
+        if back.get(timeout=60) != i:
+            raise SystemExit("round trip: wrong answer")
+    elapsed = time.perf_counter() - t0
+    p.join(timeout=60)
+    if p.exitcode != 0:
+        raise SystemExit(f"answering child exited with {p.exitcode}")
     return n / elapsed
 
 
@@ -87,6 +111,7 @@ def main():
     mp.set_start_method("fork")
     print(f"spsc_u64 {run(n, None):.0f}", flush=True)
     print(f"bytes_4k {run(max(n // 4, 1000), bytes(4096)):.0f}", flush=True)
+    print(f"roundtrip_u64 {roundtrip(max(n // 20, 1000)):.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@
 //! Queues hold 1024 items (the crossbeam one too). Every figure is per
 //! message. After the groups, if `python3` is on the path,
 //! `benches/python_reference.py` times Python's `multiprocessing.Queue` on
-//! `spsc_u64` and `bytes_4k`, and the factor to a one-off shmsync batch is
-//! printed. Every wait is bounded (shmsync timeouts, the testkit's
-//! [`Alarm`](shmsync_testkit::Alarm) for the kernel's calls, children
-//! killed when the bench fails). Run with `cargo bench --bench queue`.
+//! `spsc_u64`, `bytes_4k` and `roundtrip_u64`, and the factor to a one-off
+//! shmsync batch is printed. Every wait is bounded (shmsync timeouts, the
+//! testkit's [`Alarm`](shmsync_testkit::Alarm) for the kernel's calls,
+//! children killed when the bench fails). Run with `cargo bench --bench queue`.
 
 mod crew;
 mod peers;

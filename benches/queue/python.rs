@@ -1,7 +1,9 @@
 //! Python's `multiprocessing.Queue` on the same workloads, when `python3`
 //! is there: runs `benches/python_reference.py`, times one shmsync batch
 //! of each workload the same way (the clock started before the producer,
-//! stopped after the last get), and prints the factors.
+//! stopped after the last get; for `roundtrip_u64`, round trips per
+//! second through two queues with plain `put` / `get`), and prints the
+//! factors.
 
 use shmsync::{ByteQueue, Queue};
 use shmsync_testkit::{Pair, PATIENCE};
@@ -83,10 +85,33 @@ pub fn compare() {
             },
         ),
     );
+    let trips = MESSAGES / 20;
+    let (ask, back) = (
+        Queue::<u64>::new(1024).expect("queue"),
+        Queue::<u64>::new(1024).expect("queue"),
+    );
+    let roundtrip = rate(
+        trips,
+        pair.run(
+            || {
+                for i in 0..trips {
+                    ask.put(i).expect("put");
+                    assert_eq!(back.get_timeout(PATIENCE), Ok(i));
+                }
+            },
+            || {
+                for _ in 0..trips {
+                    back.put(ask.get_timeout(PATIENCE).expect("get"))
+                        .expect("put");
+                }
+            },
+        ),
+    );
     for (name, python) in figures {
         let ours = match name.as_str() {
             "spsc_u64" => spsc,
             "bytes_4k" => bytes,
+            "roundtrip_u64" => roundtrip,
             _ => continue,
         };
         eprintln!(
