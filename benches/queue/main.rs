@@ -200,22 +200,7 @@ fn roundtrip(c: &mut Criterion) {
     pair.take_preemptions().warn("roundtrip_u64/shmsync");
 
     group.bench_function("shmsync_put_get", |b| {
-        b.iter_custom(|iters| {
-            pair.run(
-                || {
-                    for i in 0..iters {
-                        ask.put(black_box(i)).expect("put");
-                        assert_eq!(answer.get_timeout(PATIENCE), Ok(i));
-                    }
-                },
-                || {
-                    for _ in 0..iters {
-                        let v = ask.get_timeout(PATIENCE).expect("get");
-                        answer.put(v).expect("put");
-                    }
-                },
-            )
-        })
+        b.iter_custom(|iters| put_get_round_trips(&mut pair, &ask, &answer, iters))
     });
     pair.take_preemptions()
         .warn("roundtrip_u64/shmsync_put_get");
@@ -246,6 +231,31 @@ fn roundtrip(c: &mut Criterion) {
     });
     pair.take_preemptions().warn("roundtrip_u64/pipe");
     group.finish();
+}
+
+/// `trips` round trips with plain `put` / `get`: this process puts into
+/// `ask`, a forked child gets from it and puts into `answer`, this process
+/// gets the answer back. The wall time, as [`Pair::run`] measures it.
+fn put_get_round_trips(
+    pair: &mut Pair,
+    ask: &Queue<u64>,
+    answer: &Queue<u64>,
+    trips: u64,
+) -> Duration {
+    pair.run(
+        || {
+            for i in 0..trips {
+                ask.put(black_box(i)).expect("put");
+                assert_eq!(answer.get_timeout(PATIENCE), Ok(i));
+            }
+        },
+        || {
+            for _ in 0..trips {
+                let v = ask.get_timeout(PATIENCE).expect("get");
+                answer.put(v).expect("put");
+            }
+        },
+    )
 }
 
 fn mpmc(c: &mut Criterion) {

@@ -92,20 +92,7 @@ pub fn compare() {
     );
     let roundtrip = rate(
         trips,
-        pair.run(
-            || {
-                for i in 0..trips {
-                    ask.put(i).expect("put");
-                    assert_eq!(back.get_timeout(PATIENCE), Ok(i));
-                }
-            },
-            || {
-                for _ in 0..trips {
-                    back.put(ask.get_timeout(PATIENCE).expect("get"))
-                        .expect("put");
-                }
-            },
-        ),
+        crate::put_get_round_trips(&mut pair, &ask, &back, trips),
     );
     for (name, python) in figures {
         let ours = match name.as_str() {
