@@ -12,11 +12,11 @@
 //! there is no compare-and-swap and no shared lock; the counters sit on
 //! cache lines of their own, and each side keeps a cached copy of the other
 //! side's counter on its own line, so it reads the other side's line only
-//! when the cache says the ring is full (or empty). A consumer that finds
-//! its producer only just ahead waits a moment before its next look, so
-//! that it takes a batch per look instead of meeting the producer on the
-//! counter's line at every message (temporal slipping; see
-//! `RawRing::look_for_data`).
+//! when the cache says the ring is full (or empty). A side that finds the
+//! other only just ahead of it (a consumer that finds a few messages, a
+//! producer that finds a little room) waits a moment before its next look,
+//! so that it takes a batch per look instead of meeting the other side on
+//! the counter's line every few messages (temporal slipping; see `slip`).
 //!
 //! Producers among themselves are serialized by one crash-aware
 //! [`RawLock`](crate::raw::RawLock), consumers by another: the two-lock queue
@@ -88,6 +88,7 @@ mod multi;
 mod records;
 mod sides;
 mod signal;
+mod slip;
 mod state;
 mod stream;
 mod values;

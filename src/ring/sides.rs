@@ -17,30 +17,10 @@
 //! Acquire orders them after the previous holder's last writes.
 
 use super::hooks::{self, Step};
+use super::slip;
 use super::state::{Geometry, RawRing, RingError, IMMEDIATE, SHUTDOWN};
 use crate::raw::LockHold;
 use crate::shim::{Deadline, Ordering, RingBuf};
-
-/// How long a consumer slips (see [`RawRing::look_for_data`]), in spin
-/// hints (a hint takes 10 to 40 ns, depending on the CPU).
-const SLIP_HINTS: u32 = 4;
-
-/// After a slip that did not help (the look after it still found only a
-/// few messages: the producer is not running ahead), this many looks go
-/// without one.
-const SLIP_COOLDOWN: u8 = 255;
-
-/// [`Consuming::slip`]: the next look slips first.
-const SLIP_ARMED: u8 = 1;
-
-/// Waits a moment before a look: see [`RawRing::look_for_data`].
-#[cold]
-#[inline(never)]
-fn slip() {
-    for _ in 0..SLIP_HINTS {
-        core::hint::spin_loop();
-    }
-}
 
 /// The producing side of a ring, taken: the side's lock is held by the
 /// thread that took it, and the counters are in here.
@@ -76,6 +56,9 @@ pub struct Producing {
     pub(crate) tail: u32,
     /// The consumers' counter as last read.
     pub(crate) head: u32,
+    /// Whether the next look at the consumers' counter slips first (see
+    /// `ring::slip`).
+    pub(crate) slip: u16,
     /// Whether the side was taken over from a holder that died.
     took_over: bool,
     _not_send: core::marker::PhantomData<*const ()>,
@@ -117,10 +100,9 @@ pub struct Consuming {
     pub(crate) tail: u32,
     /// Messages taken, ever (wrapping): the next slot to read.
     pub(crate) head: u32,
-    /// [`SLIP_ARMED`] when the last look at the producers' counter found
-    /// them barely ahead (the next look slips first); 2 and above, the
-    /// looks left (plus one) before slipping is tried again; else 0.
-    pub(crate) slip: u8,
+    /// Whether the next look at the producers' counter slips first (see
+    /// `ring::slip`).
+    pub(crate) slip: u16,
     /// Whether the side was taken over from a holder that died.
     took_over: bool,
     _not_send: core::marker::PhantomData<*const ()>,
@@ -319,6 +301,8 @@ impl RawRing {
             geo,
             tail,
             head: self.producer.seen.load(Ordering::Relaxed),
+            // Any value is safe here: it only times a pause.
+            slip: slip::clamp(self.producer.slip.load(Ordering::Relaxed)),
             took_over,
             _not_send: core::marker::PhantomData,
         };
@@ -398,11 +382,7 @@ impl RawRing {
             tail: self.consumer.seen.load(Ordering::Relaxed),
             head,
             // Any value is safe here: it only times a pause.
-            slip: self
-                .consumer
-                .slip
-                .load(Ordering::Relaxed)
-                .min(u32::from(SLIP_COOLDOWN)) as u8,
+            slip: slip::clamp(self.consumer.slip.load(Ordering::Relaxed)),
             took_over,
             _not_send: core::marker::PhantomData,
         };
@@ -493,8 +473,11 @@ impl RawRing {
     /// Writes back what the producing side keeps for its next holder.
     #[inline]
     fn keep_producing(&self, side: &Producing) {
-        // Relaxed: the unlock's Release publishes it to the next holder.
+        // Relaxed: the unlock's Release publishes them to the next holder.
         self.producer.seen.store(side.head, Ordering::Relaxed);
+        self.producer
+            .slip
+            .store(u32::from(side.slip), Ordering::Relaxed);
     }
 
     /// Writes back what the consuming side keeps for its next holder.
@@ -551,7 +534,7 @@ impl RawRing {
         }
         let wanted = u32::try_from(msgs.len() / size).unwrap_or(u32::MAX);
         if side.room() < wanted {
-            self.refresh_head(side)?;
+            self.look_for_room(side)?;
         }
         let n = wanted.min(side.room());
         if n == 0 {
@@ -902,45 +885,40 @@ impl RawRing {
         Ok(())
     }
 
-    /// Reads the producers' counter afresh when this side has taken every
-    /// message it knew of, slipping first if the last look found the
-    /// producers barely ahead.
-    ///
-    /// Why: each look pulls the counter's cache line to the consumer, and
-    /// the producer's next commit must take it back. A consumer that keeps
-    /// up with its producer finds one or two new messages at every look and
-    /// so looks at every message: the two then move in lockstep, one
-    /// cache-line transfer per message (measured between two pinned
-    /// processes: 25-50 ns per `u64` instead of 7-20, for the exclusive
-    /// handles and plain `put`/`get` alike). Waiting a few spin hints
-    /// before the look that follows a short find lets the producer commit
-    /// a batch, which the consumer then takes without looking
-    /// (FastForward's "temporal slipping": Giacomoni, Moseley and
-    /// Vachharajani, PPoPP '08).
-    ///
-    /// A look that finds the ring empty disarms the slip, so a consumer
-    /// that waits for each message (a request and its answer) never slips;
-    /// a slip that did not help (a thread that puts, then gets, finds one
-    /// message at every look however long it waits) turns slipping off for
-    /// the next [`SLIP_COOLDOWN`] looks. The state lives with the side's
-    /// other words, so a plain `get`, which takes the side per message,
-    /// slips as an exclusive handle does.
+    /// Reads the consumers' counter afresh when this side has filled the
+    /// room it knew of, slipping first if the last look found little room
+    /// (`ring::slip`: a producer that keeps filling a full ring would
+    /// otherwise meet its consumer on the counter's line every few
+    /// messages).
     ///
     /// Out of line: it runs once per batch, and keeps the per-message path
     /// of its callers small enough to inline.
     #[inline(never)]
+    pub(super) fn look_for_room(&self, side: &mut Producing) -> Result<(), RingError> {
+        if side.slip == slip::ARMED {
+            slip::pause();
+        }
+        self.refresh_head(side)?;
+        let few = slip::few_below(side.geo.slot_size, side.geo.capacity);
+        side.slip = slip::after_look(side.slip, side.room(), few);
+        Ok(())
+    }
+
+    /// Reads the producers' counter afresh when this side has taken every
+    /// message it knew of, slipping first if the last look found the
+    /// producers barely ahead (`ring::slip`: a consumer that keeps up with
+    /// its producer would otherwise meet it on the counter's line every few
+    /// messages).
+    ///
+    /// Out of line, as [`RawRing::look_for_room`] is.
+    #[inline(never)]
     pub(super) fn look_for_data(&self, side: &mut Consuming) -> Result<(), RingError> {
-        if side.slip == SLIP_ARMED {
-            slip();
+        if side.slip == slip::ARMED {
+            slip::pause();
         }
         self.refresh_tail(side)?;
-        let found = side.available();
-        let few = found != 0 && found < side.geo.slip_below();
-        side.slip = match side.slip {
-            SLIP_ARMED if few => SLIP_COOLDOWN,
-            cooling @ 2.. => cooling - 1,
-            _ => u8::from(few),
-        };
+        let few = slip::few_below(side.geo.slot_size, side.geo.capacity);
+        side.slip = slip::after_look(side.slip, side.available(), few);
         Ok(())
     }
 
@@ -988,15 +966,15 @@ impl RawRing {
 
 #[cfg(test)]
 mod tests {
-    use super::{RawRing, RingBuf, SLIP_ARMED, SLIP_COOLDOWN};
+    use super::slip::{ARMED, COOLDOWN, EMPTIED, IDLE};
+    use super::{RawRing, RingBuf};
     use crate::shim::Deadline;
     use core::ptr::NonNull;
 
     /// A ring of `capacity` `u64`s over `bytes` (which must outlive it).
     fn ring_over(capacity: u32, bytes: &mut [u64]) -> (RawRing, RingBuf) {
         let len = core::mem::size_of_val(bytes);
-        assert_eq!(RawRing::buffer_len(capacity, 8), Some(len));
-        // SAFETY: `bytes` outlives the returned buffer in every test below
+        // SAFETY: `bytes` outlives the returned buffer in every test below,
         // and is only used through it.
         let buf = unsafe { RingBuf::from_raw(NonNull::from(bytes).cast(), len) };
         (RawRing::new(capacity, 8), buf)
@@ -1007,40 +985,93 @@ mod tests {
     }
 
     #[test]
-    fn a_look_that_finds_a_few_arms_the_slip_and_one_that_finds_none_disarms_it() {
+    fn a_consumer_that_finds_a_few_twice_in_a_row_slips_before_its_next_look() {
         let mut bytes = [0u64; 64];
         let (ring, buf) = ring_over(64, &mut bytes);
         let mut tx = ring.take_producing(&buf, soon()).unwrap();
         let mut rx = ring.take_consuming(&buf, soon()).unwrap();
-        ring.try_push_value(&buf, &mut tx, &1u64).unwrap();
-        assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), Some(1));
-        assert_eq!(
-            rx.slip, SLIP_ARMED,
-            "one new message: the producer is barely ahead"
-        );
-        assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), None);
-        assert_eq!(
-            rx.slip, 0,
-            "an empty ring: the consumer waits, it need not slip"
-        );
-        for i in 0..2u64 {
-            ring.try_push_value(&buf, &mut tx, &i).unwrap();
-        }
-        assert!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap().is_some());
-        assert_eq!(rx.slip, SLIP_ARMED);
+        let mut put = |n: u64| {
+            for i in 0..n {
+                assert!(ring.try_push_value(&buf, &mut tx, &i).unwrap());
+            }
+        };
+        put(2);
         assert!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap().is_some());
         assert_eq!(
-            rx.slip, SLIP_ARMED,
+            rx.slip, ARMED,
+            "two new messages: the producer is barely ahead"
+        );
+        assert!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap().is_some());
+        assert_eq!(
+            rx.slip, ARMED,
             "no look while messages it knows of are left"
         );
-        for i in 0..8u64 {
-            ring.try_push_value(&buf, &mut tx, &i).unwrap();
-        }
+        assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), None);
+        assert_eq!(rx.slip, EMPTIED, "an empty ring: the consumer waits");
+        put(2);
         assert!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap().is_some());
+        assert_eq!(rx.slip, IDLE, "found after finding none: a wait's find");
+        assert!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap().is_some());
+        put(2);
+        assert!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap().is_some());
+        assert_eq!(rx.slip, ARMED, "a few again, right behind the producer");
+        put(1);
+        assert!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap().is_some());
+        put(40);
+        assert!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap().is_some());
+        assert_eq!(rx.slip, IDLE, "the slip let a batch build up");
+        ring.release_producing(tx);
+        ring.release_consuming(rx);
+    }
+
+    #[test]
+    fn a_consumer_that_waits_for_each_message_never_slips() {
+        let mut bytes = [0u64; 64];
+        let (ring, buf) = ring_over(64, &mut bytes);
+        let mut tx = ring.take_producing(&buf, soon()).unwrap();
+        let mut rx = ring.take_consuming(&buf, soon()).unwrap();
+        // A request and its answer: every get finds the ring empty first.
+        for i in 0..1000u64 {
+            assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), None);
+            ring.try_push_value(&buf, &mut tx, &i).unwrap();
+            assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), Some(i));
+            assert_ne!(rx.slip, ARMED, "answer {i}");
+        }
+        ring.release_producing(tx);
+        ring.release_consuming(rx);
+    }
+
+    #[test]
+    fn a_producer_that_finds_a_little_room_twice_in_a_row_slips_before_its_next_look() {
+        let mut bytes = [0u64; 64];
+        let (ring, buf) = ring_over(64, &mut bytes);
+        let mut tx = ring.take_producing(&buf, soon()).unwrap();
+        let mut rx = ring.take_consuming(&buf, soon()).unwrap();
+        for i in 0..64u64 {
+            assert!(ring.try_push_value(&buf, &mut tx, &i).unwrap());
+        }
+        assert_eq!(tx.slip, IDLE, "no look while the room it knows of lasts");
+        assert!(!ring.try_push_value(&buf, &mut tx, &0u64).unwrap());
+        assert_eq!(tx.slip, EMPTIED, "a full ring: the producer waits");
+        let mut take = |n| {
+            for _ in 0..n {
+                assert!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap().is_some());
+            }
+        };
+        take(2);
+        assert!(ring.try_push_value(&buf, &mut tx, &0u64).unwrap());
+        assert_eq!(tx.slip, IDLE, "room found after finding none");
+        assert!(ring.try_push_value(&buf, &mut tx, &0u64).unwrap());
+        take(2);
+        assert!(ring.try_push_value(&buf, &mut tx, &0u64).unwrap());
         assert_eq!(
-            rx.slip, 0,
-            "the slip let a batch build up: no slip before the next look"
+            tx.slip, ARMED,
+            "a little room again, right behind the consumer"
         );
+        assert!(ring.try_push_value(&buf, &mut tx, &0u64).unwrap());
+        take(40);
+        assert!(ring.try_push_value(&buf, &mut tx, &0u64).unwrap());
+        assert_eq!(tx.slip, IDLE, "the slip let the consumer get ahead");
         ring.release_producing(tx);
         ring.release_consuming(rx);
     }
@@ -1052,40 +1083,50 @@ mod tests {
         let mut tx = ring.take_producing(&buf, soon()).unwrap();
         let mut rx = ring.take_consuming(&buf, soon()).unwrap();
         // One thread puts, then gets: every look finds exactly one.
+        let looks = 3 * u32::from(COOLDOWN);
         let mut slips = 0;
-        for i in 0..1000u64 {
+        for i in 0..u64::from(looks) {
             ring.try_push_value(&buf, &mut tx, &i).unwrap();
-            slips += u32::from(rx.slip == SLIP_ARMED);
+            slips += u32::from(rx.slip == ARMED);
             assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), Some(i));
         }
-        let most = 1000 / u32::from(SLIP_COOLDOWN) + 1;
+        let most = looks / u32::from(COOLDOWN - EMPTIED) + 1;
         assert!(
             (1..=most).contains(&slips),
-            "{slips} slips in 1000 looks that each found one (at most {most})"
+            "{slips} slips in {looks} looks that each found one (at most {most})"
         );
         ring.release_producing(tx);
         ring.release_consuming(rx);
     }
 
     #[test]
-    fn the_slip_outlives_the_side_so_a_get_per_take_slips_too() {
+    fn the_slip_outlives_the_side_so_a_call_per_take_slips_too() {
         let mut bytes = [0u64; 64];
         let (ring, buf) = ring_over(64, &mut bytes);
         let mut tx = ring.take_producing(&buf, soon()).unwrap();
-        ring.try_push_value(&buf, &mut tx, &7u64).unwrap();
+        for i in 0..2u64 {
+            ring.try_push_value(&buf, &mut tx, &i).unwrap();
+        }
         let mut rx = ring.take_consuming(&buf, soon()).unwrap();
-        assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), Some(7));
+        assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), Some(0));
         ring.release_consuming(rx);
         let rx = ring.take_consuming(&buf, soon()).unwrap();
-        assert_eq!(rx.slip, SLIP_ARMED);
+        assert_eq!(rx.slip, ARMED);
         ring.release_consuming(rx);
+        tx.slip = ARMED;
+        ring.release_producing(tx);
+        let tx = ring.take_producing(&buf, soon()).unwrap();
+        assert_eq!(tx.slip, ARMED);
+        ring.release_producing(tx);
         // A scribbled word only times a pause: it is clamped, never trusted.
-        ring.consumer
-            .slip
-            .store(u32::MAX, crate::shim::Ordering::Relaxed);
+        for side in [&ring.producer, &ring.consumer] {
+            side.slip.store(u32::MAX, crate::shim::Ordering::Relaxed);
+        }
+        let mut tx = ring.take_producing(&buf, soon()).unwrap();
         let mut rx = ring.take_consuming(&buf, soon()).unwrap();
-        assert_eq!(rx.slip, SLIP_COOLDOWN);
-        assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), None);
+        assert_eq!((tx.slip, rx.slip), (COOLDOWN, COOLDOWN));
+        assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), Some(1));
+        assert!(ring.try_push_value(&buf, &mut tx, &2u64).unwrap());
         ring.release_consuming(rx);
         ring.release_producing(tx);
     }
@@ -1097,9 +1138,11 @@ mod tests {
         let mut tx = ring.take_producing(&buf, soon()).unwrap();
         let mut rx = ring.take_consuming(&buf, soon()).unwrap();
         for i in 0..100u64 {
-            ring.try_push_value(&buf, &mut tx, &i).unwrap();
-            assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), Some(i));
-            assert_ne!(rx.slip, SLIP_ARMED);
+            // Full, then one free slot at a time; then one message at a time.
+            while ring.try_push_value(&buf, &mut tx, &i).unwrap() {}
+            assert_ne!(tx.slip, ARMED);
+            assert!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap().is_some());
+            assert_ne!(rx.slip, ARMED);
         }
         ring.release_producing(tx);
         ring.release_consuming(rx);

@@ -114,8 +114,8 @@ pub(crate) struct Side {
     pub(crate) lock: RawLock,
     /// The other side's counter, as this side last read it.
     pub(crate) seen: AtomicU32,
-    /// Consumers only: whether their next look at the producers' counter
-    /// waits a moment first (see [`RawRing::look_for_data`]).
+    /// Whether this side's next look at the other side's counter waits a
+    /// moment first (`ring::slip`); any value only times a pause.
     pub(crate) slip: AtomicU32,
 }
 
@@ -202,17 +202,6 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
-    /// A look at the producers' counter that finds fewer new messages than
-    /// this (and more than none) makes the consumer slip before its next
-    /// look (see `RawRing::look_for_data`): a producer only that far ahead
-    /// keeps pace with its consumer. At most a quarter of the ring, so that
-    /// a ring of fewer than 8 slots never slips.
-    #[inline]
-    pub(crate) fn slip_below(&self) -> u32 {
-        const BARELY_AHEAD: u32 = 3;
-        BARELY_AHEAD.min(self.capacity / 4)
-    }
-
     /// Where slot `index` (a counter value) starts in the buffer.
     #[inline]
     pub(crate) fn offset(&self, index: u32) -> usize {

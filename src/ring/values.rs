@@ -62,7 +62,7 @@ impl RawRing {
             return Err(RingError::ShutDown);
         }
         if side.room() == 0 {
-            self.refresh_head(side)?;
+            self.look_for_room(side)?;
             if side.room() == 0 {
                 return Ok(false);
             }

@@ -249,13 +249,14 @@ pub(crate) fn hostile(data: &[u8]) {
 fn scribble(ring: &super::shared::Ring, input: &mut Input<'_>) {
     let state = ring.state();
     let raw = &state.ring;
-    let words: [&AtomicU32; 12] = [
+    let words: [&AtomicU32; 13] = [
         &raw.config.capacity,
         &raw.config.slots,
         &raw.config.slot_size,
         &raw.config.state,
         &raw.producer.seen,
         &raw.consumer.seen,
+        &raw.producer.slip,
         &raw.consumer.slip,
         &raw.tail,
         &raw.head,
