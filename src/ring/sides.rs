@@ -899,7 +899,8 @@ impl RawRing {
             slip::pause();
         }
         self.refresh_head(side)?;
-        let few = slip::few_below(side.geo.slot_size, side.geo.capacity);
+        let geo = side.geo;
+        let few = || slip::few_below(geo.slot_size, geo.capacity);
         side.slip = slip::after_look(side.slip, side.room(), few);
         Ok(())
     }
@@ -917,7 +918,8 @@ impl RawRing {
             slip::pause();
         }
         self.refresh_tail(side)?;
-        let few = slip::few_below(side.geo.slot_size, side.geo.capacity);
+        let geo = side.geo;
+        let few = || slip::few_below(geo.slot_size, geo.capacity);
         side.slip = slip::after_look(side.slip, side.available(), few);
         Ok(())
     }

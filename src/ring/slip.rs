@@ -83,9 +83,10 @@ pub(super) fn pause() {
 }
 
 /// The state after a look that found `found` messages (units of room),
-/// from the state `before` it; `few`: see [`few_below`].
+/// from the state `before` it; `few` gives [`few_below`], asked only when
+/// needed (it divides).
 #[inline]
-pub(super) fn after_look(before: u16, found: u32, few: u32) -> u16 {
+pub(super) fn after_look(before: u16, found: u32, few: impl FnOnce() -> u32) -> u16 {
     match before {
         cooling @ 3.. => {
             if cooling > EMPTIED + 1 {
@@ -97,7 +98,7 @@ pub(super) fn after_look(before: u16, found: u32, few: u32) -> u16 {
         _ if found == 0 => EMPTIED,
         ARMED if found <= NO_HELP => COOLDOWN,
         EMPTIED => IDLE,
-        _ if found < few => ARMED,
+        _ if found < few() => ARMED,
         _ => IDLE,
     }
 }
@@ -124,7 +125,7 @@ mod tests {
 
     #[test]
     fn a_few_after_a_find_arms_a_few_after_none_does_not() {
-        let few = 64;
+        let few = || 64;
         assert_eq!(after_look(IDLE, 3, few), ARMED);
         assert_eq!(after_look(IDLE, 64, few), IDLE);
         assert_eq!(after_look(IDLE, 0, few), EMPTIED);
@@ -135,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_slip_stays_armed_while_it_helps_and_cools_down_when_it_does_not() {
-        let few = 64;
+        let few = || 64;
         assert_eq!(after_look(ARMED, 30, few), ARMED, "helped, still close");
         assert_eq!(after_look(ARMED, 64, few), IDLE, "a batch");
         assert_eq!(after_look(ARMED, 0, few), EMPTIED, "the other side stopped");

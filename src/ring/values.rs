@@ -48,7 +48,12 @@ impl RawRing {
     /// # ring.release_producing(tx);
     /// # Ok::<(), shmsync::ring::RingError>(())
     /// ```
-    #[inline]
+    ///
+    /// Always inlined: it is the whole per-message path of an exclusive
+    /// producer, and the compiler's own choice once kept it out of line
+    /// (measured between two pinned processes: the producer handle's
+    /// stream 25% slower a message).
+    #[inline(always)]
     pub fn try_push_value<T: bytemuck::Pod>(
         &self,
         buf: &RingBuf,
