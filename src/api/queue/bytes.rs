@@ -358,6 +358,8 @@ impl ByteQueue {
         let raw = self.ring.raw();
         let buf = &self.ring.buf;
         let mut side = self.ring.take_consuming(wait)?;
+        let nothing_known = side.available() == 0 && !matches!(wait, Wait::Never);
+        let held_off = self.ring.pace.hold_off(nothing_known);
         let mut backoff = self.ring.pace.backoff(wait);
         let mut waited = false;
         let result = loop {
@@ -368,6 +370,8 @@ impl ByteQueue {
                         let alone = side.available() <= size;
                         let short = record.len as usize <= EAGER_MAX_BYTES;
                         self.ring.pace.settle(alone && short);
+                    } else if held_off {
+                        self.ring.pace.found_at_once();
                     }
                     record
                 }

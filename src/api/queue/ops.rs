@@ -24,8 +24,15 @@ fn holder_is_gone(holder: Option<u32>) -> bool {
 
 /// The first pause, in spin hints, once the ring is found full (empty).
 const MIN_BACKOFF: u32 = 16;
-/// The first pause of an eager wait for data (see [`Pace`]).
+/// The pause between two looks of an eager wait for data, in spin hints
+/// (see [`Pace`]).
 const EAGER_BACKOFF: u32 = 1;
+/// How many looks an eager wait makes [`EAGER_BACKOFF`] apart before its
+/// pauses double (about 1.6 µs where a hint takes 25 ns).
+const EAGER_LOOKS: u32 = 64;
+/// The longest pause before an eager get's first look, in spin hints (see
+/// [`Pace`]).
+const MAX_HOLD_OFF: u32 = 4;
 /// Every this many eager waits in a row, one batches instead (see
 /// [`Pace`]).
 const PROBE_EVERY: u32 = 16;
@@ -42,8 +49,23 @@ const YIELDS: u32 = 16;
 /// How a handle's gets wait for data: whether a wait looks early.
 ///
 /// A wait that ended with one message alone (nothing known behind it)
-/// makes the next wait eager: it looks after 1, 2, 4, ... hints instead of
-/// 16, 32, 64. A wait that met a batch makes the next one batch again.
+/// makes the next wait eager; a wait that met a batch makes the next one
+/// batch again (look after 16, 32, then 64 hints). An eager get:
+///
+/// - pauses a moment before its first look, when its side knows of no
+///   message: up to [`MAX_HOLD_OFF`] hints, one more after each eager
+///   wait, half as many after a first look that found data at once (a
+///   get that comes when its answer is already there soon pauses no
+///   more);
+/// - then, if it must wait, looks after every hint, [`EAGER_LOOKS`] times,
+///   before its pauses double.
+///
+/// A get that looks right after its process put the request finds nothing
+/// yet, and pulls the answer's counter line away from the process that is
+/// about to write it; a doubling pause then often looks long after the
+/// answer came (looks 1, 3, 7, 15 hints in). Both cost a round trip about
+/// a third of its time.
+///
 /// Where a stream runs, eager looks can slow its producer to one message
 /// per look (each look costs the producer a cache miss at its next
 /// commit), which looks like a request and its answer; so every
@@ -59,15 +81,24 @@ const YIELDS: u32 = 16;
 /// Measured with `cargo bench --bench queue -- roundtrip_u64` (two pinned
 /// processes, a `u64` each way through two queues) on a 2-vCPU AMD EPYC
 /// (Zen 4) guest, where a hint takes 25 ns and a cache line crosses and
-/// comes back in about 65 ns: exclusive handles 192-218 ns a round trip
-/// instead of 693-773, plain `put` / `get` 291-315 ns instead of
-/// 842-861; streams of `put` / `get` unchanged within the noise.
+/// comes back in about 65 ns: eager waits that looked after 1, 2, 4, ...
+/// hints (no pause first) took exclusive handles from 693-773 ns a round
+/// trip to 192-218, plain `put` / `get` from 842-861 ns to 291-315. The
+/// pause first and the steady looks then took them from 247 ns to 176,
+/// and from 402 ns to 276 (medians of 30 runs of each build, interleaved;
+/// 0.74 and 0.70 of the time, run by run), and left streams as fast.
 ///
 /// Each handle keeps its pace in its own process: it says how that process
-/// uses the queue. The word is 0 while gets batch, else the number of eager
-/// waits in a row; a clone starts from its original's.
+/// uses the queue. The word's low 16 bits are 0 while gets batch, else the
+/// number of eager waits in a row; the bits above, the hints to pause
+/// before an eager get's first look. A clone starts from its original's.
 #[derive(Debug, Default)]
 pub(crate) struct Pace(AtomicU32);
+
+/// The bits of a [`Pace`] word that count eager waits in a row.
+const EAGER_WAITS: u32 = 0xffff;
+/// Where a [`Pace`] word keeps its pause before a first look.
+const HOLD_OFF_SHIFT: u32 = 16;
 
 impl Clone for Pace {
     fn clone(&self) -> Pace {
@@ -83,13 +114,53 @@ impl Pace {
         self.0.load(Ordering::Relaxed)
     }
 
+    #[inline]
+    fn store(&self, word: u32) {
+        // Relaxed: as in `load`.
+        self.0.store(word, Ordering::Relaxed);
+    }
+
+    /// Whether a wait with this pace is eager.
+    #[inline]
+    fn is_eager(word: u32) -> bool {
+        (word & EAGER_WAITS) % PROBE_EVERY != 0
+    }
+
+    /// Before a get's first look, when its side knows of no message and the
+    /// get may wait (`nothing_known`): an eager get pauses a moment.
+    /// Returns whether it did (then tell [`Pace::found_at_once`] if the
+    /// look finds data).
+    #[inline]
+    pub(super) fn hold_off(&self, nothing_known: bool) -> bool {
+        if !nothing_known {
+            return false;
+        }
+        let word = self.load();
+        let hints = word >> HOLD_OFF_SHIFT;
+        if !Pace::is_eager(word) || hints == 0 {
+            return false;
+        }
+        spin(hints.min(MAX_HOLD_OFF));
+        true
+    }
+
+    /// A get's first look after its pause ([`Pace::hold_off`]) found data:
+    /// the pause may have been longer than the data took; the next is
+    /// half as long.
+    #[cold]
+    pub(super) fn found_at_once(&self) {
+        let word = self.load();
+        let hints = (word >> HOLD_OFF_SHIFT).min(MAX_HOLD_OFF) / 2;
+        self.store(hints << HOLD_OFF_SHIFT | word & EAGER_WAITS);
+    }
+
     /// The backoff of a get's wait for data.
     #[inline]
     pub(super) fn backoff(&self, wait: Wait) -> Backoff {
         let mut backoff = Backoff::new(wait);
-        let eager = self.load();
-        if eager % PROBE_EVERY != 0 && backoff.pauses == MIN_BACKOFF {
+        if Pace::is_eager(self.load()) && backoff.pauses == MIN_BACKOFF {
             backoff.pauses = EAGER_BACKOFF;
+            backoff.steady = EAGER_LOOKS;
         }
         backoff
     }
@@ -98,13 +169,24 @@ impl Pace {
     /// nothing was known to be behind the data taken.
     #[inline]
     pub(super) fn settle(&self, alone: bool) {
+        let word = self.load();
         let next = if alone {
-            self.load().wrapping_add(1).max(1)
+            let waits = (word.wrapping_add(1) & EAGER_WAITS).max(1);
+            let hints = ((word >> HOLD_OFF_SHIFT) + 1).min(MAX_HOLD_OFF);
+            hints << HOLD_OFF_SHIFT | waits
         } else {
             0
         };
-        // Relaxed: as in `load`.
-        self.0.store(next, Ordering::Relaxed);
+        self.store(next);
+    }
+}
+
+/// Pauses `hints` spin hints.
+#[cold]
+#[inline(never)]
+fn spin(hints: u32) {
+    for _ in 0..hints {
+        core::hint::spin_loop();
     }
 }
 
@@ -145,6 +227,9 @@ pub(super) struct Backoff {
     yields: u32,
     /// A timed call's deadline: no backoff once it has passed.
     deadline: Option<Deadline>,
+    /// Pauses left before they start doubling (an eager wait's steady
+    /// looks).
+    steady: u32,
 }
 
 impl Backoff {
@@ -157,21 +242,25 @@ impl Backoff {
                 pauses: MAX_BACKOFF + 1,
                 yields: 0,
                 deadline: None,
+                steady: 0,
             },
             Wait::Block => Backoff {
                 pauses: MIN_BACKOFF,
                 yields: YIELDS,
                 deadline: None,
+                steady: 0,
             },
             Wait::Until(deadline) => Backoff {
                 pauses: MIN_BACKOFF,
                 yields: YIELDS,
                 deadline: Some(deadline),
+                steady: 0,
             },
             Wait::Within(t) => Backoff {
                 pauses: MIN_BACKOFF,
                 yields: YIELDS,
                 deadline: Some(Deadline::after(t)),
+                steady: 0,
             },
         }
     }
@@ -191,7 +280,11 @@ impl Backoff {
             for _ in 0..self.pauses {
                 core::hint::spin_loop();
             }
-            self.pauses *= 2;
+            if self.steady > 0 {
+                self.steady -= 1;
+            } else {
+                self.pauses *= 2;
+            }
         } else {
             std::thread::yield_now();
             self.yields -= 1;
@@ -337,6 +430,8 @@ impl Ring {
         out: &mut [u8],
         wait: Wait,
     ) -> Result<usize, Fail> {
+        let nothing_known = side.available() == 0 && !matches!(wait, Wait::Never);
+        let held_off = self.pace.hold_off(nothing_known);
         let mut backoff = self.pace.backoff(wait);
         let mut waited = false;
         loop {
@@ -345,6 +440,8 @@ impl Ring {
                 if waited {
                     let short = self.geo.slot_size <= EAGER_MAX_BYTES;
                     self.pace.settle(n == 1 && side.available() == 0 && short);
+                } else if held_off {
+                    self.pace.found_at_once();
                 }
                 return Ok(n as usize);
             }
@@ -393,7 +490,12 @@ impl Ring {
         side: &mut Consuming,
         wait: Wait,
     ) -> Result<T, Fail> {
+        let nothing_known = side.available() == 0 && !matches!(wait, Wait::Never);
+        let held_off = self.pace.hold_off(nothing_known);
         if let Some(value) = self.raw().try_pop_value(&self.buf, side)? {
+            if held_off {
+                self.pace.found_at_once();
+            }
             return Ok(value);
         }
         let wait = wait.resolve();
@@ -547,6 +649,93 @@ mod tests {
             [0, every, 2 * every],
             "the first wait, then a probe"
         );
+    }
+
+    /// The hints an eager get of `pace` pauses before its first look.
+    fn hold_off_of(pace: &Pace) -> u32 {
+        (pace.load() >> HOLD_OFF_SHIFT).min(MAX_HOLD_OFF)
+    }
+
+    #[test]
+    fn eager_gets_pause_longer_before_their_first_look_up_to_a_bound() {
+        let pace = Pace::default();
+        assert!(!pace.hold_off(true), "a new pace batches");
+        let mut hints = Vec::new();
+        for _ in 0..MAX_HOLD_OFF + 2 {
+            pace.settle(true);
+            hints.push(hold_off_of(&pace));
+        }
+        let bound = MAX_HOLD_OFF;
+        assert_eq!(hints, [1, 2, 3, bound, bound, bound]);
+        assert!(pace.hold_off(true));
+        assert!(!pace.hold_off(false), "its side knows of a message");
+        pace.settle(false);
+        assert!(!pace.hold_off(true), "a batch: gets batch again");
+        assert_eq!(hold_off_of(&pace), 0);
+    }
+
+    #[test]
+    fn a_first_look_that_finds_data_halves_the_pause_before_the_next() {
+        let pace = Pace::default();
+        for _ in 0..MAX_HOLD_OFF {
+            pace.settle(true);
+        }
+        let waits = pace.load() & EAGER_WAITS;
+        let mut hints = Vec::new();
+        while pace.hold_off(true) {
+            pace.found_at_once();
+            hints.push(hold_off_of(&pace));
+        }
+        assert_eq!(hints, [MAX_HOLD_OFF / 2, MAX_HOLD_OFF / 4, 0]);
+        assert_eq!(pace.load() & EAGER_WAITS, waits, "still eager");
+        assert_eq!(pace.backoff(Wait::Block).pauses, EAGER_BACKOFF);
+    }
+
+    #[test]
+    fn an_eager_wait_looks_steadily_before_its_pauses_double() {
+        let pace = Pace::default();
+        pace.settle(true);
+        let mut backoff = pace.backoff(Wait::Block);
+        let mut pauses = Vec::new();
+        // Bounded: a backoff that never doubled would fail, not hang.
+        for _ in 0..1000 {
+            if backoff.pauses > MAX_BACKOFF {
+                break;
+            }
+            assert!(backoff.pause());
+            pauses.push(backoff.pauses);
+        }
+        let steady = EAGER_LOOKS as usize;
+        assert!(pauses[..steady].iter().all(|&p| p == EAGER_BACKOFF));
+        assert_eq!(pauses[steady..], [2, 4, 8, 16, 32, 64, 128]);
+        let mut batching = Backoff::new(Wait::Block);
+        assert!(batching.pause());
+        assert_eq!(
+            batching.pauses,
+            2 * MIN_BACKOFF,
+            "a batching wait doubles at once"
+        );
+    }
+
+    #[test]
+    fn a_get_that_finds_its_answer_there_soon_stops_pausing_first() {
+        let q = Queue::<u64>::new(4).unwrap();
+        for _ in 0..MAX_HOLD_OFF {
+            q.ring.pace.settle(true);
+        }
+        q.put(1).unwrap();
+        assert_eq!(q.try_get(), Ok(1), "a get that does not wait");
+        assert_eq!(hold_off_of(&q.ring.pace), MAX_HOLD_OFF, "never pauses");
+        for i in 0..3 {
+            q.put(i).unwrap();
+            assert_eq!(q.get(), Ok(i));
+        }
+        assert_eq!(hold_off_of(&q.ring.pace), 0);
+        let b = crate::ByteQueue::new(64).unwrap();
+        b.ring.pace.settle(true);
+        b.put(b"here").unwrap();
+        assert_eq!(b.get().unwrap(), b"here");
+        assert_eq!(hold_off_of(&b.ring.pace), 0);
     }
 
     #[test]

@@ -46,11 +46,13 @@ use std::time::Duration;
 /// call; one that wakes a sleeper makes one.
 ///
 /// A handle whose last get waited for a message that came alone (the
-/// answer to a request, say) starts its next wait with looks a few tens
-/// of nanoseconds apart instead, so that a request and its answer through
-/// two queues take a few hundred nanoseconds, not a pause more; a wait
-/// that finds a batch returns it to the longer pauses. Messages longer
-/// than 256 bytes do not change the pace.
+/// answer to a request, say) waits eagerly instead: its next get pauses a
+/// few spin hints before its first look (giving the answer time to be
+/// written), then looks after every hint, so that a request and its
+/// answer through two queues take a couple of hundred nanoseconds, not a
+/// pause more. A wait that finds a batch returns it to the longer pauses,
+/// and a get that keeps finding its message there at once soon stops
+/// pausing first. Messages longer than 256 bytes do not change the pace.
 ///
 /// # Python's names
 ///
