@@ -30,6 +30,8 @@ const EAGER_BACKOFF: u32 = 1;
 /// How many looks an eager wait makes [`EAGER_BACKOFF`] apart before its
 /// pauses double (about 1.6 µs where a hint takes 25 ns).
 const EAGER_LOOKS: u32 = 64;
+/// A timed eager wait reads the clock once every this many steady looks.
+const CLOCK_EVERY: u32 = 16;
 /// The longest pause before an eager get's first look, in spin hints (see
 /// [`Pace`]).
 const MAX_HOLD_OFF: u32 = 4;
@@ -270,9 +272,12 @@ impl Backoff {
     /// turned off, `set_spin_duration(0)`).
     #[cold]
     pub(super) fn pause(&mut self) -> bool {
+        // An eager wait's steady looks come a hint apart: it reads the
+        // clock (for a timed call) every [`CLOCK_EVERY`] of them only.
+        let look_at_clock = self.steady % CLOCK_EVERY == 0;
         if self.yields == 0
             || crate::spin_duration().is_zero()
-            || self.deadline.is_some_and(Deadline::has_passed)
+            || look_at_clock && self.deadline.is_some_and(Deadline::has_passed)
         {
             return false;
         }
@@ -544,15 +549,12 @@ impl Ring {
     #[inline]
     pub(crate) fn put_value<T: bytemuck::Pod>(&self, value: &T, wait: Wait) -> Result<(), Fail> {
         if let Wait::Within(_) = wait {
-            // One try that reads no clock; the deadline only if it must wait.
+            // The side at the first try reads no clock, and neither does
+            // the put's first try: the deadline only if it must wait.
             if let Ok(mut side) = self.raw().take_producing_checked(self.geo, None) {
-                let put = self.raw().try_push_value(&self.buf, &mut side, value);
+                let result = self.push_value(&mut side, value, wait);
                 self.raw().release_producing_in_call(side);
-                match put {
-                    Ok(true) => return Ok(()),
-                    Ok(false) => {}
-                    Err(e) => return Err(e.into()),
-                }
+                return result;
             }
         }
         let wait = wait.resolve();
@@ -566,15 +568,11 @@ impl Ring {
     #[inline]
     pub(crate) fn get_value<T: bytemuck::Pod>(&self, wait: Wait) -> Result<T, Fail> {
         if let Wait::Within(_) = wait {
-            // One try that reads no clock; the deadline only if it must wait.
+            // As in `put_value`: no clock unless it must wait.
             if let Ok(mut side) = self.raw().take_consuming_checked(self.geo, None) {
-                let got = self.raw().try_pop_value(&self.buf, &mut side);
+                let result = self.pop_value(&mut side, wait);
                 self.raw().release_consuming_in_call(side);
-                match got {
-                    Ok(Some(value)) => return Ok(value),
-                    Ok(None) => {}
-                    Err(e) => return Err(e.into()),
-                }
+                return result;
             }
         }
         let wait = wait.resolve();
