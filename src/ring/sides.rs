@@ -164,6 +164,16 @@ impl Producing {
     pub fn took_over(&self) -> bool {
         self.took_over
     }
+
+    /// The next look at the consumers' counter does not pause first: for a
+    /// call that must not wait (see `ring::slip`).
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn look_without_slipping(&mut self) {
+        if self.slip == slip::ARMED {
+            self.slip = slip::IDLE;
+        }
+    }
 }
 
 impl Consuming {
@@ -225,6 +235,16 @@ impl Consuming {
     /// ```
     pub fn took_over(&self) -> bool {
         self.took_over
+    }
+
+    /// The next look at the producers' counter does not pause first; see
+    /// [`Producing::look_without_slipping`].
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn look_without_slipping(&mut self) {
+        if self.slip == slip::ARMED {
+            self.slip = slip::IDLE;
+        }
     }
 }
 
@@ -533,8 +553,11 @@ impl RawRing {
             return Err(RingError::Corrupted("message size differs from slot size"));
         }
         let wanted = u32::try_from(msgs.len() / size).unwrap_or(u32::MAX);
-        if side.room() < wanted {
+        if side.room() == 0 {
             self.look_for_room(side)?;
+        } else if side.room() < wanted {
+            // Room it knows of: a look to fill more, never a slip first.
+            self.refresh_head(side)?;
         }
         let n = wanted.min(side.room());
         if n == 0 {
@@ -976,6 +999,7 @@ mod tests {
     /// A ring of `capacity` `u64`s over `bytes` (which must outlive it).
     fn ring_over(capacity: u32, bytes: &mut [u64]) -> (RawRing, RingBuf) {
         let len = core::mem::size_of_val(bytes);
+        assert_eq!(RawRing::buffer_len(capacity, 8), Some(len));
         // SAFETY: `bytes` outlives the returned buffer in every test below,
         // and is only used through it.
         let buf = unsafe { RingBuf::from_raw(NonNull::from(bytes).cast(), len) };
@@ -1139,12 +1163,18 @@ mod tests {
         let (ring, buf) = ring_over(4, &mut bytes);
         let mut tx = ring.take_producing(&buf, soon()).unwrap();
         let mut rx = ring.take_consuming(&buf, soon()).unwrap();
+        // Each look finds one message, or one free slot, right after a look
+        // that found one too: in a larger ring, the slip would arm.
         for i in 0..100u64 {
-            // Full, then one free slot at a time; then one message at a time.
-            while ring.try_push_value(&buf, &mut tx, &i).unwrap() {}
-            assert_ne!(tx.slip, ARMED);
+            ring.try_push_value(&buf, &mut tx, &i).unwrap();
+            assert_eq!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap(), Some(i));
+            assert_ne!(rx.slip, ARMED, "consumer, message {i}");
+        }
+        while ring.try_push_value(&buf, &mut tx, &0u64).unwrap() {}
+        for i in 0..100u64 {
             assert!(ring.try_pop_value::<u64>(&buf, &mut rx).unwrap().is_some());
-            assert_ne!(rx.slip, ARMED);
+            assert!(ring.try_push_value(&buf, &mut tx, &i).unwrap());
+            assert_ne!(tx.slip, ARMED, "producer, message {i}");
         }
         ring.release_producing(tx);
         ring.release_consuming(rx);

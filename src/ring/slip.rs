@@ -23,7 +23,9 @@
 //! - A look that finds nothing (an empty ring, a full one) makes the next
 //!   look that finds something not count: a consumer that waits for each
 //!   message (a request and its answer) finds one message after finding
-//!   none, every time, and never slips.
+//!   none, and does not slip. (One that finds its answer there at once may
+//!   arm a slip; the slip then finds one message, and the next rule turns
+//!   slipping off.)
 //! - A slip after which the look still finds barely anything did not help
 //!   (a thread that puts, then gets, finds exactly one message however
 //!   long it waits): slipping is then off for [`COOLDOWN`] looks.
@@ -35,6 +37,10 @@
 //! for plain `put` / `get`, 0.80-0.94 for the exclusive handles and
 //! 0.86-0.90 for two producers and two consumers; a request and its
 //! answer through two queues took 1.01-1.03 times as long.
+//!
+//! A call that must not wait (`try_put`, `try_get`) never slips
+//! (`Producing::look_without_slipping`), and nothing slips once spinning is
+//! turned off (`set_spin_duration(0)`).
 //!
 //! The state lives in the side's shared words, so a plain `get`, which
 //! takes the side per message, slips as an exclusive handle does. A peer
@@ -58,9 +64,9 @@ const NO_HELP: u32 = 1;
 /// the other side barely ahead: 8 cache lines of `u64`s.
 const FEW_BYTES: usize = 512;
 
-/// How long a slip pauses, in spin hints (a hint takes 3 to 40 ns,
-/// depending on the CPU; 25 ns on the machine above): about as long as a
-/// producer takes to put [`FEW_BYTES`] of `u64`s.
+/// How long a slip pauses, in spin hints (a hint takes from a few to about
+/// 50 ns, depending on the CPU; 25 ns on the machine above): about as long
+/// as a producer takes to put [`FEW_BYTES`] of `u64`s there.
 const SLIP_HINTS: u32 = 32;
 
 /// Below how many messages (bytes of room, slots) a look counts as finding
@@ -73,10 +79,13 @@ pub(super) fn few_below(slot_size: usize, capacity: u32) -> u32 {
     slots.max(2).min(capacity / 4)
 }
 
-/// Waits a moment before a look.
+/// Waits a moment before a look, unless spinning is turned off.
 #[cold]
 #[inline(never)]
 pub(super) fn pause() {
+    if crate::spin_duration().is_zero() {
+        return;
+    }
     for _ in 0..SLIP_HINTS {
         core::hint::spin_loop();
     }
@@ -88,13 +97,10 @@ pub(super) fn pause() {
 #[inline]
 pub(super) fn after_look(before: u16, found: u32, few: impl FnOnce() -> u32) -> u16 {
     match before {
-        cooling @ 3.. => {
-            if cooling > EMPTIED + 1 {
-                cooling - 1
-            } else {
-                IDLE
-            }
-        }
+        cooling @ 3.. if cooling > EMPTIED + 1 => cooling - 1,
+        // The cooldown's last look: as from idle, but never arming.
+        3.. if found == 0 => EMPTIED,
+        3.. => IDLE,
         _ if found == 0 => EMPTIED,
         ARMED if found <= NO_HELP => COOLDOWN,
         EMPTIED => IDLE,
@@ -149,6 +155,12 @@ mod tests {
             looks += 1;
         }
         assert_eq!(looks, u32::from(COOLDOWN - EMPTIED));
+        assert_eq!(
+            after_look(EMPTIED + 1, 0, few),
+            EMPTIED,
+            "an empty last look"
+        );
+        assert_eq!(after_look(EMPTIED + 1, 3, few), IDLE, "never arms");
     }
 
     #[test]

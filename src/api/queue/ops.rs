@@ -129,9 +129,9 @@ impl Pace {
     }
 
     /// Before a get's first look, when its side knows of no message and the
-    /// get may wait (`nothing_known`): an eager get pauses a moment.
-    /// Returns whether it did (then tell [`Pace::found_at_once`] if the
-    /// look finds data).
+    /// get may wait (`nothing_known`): an eager get pauses a moment, unless
+    /// spinning is turned off. Returns whether it did (then tell
+    /// [`Pace::found_at_once`] if the look finds data).
     #[inline]
     pub(super) fn hold_off(&self, nothing_known: bool) -> bool {
         if !nothing_known {
@@ -139,7 +139,7 @@ impl Pace {
         }
         let word = self.load();
         let hints = word >> HOLD_OFF_SHIFT;
-        if !Pace::is_eager(word) || hints == 0 {
+        if !Pace::is_eager(word) || hints == 0 || crate::spin_duration().is_zero() {
             return false;
         }
         spin(hints.min(MAX_HOLD_OFF));
@@ -401,6 +401,11 @@ impl Ring {
         msgs: &[u8],
         wait: Wait,
     ) -> Result<(), (usize, Fail)> {
+        if matches!(wait, Wait::Never) {
+            side.look_without_slipping();
+        }
+        // One deadline for every wait for room, however many it takes.
+        let wait = wait.resolve();
         let size = self.geo.slot_size;
         let mut done = 0;
         let mut backoff = Backoff::new(wait);
@@ -435,8 +440,12 @@ impl Ring {
         out: &mut [u8],
         wait: Wait,
     ) -> Result<usize, Fail> {
-        let nothing_known = side.available() == 0 && !matches!(wait, Wait::Never);
-        let held_off = self.pace.hold_off(nothing_known);
+        let may_wait = !matches!(wait, Wait::Never);
+        if !may_wait {
+            side.look_without_slipping();
+        }
+        let wait = wait.resolve();
+        let held_off = self.pace.hold_off(may_wait && side.available() == 0);
         let mut backoff = self.pace.backoff(wait);
         let mut waited = false;
         loop {
@@ -472,6 +481,9 @@ impl Ring {
         value: &T,
         wait: Wait,
     ) -> Result<(), Fail> {
+        if matches!(wait, Wait::Never) {
+            side.look_without_slipping();
+        }
         if self.raw().try_push_value(&self.buf, side, value)? {
             return Ok(());
         }
@@ -495,8 +507,11 @@ impl Ring {
         side: &mut Consuming,
         wait: Wait,
     ) -> Result<T, Fail> {
-        let nothing_known = side.available() == 0 && !matches!(wait, Wait::Never);
-        let held_off = self.pace.hold_off(nothing_known);
+        let may_wait = !matches!(wait, Wait::Never);
+        if !may_wait {
+            side.look_without_slipping();
+        }
+        let held_off = self.pace.hold_off(may_wait && side.available() == 0);
         if let Some(value) = self.raw().try_pop_value(&self.buf, side)? {
             if held_off {
                 self.pace.found_at_once();
@@ -734,6 +749,65 @@ mod tests {
         b.put(b"here").unwrap();
         assert_eq!(b.get().unwrap(), b"here");
         assert_eq!(hold_off_of(&b.ring.pace), 0);
+    }
+
+    #[test]
+    fn a_call_that_does_not_wait_never_slips() {
+        let q = Queue::<u64>::new(64).unwrap();
+        let slip = || q.ring.raw().consumer.slip.load(Ordering::Relaxed);
+        // Two found at one look, right behind the producer: armed.
+        q.put_many(&[1, 2], None).unwrap();
+        assert_eq!(q.get(), Ok(1));
+        assert_eq!(q.get(), Ok(2));
+        let armed = slip();
+        q.put(3).unwrap();
+        assert_eq!(q.try_get(), Ok(3));
+        assert_eq!(slip(), armed, "looked at once: one found, armed again");
+        q.put(4).unwrap();
+        assert_eq!(q.get(), Ok(4));
+        assert_ne!(
+            slip(),
+            armed,
+            "a get that may wait slipped, found one, cooled down"
+        );
+    }
+
+    #[test]
+    fn a_timed_put_many_through_a_handle_keeps_one_deadline() {
+        let q = Queue::<u64>::new(1).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // Room for one more every 20 ms.
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(20));
+                    let _ = q.try_get();
+                }
+            });
+            let mut tx = q.producer().unwrap();
+            let put = tx.put_many(&[7; 8], Some(Duration::from_millis(50)));
+            stop.store(true, Ordering::Relaxed);
+            let Err(PutError::Timeout(done)) = put else {
+                panic!("eight puts 20 ms apart within 50 ms: {put:?}");
+            };
+            assert!(done < 8, "{done} put");
+        });
+    }
+
+    #[test]
+    fn an_eager_timed_get_times_out() {
+        let q = Queue::<u64>::new(4).unwrap();
+        for _ in 0..MAX_HOLD_OFF {
+            q.ring.pace.settle(true);
+        }
+        let timeout = Duration::from_millis(20);
+        let start = std::time::Instant::now();
+        assert_eq!(q.get_timeout(timeout), Err(GetError::Timeout));
+        let took = start.elapsed();
+        assert!(took >= timeout, "{took:?}");
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        let mut rx = q.consumer().unwrap();
+        assert_eq!(rx.get_timeout(timeout), Err(GetError::Timeout));
     }
 
     #[test]
