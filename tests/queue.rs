@@ -135,17 +135,19 @@ fn a_shutdown_wakes_every_blocked_producer_and_consumer_in_every_process() {
     let full = Queue::<u64>::new(2).unwrap();
     full.put_many(&[1, 2], None).unwrap();
     let blocked = Shared::new(AtomicU32::new(0)).unwrap();
-    // Two consumers on the empty queue, two producers on the full one;
-    // each exits 0 only if its blocking call ended in ShutDown.
+    // Two consumers on the empty queue, two producers on the full one
+    // (one of each waiting with a timeout); each exits 0 only if its
+    // blocking call ended in ShutDown.
     let children: Vec<KillOnDrop> = (0..4)
         .map(|i| {
             KillOnDrop(
                 Process::spawn(|| {
                     blocked.fetch_add(1, Ordering::SeqCst);
-                    if i % 2 == 0 {
-                        assert_eq!(empty.get(), Err(GetError::ShutDown));
-                    } else {
-                        assert!(full.put(9).unwrap_err().is_shut_down());
+                    match i {
+                        0 => assert_eq!(empty.get(), Err(GetError::ShutDown)),
+                        1 => assert!(full.put(9).unwrap_err().is_shut_down()),
+                        2 => assert_eq!(empty.get_timeout(PATIENCE), Err(GetError::ShutDown)),
+                        _ => assert!(full.put_timeout(9, PATIENCE).unwrap_err().is_shut_down()),
                     }
                 })
                 .unwrap(),
