@@ -1103,6 +1103,23 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_put_with_room_it_knows_of_looks_without_a_slip() {
+        let mut bytes = [0u64; 64];
+        let (ring, buf) = ring_over(64, &mut bytes);
+        let mut tx = ring.take_producing(&buf, soon()).unwrap();
+        let mut rx = ring.take_consuming(&buf, soon()).unwrap();
+        assert_eq!(ring.try_push(&buf, &mut tx, &[0u8; 60 * 8]).unwrap(), 60);
+        let mut out = [0u8; 2 * 8];
+        assert_eq!(ring.try_pop(&buf, &mut rx, &mut out).unwrap(), 2);
+        // Four slots known free, eight wanted: it looks, finds six, and
+        // neither slipped nor armed (only a put that found none does).
+        assert_eq!(ring.try_push(&buf, &mut tx, &[0u8; 8 * 8]).unwrap(), 6);
+        assert_eq!(tx.slip, IDLE);
+        ring.release_producing(tx);
+        ring.release_consuming(rx);
+    }
+
+    #[test]
     fn a_slip_that_does_not_help_turns_slipping_off_for_a_while() {
         let mut bytes = [0u64; 64];
         let (ring, buf) = ring_over(64, &mut bytes);
