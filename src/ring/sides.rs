@@ -170,9 +170,7 @@ impl Producing {
     #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn look_without_slipping(&mut self) {
-        if self.slip == slip::ARMED {
-            self.slip = slip::IDLE;
-        }
+        self.slip = slip::without_pause(self.slip);
     }
 }
 
@@ -242,9 +240,7 @@ impl Consuming {
     #[cfg(feature = "std")]
     #[inline]
     pub(crate) fn look_without_slipping(&mut self) {
-        if self.slip == slip::ARMED {
-            self.slip = slip::IDLE;
-        }
+        self.slip = slip::without_pause(self.slip);
     }
 }
 
@@ -918,13 +914,9 @@ impl RawRing {
     /// of its callers small enough to inline.
     #[inline(never)]
     pub(super) fn look_for_room(&self, side: &mut Producing) -> Result<(), RingError> {
-        if side.slip == slip::ARMED {
-            slip::pause();
-        }
+        slip::before_look(side.slip);
         self.refresh_head(side)?;
-        let geo = side.geo;
-        let few = || slip::few_below(geo.slot_size, geo.capacity);
-        side.slip = slip::after_look(side.slip, side.room(), few);
+        side.slip = slip::after_look(side.slip, side.room(), &side.geo);
         Ok(())
     }
 
@@ -937,13 +929,9 @@ impl RawRing {
     /// Out of line, as [`RawRing::look_for_room`] is.
     #[inline(never)]
     pub(super) fn look_for_data(&self, side: &mut Consuming) -> Result<(), RingError> {
-        if side.slip == slip::ARMED {
-            slip::pause();
-        }
+        slip::before_look(side.slip);
         self.refresh_tail(side)?;
-        let geo = side.geo;
-        let few = || slip::few_below(geo.slot_size, geo.capacity);
-        side.slip = slip::after_look(side.slip, side.available(), few);
+        side.slip = slip::after_look(side.slip, side.available(), &side.geo);
         Ok(())
     }
 

@@ -46,6 +46,8 @@
 //! takes the side per message, slips as an exclusive handle does. A peer
 //! can scribble on it: any value only times a pause.
 
+use super::state::Geometry;
+
 /// The next look does not slip.
 pub(super) const IDLE: u16 = 0;
 /// The next look slips first.
@@ -79,10 +81,18 @@ pub(super) fn few_below(slot_size: usize, capacity: u32) -> u32 {
     slots.max(2).min(capacity / 4)
 }
 
-/// Waits a moment before a look, unless spinning is turned off.
+/// Before a look from the state `state`: waits a moment if the slip is
+/// armed, unless spinning is turned off.
+#[inline]
+pub(super) fn before_look(state: u16) {
+    if state == ARMED {
+        pause();
+    }
+}
+
 #[cold]
 #[inline(never)]
-pub(super) fn pause() {
+fn pause() {
     if crate::spin_duration().is_zero() {
         return;
     }
@@ -91,11 +101,12 @@ pub(super) fn pause() {
     }
 }
 
-/// The state after a look that found `found` messages (units of room),
-/// from the state `before` it; `few` gives [`few_below`], asked only when
-/// needed (it divides).
+/// The state after a look that found `found` messages (units of room) in a
+/// ring of geometry `geo`, from the state `before` it.
 #[inline]
-pub(super) fn after_look(before: u16, found: u32, few: impl FnOnce() -> u32) -> u16 {
+pub(super) fn after_look(before: u16, found: u32, geo: &Geometry) -> u16 {
+    // Asked only when needed: it divides.
+    let few = || few_below(geo.slot_size, geo.capacity);
     match before {
         cooling @ 3.. if cooling > EMPTIED + 1 => cooling - 1,
         // The cooldown's last look: as from idle, but never arming.
@@ -115,6 +126,18 @@ pub(super) fn clamp(word: u32) -> u16 {
     word.min(u32::from(COOLDOWN)) as u16
 }
 
+/// The state for a look that must not pause first (a call that must not
+/// wait): an armed slip is dropped, anything else kept.
+#[cfg(feature = "std")]
+#[inline]
+pub(super) fn without_pause(state: u16) -> u16 {
+    if state == ARMED {
+        IDLE
+    } else {
+        state
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,36 +154,46 @@ mod tests {
 
     #[test]
     fn a_few_after_a_find_arms_a_few_after_none_does_not() {
-        let few = || 64;
-        assert_eq!(after_look(IDLE, 3, few), ARMED);
-        assert_eq!(after_look(IDLE, 64, few), IDLE);
-        assert_eq!(after_look(IDLE, 0, few), EMPTIED);
-        assert_eq!(after_look(EMPTIED, 3, few), IDLE);
-        assert_eq!(after_look(EMPTIED, 0, few), EMPTIED);
-        assert_eq!(after_look(EMPTIED, 1000, few), IDLE);
+        // Few: below 64 (8 lines of u64s, a quarter of the ring).
+        let geo = &Geometry {
+            capacity: 256,
+            mask: 255,
+            slot_size: 8,
+        };
+        assert_eq!(after_look(IDLE, 3, geo), ARMED);
+        assert_eq!(after_look(IDLE, 64, geo), IDLE);
+        assert_eq!(after_look(IDLE, 0, geo), EMPTIED);
+        assert_eq!(after_look(EMPTIED, 3, geo), IDLE);
+        assert_eq!(after_look(EMPTIED, 0, geo), EMPTIED);
+        assert_eq!(after_look(EMPTIED, 1000, geo), IDLE);
     }
 
     #[test]
     fn a_slip_stays_armed_while_it_helps_and_cools_down_when_it_does_not() {
-        let few = || 64;
-        assert_eq!(after_look(ARMED, 30, few), ARMED, "helped, still close");
-        assert_eq!(after_look(ARMED, 64, few), IDLE, "a batch");
-        assert_eq!(after_look(ARMED, 0, few), EMPTIED, "the other side stopped");
-        assert_eq!(after_look(ARMED, NO_HELP, few), COOLDOWN);
+        // Few: below 64 (8 lines of u64s, a quarter of the ring).
+        let geo = &Geometry {
+            capacity: 256,
+            mask: 255,
+            slot_size: 8,
+        };
+        assert_eq!(after_look(ARMED, 30, geo), ARMED, "helped, still close");
+        assert_eq!(after_look(ARMED, 64, geo), IDLE, "a batch");
+        assert_eq!(after_look(ARMED, 0, geo), EMPTIED, "the other side stopped");
+        assert_eq!(after_look(ARMED, NO_HELP, geo), COOLDOWN);
         let mut state = COOLDOWN;
         let mut looks = 0;
         while state != IDLE {
             // Whatever the looks find meanwhile.
-            state = after_look(state, looks % 3, few);
+            state = after_look(state, looks % 3, geo);
             looks += 1;
         }
         assert_eq!(looks, u32::from(COOLDOWN - EMPTIED));
         assert_eq!(
-            after_look(EMPTIED + 1, 0, few),
+            after_look(EMPTIED + 1, 0, geo),
             EMPTIED,
             "an empty last look"
         );
-        assert_eq!(after_look(EMPTIED + 1, 3, few), IDLE, "never arms");
+        assert_eq!(after_look(EMPTIED + 1, 3, geo), IDLE, "never arms");
     }
 
     #[test]

@@ -358,8 +358,7 @@ impl ByteQueue {
         let raw = self.ring.raw();
         let buf = &self.ring.buf;
         let mut side = self.ring.take_consuming(wait)?;
-        let nothing_known = side.available() == 0 && !matches!(wait, Wait::Never);
-        let held_off = self.ring.pace.hold_off(nothing_known);
+        let held_off = self.ring.before_first_get(&mut side, wait);
         let mut backoff = self.ring.pace.backoff(wait);
         let mut waited = false;
         let result = loop {

@@ -391,6 +391,19 @@ impl Ring {
         }
     }
 
+    /// Before a get's first look with the side held: a get that must not
+    /// wait looks without slipping; one that may wait, and whose side knows
+    /// of no message, paces itself ([`Pace::hold_off`]). Returns whether it
+    /// held off (then [`Pace::found_at_once`] if that look finds data).
+    #[inline]
+    pub(super) fn before_first_get(&self, side: &mut Consuming, wait: Wait) -> bool {
+        let may_wait = !matches!(wait, Wait::Never);
+        if !may_wait {
+            side.look_without_slipping();
+        }
+        self.pace.hold_off(may_wait && side.available() == 0)
+    }
+
     /// Puts the whole slots of `msgs` with the side held, waiting for room
     /// as `wait` allows; returns how many were put before a failure, with
     /// the failure.
@@ -440,12 +453,8 @@ impl Ring {
         out: &mut [u8],
         wait: Wait,
     ) -> Result<usize, Fail> {
-        let may_wait = !matches!(wait, Wait::Never);
-        if !may_wait {
-            side.look_without_slipping();
-        }
         let wait = wait.resolve();
-        let held_off = self.pace.hold_off(may_wait && side.available() == 0);
+        let held_off = self.before_first_get(side, wait);
         let mut backoff = self.pace.backoff(wait);
         let mut waited = false;
         loop {
@@ -507,11 +516,7 @@ impl Ring {
         side: &mut Consuming,
         wait: Wait,
     ) -> Result<T, Fail> {
-        let may_wait = !matches!(wait, Wait::Never);
-        if !may_wait {
-            side.look_without_slipping();
-        }
-        let held_off = self.pace.hold_off(may_wait && side.available() == 0);
+        let held_off = self.before_first_get(side, wait);
         if let Some(value) = self.raw().try_pop_value(&self.buf, side)? {
             if held_off {
                 self.pace.found_at_once();
@@ -664,6 +669,13 @@ mod tests {
         );
     }
 
+    /// Makes `pace` eager, with its longest pause before a first look.
+    fn eager_to_the_bound(pace: &Pace) {
+        for _ in 0..MAX_HOLD_OFF {
+            pace.settle(true);
+        }
+    }
+
     /// The hints an eager get of `pace` pauses before its first look.
     fn hold_off_of(pace: &Pace) -> u32 {
         (pace.load() >> HOLD_OFF_SHIFT).min(MAX_HOLD_OFF)
@@ -690,9 +702,7 @@ mod tests {
     #[test]
     fn a_first_look_that_finds_data_halves_the_pause_before_the_next() {
         let pace = Pace::default();
-        for _ in 0..MAX_HOLD_OFF {
-            pace.settle(true);
-        }
+        eager_to_the_bound(&pace);
         let waits = pace.load() & EAGER_WAITS;
         let mut hints = Vec::new();
         while pace.hold_off(true) {
@@ -733,9 +743,7 @@ mod tests {
     #[test]
     fn a_get_that_finds_its_answer_there_soon_stops_pausing_first() {
         let q = Queue::<u64>::new(4).unwrap();
-        for _ in 0..MAX_HOLD_OFF {
-            q.ring.pace.settle(true);
-        }
+        eager_to_the_bound(&q.ring.pace);
         q.put(1).unwrap();
         assert_eq!(q.try_get(), Ok(1), "a get that does not wait");
         assert_eq!(hold_off_of(&q.ring.pace), MAX_HOLD_OFF, "never pauses");
@@ -797,9 +805,7 @@ mod tests {
     #[test]
     fn an_eager_timed_get_times_out() {
         let q = Queue::<u64>::new(4).unwrap();
-        for _ in 0..MAX_HOLD_OFF {
-            q.ring.pace.settle(true);
-        }
+        eager_to_the_bound(&q.ring.pace);
         let timeout = Duration::from_millis(20);
         let start = std::time::Instant::now();
         assert_eq!(q.get_timeout(timeout), Err(GetError::Timeout));
