@@ -3,7 +3,7 @@
 //! feature, any serde value encoded with postcard.
 
 use super::error::{GetError, PutError};
-use super::ops::{Backoff, Fail, EAGER_MAX_BYTES};
+use super::ops::{Backoff, Fail};
 use super::shared::{Ring, Shape, Wait};
 use crate::api::error::Error;
 use crate::ring::{record_size, RingError, FIRST, LAST};
@@ -367,8 +367,7 @@ impl ByteQueue {
                     if waited {
                         let size = record_size(record.len).unwrap_or(u32::MAX);
                         let alone = side.available() <= size;
-                        let short = record.len as usize <= EAGER_MAX_BYTES;
-                        self.ring.pace.settle(alone && short);
+                        self.ring.pace.settle(alone);
                     } else if held_off {
                         self.ring.pace.found_at_once();
                     }
