@@ -1,5 +1,6 @@
 //! `ByteQueue` across processes: messages of random sizes across the
-//! ring's wrap-around, sizes that can never fit, a handle's largest
+//! ring's wrap-around (pages among them, which are copied in with
+//! streaming stores), sizes that can never fit, a handle's largest
 //! message bounding what a get allocates, and (with the `serde` feature)
 //! serde values. Every wait is bounded.
 
@@ -35,6 +36,30 @@ fn messages_of_random_sizes_cross_processes_intact_across_the_wrap() {
     for i in 0..N {
         let got = q.get_timeout(PATIENCE).unwrap();
         assert_eq!(got, message(seed, i, 600), "message {i}");
+    }
+    join_ok(&child);
+    assert!(q.empty());
+}
+
+#[test]
+fn messages_of_pages_cross_processes_intact_across_the_wrap() {
+    let _w = Watchdog::new("bytes_pages", PATIENCE);
+    const N: u64 = 2_000;
+    let seed = Rng::from_time("bytes_pages").next();
+    // A 64 KiB ring, messages up to 16 KiB: most are copied in with
+    // streaming stores (a page or more, a quarter of the ring at most),
+    // and those that meet the wrap in two pieces, some streamed, some not.
+    let q = ByteQueue::new(64 * 1024).unwrap();
+    let child = Process::spawn(|| {
+        for i in 0..N {
+            q.put_timeout(&message(seed, i, 16 * 1024), PATIENCE)
+                .unwrap();
+        }
+    })
+    .unwrap();
+    for i in 0..N {
+        let got = q.get_timeout(PATIENCE).unwrap();
+        assert_eq!(got, message(seed, i, 16 * 1024), "message {i}");
     }
     join_ok(&child);
     assert!(q.empty());
