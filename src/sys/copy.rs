@@ -33,6 +33,7 @@
 //!
 //! So copies of at least [`STREAM_BYTES`], a page, stream: below that a
 //! message is better left in the cache for a reader that comes soon.
+//!
 //! Streaming stores are weakly ordered: [`copy_into_ring`] ends with a
 //! store fence, so that the ring's commit (a Release store) cannot become
 //! visible before them. On other architectures every copy is ordinary.
