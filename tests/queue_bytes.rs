@@ -18,51 +18,42 @@ fn message(seed: u64, i: u64, max: u64) -> Vec<u8> {
     (0..len).map(|k| (i as usize + k * 31) as u8).collect()
 }
 
-#[test]
-fn messages_of_random_sizes_cross_processes_intact_across_the_wrap() {
-    let _w = Watchdog::new("bytes_random", PATIENCE);
-    const N: u64 = 20_000;
-    let seed = Rng::from_time("bytes_random").next();
-    // 1 KiB ring, messages up to 600 bytes: the ring wraps every few.
-    let q = ByteQueue::new(1024).unwrap();
-    assert_eq!(q.capacity(), 1024);
-    assert_eq!(q.max_message(), 1016);
+/// Sends `n` messages of up to `max` bytes from a child through `q`, and
+/// checks that each arrives whole and in order, and that none is left.
+fn send_random_messages(q: &ByteQueue, name: &str, n: u64, max: u64) {
+    let seed = Rng::from_time(name).next();
     let child = Process::spawn(|| {
-        for i in 0..N {
-            q.put_timeout(&message(seed, i, 600), PATIENCE).unwrap();
+        for i in 0..n {
+            q.put_timeout(&message(seed, i, max), PATIENCE).unwrap();
         }
     })
     .unwrap();
-    for i in 0..N {
+    for i in 0..n {
         let got = q.get_timeout(PATIENCE).unwrap();
-        assert_eq!(got, message(seed, i, 600), "message {i}");
+        assert_eq!(got, message(seed, i, max), "message {i}");
     }
     join_ok(&child);
     assert!(q.empty());
 }
 
 #[test]
+fn messages_of_random_sizes_cross_processes_intact_across_the_wrap() {
+    let _w = Watchdog::new("bytes_random", PATIENCE);
+    // 1 KiB ring, messages up to 600 bytes: the ring wraps every few.
+    let q = ByteQueue::new(1024).unwrap();
+    assert_eq!(q.capacity(), 1024);
+    assert_eq!(q.max_message(), 1016);
+    send_random_messages(&q, "bytes_random", 20_000, 600);
+}
+
+#[test]
 fn messages_of_pages_cross_processes_intact_across_the_wrap() {
     let _w = Watchdog::new("bytes_pages", PATIENCE);
-    const N: u64 = 2_000;
-    let seed = Rng::from_time("bytes_pages").next();
     // A 64 KiB ring, messages up to 16 KiB: most are copied in with
     // streaming stores (a page or more, a quarter of the ring at most),
     // and those that meet the wrap in two pieces, some streamed, some not.
     let q = ByteQueue::new(64 * 1024).unwrap();
-    let child = Process::spawn(|| {
-        for i in 0..N {
-            q.put_timeout(&message(seed, i, 16 * 1024), PATIENCE)
-                .unwrap();
-        }
-    })
-    .unwrap();
-    for i in 0..N {
-        let got = q.get_timeout(PATIENCE).unwrap();
-        assert_eq!(got, message(seed, i, 16 * 1024), "message {i}");
-    }
-    join_ok(&child);
-    assert!(q.empty());
+    send_random_messages(&q, "bytes_pages", 2_000, 16 * 1024);
 }
 
 #[test]

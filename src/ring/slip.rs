@@ -152,14 +152,19 @@ mod tests {
         assert_eq!(few_below(0, 1024), 256, "no division by zero");
     }
 
-    #[test]
-    fn a_few_after_a_find_arms_a_few_after_none_does_not() {
-        // Few: below 64 (8 lines of u64s, a quarter of the ring).
-        let geo = &Geometry {
+    /// A ring of 256 `u64`s: "a few" is below 64 (8 lines of slots, a
+    /// quarter of the ring).
+    fn u64_ring() -> Geometry {
+        Geometry {
             capacity: 256,
             mask: 255,
             slot_size: 8,
-        };
+        }
+    }
+
+    #[test]
+    fn a_few_after_a_find_arms_a_few_after_none_does_not() {
+        let geo = &u64_ring();
         assert_eq!(after_look(IDLE, 3, geo), ARMED);
         assert_eq!(after_look(IDLE, 64, geo), IDLE);
         assert_eq!(after_look(IDLE, 0, geo), EMPTIED);
@@ -170,12 +175,7 @@ mod tests {
 
     #[test]
     fn a_slip_stays_armed_while_it_helps_and_cools_down_when_it_does_not() {
-        // Few: below 64 (8 lines of u64s, a quarter of the ring).
-        let geo = &Geometry {
-            capacity: 256,
-            mask: 255,
-            slot_size: 8,
-        };
+        let geo = &u64_ring();
         assert_eq!(after_look(ARMED, 30, geo), ARMED, "helped, still close");
         assert_eq!(after_look(ARMED, 64, geo), IDLE, "a batch");
         assert_eq!(after_look(ARMED, 0, geo), EMPTIED, "the other side stopped");
