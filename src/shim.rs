@@ -11,7 +11,9 @@
 //! | [`thread_is_gone`] | `kill(tid, 0)` and `/proc` | whether the model declared the thread dead (`declare_dead`) |
 //! | [`probe_after`] (when to look for a dead peer) | after the probe interval | at once, once per death declared; otherwise never |
 //! | [`spin_until`] | a bounded, clock-checked spin | one look |
+//! | [`yield_until`] | a few `sched_yield`s, looking after each | one look |
 //! | [`light_fence`], [`heavy_fence`] | a compiler fence / `membarrier` (asymmetric) | full fences |
+//! | [`store_blind`] (a store over other threads' read-modify-writes) | a store | a swap whose result is dropped (loom#254) |
 //! | [`RingBuf`] | bytes in a shared mapping, copied with `ptr::copy` | loom cells, so loom sees races on message bytes |
 //!
 //! Code in `raw/` and `ring/` imports these from here and nothing from
@@ -34,7 +36,8 @@ mod imp {
     };
     pub use crate::sys::Deadline;
     pub(crate) use crate::sys::{
-        current_thread, next_hold, spin_until, thread_is_gone, wait_any, WaitCell, WAIT_ANY_MAX,
+        current_thread, next_hold, spin_until, thread_is_gone, wait_any, yield_until, WaitCell,
+        WAIT_ANY_MAX,
     };
     pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -48,6 +51,13 @@ mod imp {
     /// `N` atomics, all zero.
     pub(crate) const fn zeroed_u32s<const N: usize>() -> [AtomicU32; N] {
         [const { AtomicU32::new(0) }; N]
+    }
+
+    /// Stores `value` without reading what it overwrites, where other
+    /// threads change the word with read-modify-writes.
+    #[inline]
+    pub(crate) fn store_blind(word: &AtomicU32, value: u32, order: Ordering) {
+        word.store(value, order);
     }
 
     /// A ring's buffer as this process maps it: the first byte and the
@@ -266,6 +276,17 @@ mod imp {
     /// As [`light_fence`].
     pub(crate) fn heavy_fence() {
         loom::sync::atomic::fence(Ordering::SeqCst);
+    }
+
+    /// A store that does not read what it overwrites, as a swap whose
+    /// result is dropped: loom 0.7 can place a plain store between the read
+    /// and the write of another thread's earlier read-modify-write (tokio-
+    /// rs/loom#254), a history no machine produces, after which that
+    /// thread's next read-modify-write reads a value the store overwrote.
+    /// The swap keeps the modification order real and reads nothing the
+    /// caller uses: the overwritten value stays unseen, as with a store.
+    pub(crate) fn store_blind(word: &AtomicU32, value: u32, order: Ordering) {
+        let _overwritten = word.swap(value, order);
     }
 
     /// Nothing to register under loom.
@@ -504,6 +525,11 @@ mod imp {
         _poll: Poll,
         mut done: impl FnMut() -> bool,
     ) -> bool {
+        done()
+    }
+
+    /// As [`spin_until`]: one look, no yield.
+    pub(crate) fn yield_until(_times: u32, mut done: impl FnMut() -> bool) -> bool {
         done()
     }
 }

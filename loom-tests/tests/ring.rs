@@ -141,3 +141,27 @@ fn shutdown_wakes_a_sleeping_producer() {
         assert_eq!(get(&r), Err(RingError::ShutDown));
     });
 }
+
+/// A side is given back (a plain store, see `RawLock::unlock_announced`)
+/// while a second taker goes to sleep waiting for it: the taker is woken
+/// in every interleaving, its flag on the lock overwritten or not (loom
+/// reports a lost wake-up as a deadlock).
+#[test]
+fn a_side_given_back_wakes_the_taker_asleep_on_it() {
+    loom::model(|| {
+        let r = ring(2);
+        let held = r.state.take_producing(&r.buf, Deadline::NEVER).unwrap();
+        let taker = {
+            let r = r.clone();
+            thread::spawn(move || {
+                let side = r.state.take_producing(&r.buf, Deadline::NEVER).unwrap();
+                assert!(!side.took_over());
+                r.state.release_producing(side);
+            })
+        };
+        r.state.release_producing(held);
+        taker.join().unwrap();
+        let again = r.state.take_producing(&r.buf, Deadline::now()).unwrap();
+        r.state.release_producing(again);
+    });
+}

@@ -62,6 +62,53 @@ pub(crate) fn sleep_flagged(
     deadline: Deadline,
     ready: impl Fn(u32) -> bool,
 ) -> Option<Wake> {
+    let current = set_flag(word, flag, ready)?;
+    Some(cell.wait(word, current, deadline))
+}
+
+/// [`sleep_flagged`] for a word that its next writer may overwrite with a
+/// plain store, blind to the flag (a ring's side lock, given back by
+/// `RawLock::unlock_announced`). The sleeper also sets `announce`, a word
+/// the writer reads after its store, and fences heavily before it sleeps:
+/// Dekker's pattern with asymmetric fences (`sys::barrier`). Either the
+/// writer's light fence lets it see the announcement, and it wakes a
+/// sleeper, or the heavy fence makes its store visible here, and the word
+/// no longer matches: the sleep returns at once.
+///
+/// Where a wake-up can be missed (`sys::barrier::sleeps_need_cap`), a sleep
+/// lasts at most [`CAPPED_SLEEP`].
+pub(crate) fn sleep_announced(
+    cell: &WaitCell,
+    word: &AtomicU32,
+    flag: u32,
+    announce: &AtomicU32,
+    deadline: Deadline,
+    ready: impl Fn(u32) -> bool,
+) -> Option<Wake> {
+    let current = set_flag(word, flag, ready)?;
+    // Relaxed: the heavy fence orders it before the look below, and the
+    // writer's light fence orders its store before its look at this.
+    announce.store(1, Ordering::Relaxed);
+    shim::heavy_fence();
+    if word.load(Ordering::Relaxed) != current {
+        // The writer's store came first: nothing to sleep on.
+        return Some(Wake::Woken);
+    }
+    let until = if shim::sleeps_need_cap() {
+        deadline.min(Deadline::after(CAPPED_SLEEP))
+    } else {
+        deadline
+    };
+    Some(cell.wait(word, current, until))
+}
+
+/// How long one [`sleep_announced`] lasts at most where a wake-up can be
+/// missed: the worst-case delay then.
+const CAPPED_SLEEP: Duration = Duration::from_millis(10);
+
+/// Sets `flag` in `word` unless `ready(word)`; returns the word as left, or
+/// `None` if `ready` held.
+fn set_flag(word: &AtomicU32, flag: u32, ready: impl Fn(u32) -> bool) -> Option<u32> {
     // Relaxed throughout: the caller re-reads with the ordering it needs
     // once `ready` holds; the flag only decides who wakes whom.
     let mut current = word.load(Ordering::Relaxed);
@@ -70,7 +117,7 @@ pub(crate) fn sleep_flagged(
             return None;
         }
         if current & flag != 0 {
-            break;
+            return Some(current);
         }
         match word.compare_exchange_weak(
             current,
@@ -78,12 +125,8 @@ pub(crate) fn sleep_flagged(
             Ordering::Relaxed,
             Ordering::Relaxed,
         ) {
-            Ok(_) => {
-                current |= flag;
-                break;
-            }
+            Ok(_) => return Some(current | flag),
             Err(now) => current = now,
         }
     }
-    Some(cell.wait(word, current, deadline))
 }

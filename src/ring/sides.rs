@@ -1,6 +1,12 @@
 //! Taking and giving back a side of the ring, and moving fixed-size
 //! messages through it.
 //!
+//! A side is given back with a plain store of its lock word, not a
+//! read-modify-write, which would wait for the message's stores to reach
+//! the cache; a thread about to sleep waiting for the side announces
+//! itself in the side's `sleepers` word, which the giver reads after its
+//! store (`RawLock::unlock_announced`).
+//!
 //! A side is taken by locking its lock; the counters are then copied into
 //! the [`Producing`] or [`Consuming`] value, which the operations keep up to
 //! date, and the cached copy of the other side's counter is written back
@@ -18,9 +24,9 @@
 
 use super::hooks::{self, Step};
 use super::slip;
-use super::state::{Geometry, RawRing, RingError, IMMEDIATE, SHUTDOWN};
+use super::state::{Geometry, RawRing, RingError, Side, IMMEDIATE, SHUTDOWN};
 use crate::raw::LockHold;
-use crate::shim::{Deadline, Ordering, RingBuf};
+use crate::shim::{Caller, Deadline, Ordering, RingBuf};
 
 /// The producing side of a ring, taken: the side's lock is held by the
 /// thread that took it, and the counters are in here.
@@ -308,7 +314,7 @@ impl RawRing {
         geo: Geometry,
         deadline: Option<Deadline>,
     ) -> Result<Producing, RingError> {
-        let (hold, took_over) = self.lock_side(&self.producer.lock, deadline)?;
+        let (hold, took_over) = self.lock_side(&self.producer, deadline)?;
         hooks::point(Step::PutSideTaken);
         // Relaxed: this side's own words, ordered by the lock's Acquire.
         let tail = self.tail.load(Ordering::Relaxed);
@@ -388,7 +394,7 @@ impl RawRing {
         geo: Geometry,
         deadline: Option<Deadline>,
     ) -> Result<Consuming, RingError> {
-        let (hold, took_over) = self.lock_side(&self.consumer.lock, deadline)?;
+        let (hold, took_over) = self.lock_side(&self.consumer, deadline)?;
         hooks::point(Step::GetSideTaken);
         // Relaxed: this side's own words, ordered by the lock's Acquire.
         let head = self.head.load(Ordering::Relaxed);
@@ -436,7 +442,8 @@ impl RawRing {
     #[inline]
     pub fn release_producing(&self, side: Producing) {
         self.keep_producing(&side);
-        let _ = self.producer.lock.unlock(side.hold);
+        let me = crate::shim::current_thread();
+        let _ = self.producer.give_back(me, side.hold);
     }
 
     /// Gives the consuming side back.
@@ -462,7 +469,8 @@ impl RawRing {
     #[inline]
     pub fn release_consuming(&self, side: Consuming) {
         self.keep_consuming(&side);
-        let _ = self.consumer.lock.unlock(side.hold);
+        let me = crate::shim::current_thread();
+        let _ = self.consumer.give_back(me, side.hold);
     }
 
     /// [`release_producing`](RawRing::release_producing) for a side taken
@@ -474,7 +482,9 @@ impl RawRing {
     #[inline]
     pub(crate) fn release_producing_in_call(&self, side: Producing) {
         self.keep_producing(&side);
-        let _ = self.producer.lock.unlock_own(side.hold);
+        let _ = self
+            .producer
+            .give_back(crate::raw::RawLock::own_caller(side.hold), side.hold);
     }
 
     /// [`release_consuming`](RawRing::release_consuming) for a side taken
@@ -483,7 +493,9 @@ impl RawRing {
     #[inline]
     pub(crate) fn release_consuming_in_call(&self, side: Consuming) {
         self.keep_consuming(&side);
-        let _ = self.consumer.lock.unlock_own(side.hold);
+        let _ = self
+            .consumer
+            .give_back(crate::raw::RawLock::own_caller(side.hold), side.hold);
     }
 
     /// Writes back what the producing side keeps for its next holder.
@@ -865,9 +877,10 @@ impl RawRing {
     #[inline(always)]
     fn lock_side(
         &self,
-        lock: &crate::raw::RawLock,
+        side: &Side,
         deadline: Option<Deadline>,
     ) -> Result<(LockHold, bool), RingError> {
+        let lock = &side.lock;
         let locked = match (lock.try_lock(), deadline) {
             (Some(locked), _) => Some(locked),
             // Sides are not re-entrant: a thread that holds this side (an
@@ -875,7 +888,7 @@ impl RawRing {
             // until its deadline, or for ever. Checked only once the one
             // try failed, so the fast path pays nothing for it.
             (None, _) if lock.is_held_by_current_thread() => None,
-            (None, Some(deadline)) => lock.try_lock_until(deadline),
+            (None, Some(deadline)) => lock.try_lock_announced(deadline, &side.sleepers),
             (None, None) => None,
         };
         let Some(locked) = locked else {
@@ -974,6 +987,17 @@ impl RawRing {
         if !b.is_empty() {
             buf.read(0, b);
         }
+    }
+}
+
+impl Side {
+    /// Gives the side's lock back: `hold`, taken by `me` through
+    /// [`RawRing::lock_side`], whose waiters announce their sleeps in
+    /// `sleepers`. Nothing if `hold` is no longer the lock's (a side
+    /// carried across a `fork`).
+    #[inline]
+    fn give_back(&self, me: Caller, hold: LockHold) -> Result<(), crate::raw::NotOwner> {
+        self.lock.unlock_announced(me, hold, &self.sleepers)
     }
 }
 
@@ -1183,5 +1207,50 @@ mod tests {
         }
         ring.release_producing(tx);
         ring.release_consuming(rx);
+    }
+
+    #[test]
+    fn a_sleeper_announcement_left_behind_costs_one_wake_up_then_heals() {
+        let mut bytes = [0u64; 8];
+        let (ring, buf) = ring_over(8, &mut bytes);
+        // A taker that announced its sleep, then died asleep.
+        ring.producer
+            .sleepers
+            .store(1, crate::shim::Ordering::Relaxed);
+        let tx = ring.take_producing(&buf, soon()).unwrap();
+        ring.release_producing(tx);
+        assert_eq!(
+            ring.producer.sleepers.load(crate::shim::Ordering::Relaxed),
+            0,
+            "the release that found it wakes once and clears it"
+        );
+        let tx = ring.take_producing(&buf, soon()).unwrap();
+        assert!(!tx.took_over());
+        ring.release_producing(tx);
+        assert!(!ring.producer.lock.is_locked());
+    }
+
+    #[test]
+    fn a_taker_that_sleeps_announces_itself_and_the_release_answers_it() {
+        let mut bytes = [0u64; 8];
+        let (ring, buf) = ring_over(8, &mut bytes);
+        let sleepers = || ring.producer.sleepers.load(crate::shim::Ordering::Relaxed);
+        let tx = ring.take_producing(&buf, soon()).unwrap();
+        std::thread::scope(|s| {
+            let taker = s.spawn(|| {
+                let tx = ring.take_producing(&buf, soon()).unwrap();
+                ring.release_producing(tx);
+            });
+            // The taker spins, yields, then announces its sleep.
+            let give_up = std::time::Instant::now() + core::time::Duration::from_secs(5);
+            while sleepers() == 0 && std::time::Instant::now() < give_up {
+                std::thread::sleep(core::time::Duration::from_millis(1));
+            }
+            assert_eq!(sleepers(), 1, "the taker never announced a sleep");
+            ring.release_producing(tx);
+            taker.join().unwrap();
+        });
+        assert_eq!(sleepers(), 0, "the release that woke the taker cleared it");
+        assert!(!ring.producer.lock.is_locked());
     }
 }

@@ -117,6 +117,12 @@ pub(crate) struct Side {
     /// Whether this side's next look at the other side's counter waits a
     /// moment first (`ring::slip`); any value only times a pause.
     pub(crate) slip: AtomicU32,
+    /// Set by a thread about to sleep waiting for `lock`, cleared by the
+    /// holder that wakes it: the lock is given back with a plain store,
+    /// which cannot see the lock's own waiters flag (see
+    /// `RawLock::unlock_announced`). A peer's scribble costs one spare
+    /// wake-up, or a sleep until the waiter's next probe.
+    pub(crate) sleepers: AtomicU32,
 }
 
 /// What is fixed when the ring is made, and the lifecycle flags.
@@ -222,6 +228,7 @@ impl Side {
                 lock: RawLock::new(),
                 seen: AtomicU32::new(0),
                 slip: AtomicU32::new(0),
+                sleepers: AtomicU32::new(0),
             }
         }
     }

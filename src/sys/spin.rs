@@ -117,3 +117,26 @@ pub(crate) fn spin_until(limit: Deadline, poll: Poll, mut done: impl FnMut() -> 
         }
     }
 }
+
+/// After a spin that did not see `done`, gives the CPU away (`sched_yield`)
+/// up to `times` times, looking after each; returns its last answer. Not at
+/// all when spinning is turned off.
+///
+/// For a waiter on something held only for a few nanoseconds at a time (a
+/// ring's side): if it is still held after the spin, its holder has lost
+/// its CPU, and a yield lets it (or the next runnable thread) run at the
+/// cost of one system call, where a sleep costs a heavy fence and a futex
+/// wait and wake.
+#[inline]
+pub(crate) fn yield_until(times: u32, mut done: impl FnMut() -> bool) -> bool {
+    if SPIN_NANOS.load(Ordering::Relaxed) == 0 {
+        return done();
+    }
+    for _ in 0..times {
+        rustix::thread::sched_yield();
+        if done() {
+            return true;
+        }
+    }
+    done()
+}
