@@ -529,7 +529,11 @@ mod imp {
     }
 
     /// As [`spin_until`]: one look, no yield.
-    pub(crate) fn yield_until(_times: u32, mut done: impl FnMut() -> bool) -> bool {
+    pub(crate) fn yield_until(
+        _limit: Deadline,
+        _times: u32,
+        mut done: impl FnMut() -> bool,
+    ) -> bool {
         done()
     }
 }

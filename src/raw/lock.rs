@@ -823,7 +823,7 @@ impl RawLock {
         // without the yields, 13-33 with them).
         if announce.is_some() {
             let free = || is_free(self.word.load(Ordering::Relaxed));
-            if shim::yield_until(SIDE_YIELDS, free) {
+            if shim::yield_until(deadline, SIDE_YIELDS, free) {
                 if let Some(acquired) = self.try_take(me, 0) {
                     return Some(acquired);
                 }

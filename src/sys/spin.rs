@@ -119,8 +119,8 @@ pub(crate) fn spin_until(limit: Deadline, poll: Poll, mut done: impl FnMut() -> 
 }
 
 /// After a spin that did not see `done`, gives the CPU away (`sched_yield`)
-/// up to `times` times, looking after each; returns its last answer. Not at
-/// all when spinning is turned off.
+/// up to `times` times, looking after each, until `limit` passes; returns
+/// its last answer. Not at all when spinning is turned off.
 ///
 /// For a waiter on something held only for a few nanoseconds at a time (a
 /// ring's side): if it is still held after the spin, its holder has lost
@@ -128,11 +128,15 @@ pub(crate) fn spin_until(limit: Deadline, poll: Poll, mut done: impl FnMut() -> 
 /// cost of one system call, where a sleep costs a heavy fence and a futex
 /// wait and wake.
 #[inline]
-pub(crate) fn yield_until(times: u32, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn yield_until(limit: Deadline, times: u32, mut done: impl FnMut() -> bool) -> bool {
     if SPIN_NANOS.load(Ordering::Relaxed) == 0 {
         return done();
     }
     for _ in 0..times {
+        // A yield can last a time slice where other threads want the CPU.
+        if limit.has_passed() {
+            break;
+        }
         rustix::thread::sched_yield();
         if done() {
             return true;
