@@ -815,22 +815,25 @@ impl RawLock {
         if deadline.has_passed() {
             return None;
         }
+        let mut probe = Probe::start();
         // An announced lock (a ring's side) is held a few nanoseconds at a
         // time: still held after the spin, its holder lost its CPU. Yielding
         // lets it run, where a sleep costs a heavy fence and a futex wait
         // and wake (measured, `cargo bench --bench queue -- mpmc_u64`, two
         // producers and two consumers on 2 vCPUs: 28-39 ns a message
-        // without the yields, 13-33 with them).
+        // without the yields, 13-33 with them). A yield can last a time
+        // slice where other threads want the CPU, so the yields stop at the
+        // first probe: a holder that died is still looked for on schedule
+        // (a take-over within a short deadline depends on it).
         if announce.is_some() {
             let free = || is_free(self.word.load(Ordering::Relaxed));
-            if shim::yield_until(deadline, SIDE_YIELDS, free) {
+            if shim::yield_until(deadline.min(probe.at()), SIDE_YIELDS, free) {
                 if let Some(acquired) = self.try_take(me, 0) {
                     return Some(acquired);
                 }
             }
         }
 
-        let mut probe = Probe::start();
         loop {
             // After sleeping once this thread cannot know whether others
             // still sleep, so it takes the lock with WAITERS set.

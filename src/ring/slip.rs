@@ -6,12 +6,13 @@
 //! keeps up with the other finds a few new messages (a little room) at
 //! every look, and so looks every few messages: the two then meet on the
 //! counter's line, and on the slot lines the faster side reads (writes)
-//! right behind the slower one. A plain `put` or `get` ends with a locked
-//! instruction (its side's unlock), which waits for every such miss of its
-//! commit. Measured between two pinned processes (2-vCPU AMD EPYC Zen 4
-//! guest, plain `put` / `get` of `u64`s): a consumer that looked every 6
-//! messages held its producer to 29-33 ns a message, and a producer that
-//! looked every 10 (the ring full) held its consumer to 21-24 ns.
+//! right behind the slower one. A plain `put` or `get` starts with a
+//! locked instruction (taking its side), which waits for every such miss
+//! of the previous commit. Measured between two pinned processes (2-vCPU
+//! AMD EPYC Zen 4 guest, plain `put` / `get` of `u64`s, when giving the
+//! side back was a locked instruction too): a consumer that looked every
+//! 6 messages held its producer to 29-33 ns a message, and a producer
+//! that looked every 10 (the ring full) held its consumer to 21-24 ns.
 //!
 //! So a look that finds only a few messages (a little room) makes the next
 //! look wait a moment first, long enough for the other side to get a batch
