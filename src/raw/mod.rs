@@ -32,7 +32,7 @@ pub use lock::{LockHold, NotHeld, RawLock};
 pub use lockable::{Acquired, Lockable, Locked, NotOwner};
 pub use rlock::{Depth, RawRLock};
 pub use semaphore::{RawSemaphore, ReleasedTooManyTimes, SEM_VALUE_MAX};
-pub(crate) use wait::Probe;
+pub(crate) use wait::{capped, Probe};
 
 /// A value on cache lines of its own: what one side polls stays off the
 /// lines the other side writes. 128 bytes, since x86's spatial prefetcher

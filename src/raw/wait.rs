@@ -75,8 +75,7 @@ pub(crate) fn sleep_flagged(
 /// sleeper, or the heavy fence makes its store visible here, and the word
 /// no longer matches: the sleep returns at once.
 ///
-/// Where a wake-up can be missed (`sys::barrier::sleeps_need_cap`), a sleep
-/// lasts at most [`CAPPED_SLEEP`].
+/// Where a wake-up can be missed, the sleep is capped ([`capped`]).
 pub(crate) fn sleep_announced(
     cell: &WaitCell,
     word: &AtomicU32,
@@ -94,17 +93,24 @@ pub(crate) fn sleep_announced(
         // The writer's store came first: nothing to sleep on.
         return Some(Wake::Woken);
     }
-    let until = if shim::sleeps_need_cap() {
+    Some(cell.wait(word, current, capped(deadline)))
+}
+
+/// How long one sleep of a Dekker pair with asymmetric fences lasts at most
+/// where a wake-up can be missed: the worst-case delay then.
+const CAPPED_SLEEP: Duration = Duration::from_millis(10);
+
+/// The end of a sleep whose waker fences lightly (a ring's signal, a side's
+/// announced lock): `deadline`, or [`CAPPED_SLEEP`] from now if this
+/// process cannot make a registered peer fence (`sys::barrier::
+/// sleeps_need_cap`), whose wake-up can then be missed.
+pub(crate) fn capped(deadline: Deadline) -> Deadline {
+    if shim::sleeps_need_cap() {
         deadline.min(Deadline::after(CAPPED_SLEEP))
     } else {
         deadline
-    };
-    Some(cell.wait(word, current, until))
+    }
 }
-
-/// How long one [`sleep_announced`] lasts at most where a wake-up can be
-/// missed: the worst-case delay then.
-const CAPPED_SLEEP: Duration = Duration::from_millis(10);
 
 /// Sets `flag` in `word` unless `ready(word)`; returns the word as left, or
 /// `None` if `ready` held.

@@ -11,18 +11,13 @@
 //! at once. A sleeper that dies asleep leaves the bit set, which costs the
 //! next notifier one wake-up call, once.
 
-use crate::raw::Probe;
+use crate::raw::{capped, Probe};
 use crate::shim::{self, AtomicU32, Deadline, Ordering, WaitCell, Wake};
-use core::time::Duration;
 
 /// Bit 0: some thread may be asleep on the word.
 const SLEEPERS: u32 = 1;
 /// One notify that found sleepers, in bits 1..32.
 const BUMP: u32 = 2;
-
-/// How long one sleep lasts at most where a wake-up can be missed (see
-/// `sys::barrier::sleeps_need_cap`): the worst-case delay then.
-const CAPPED_SLEEP: Duration = Duration::from_millis(10);
 
 /// A word to sleep on and a wait cell, on a cache line of the ring's
 /// waiting state.
@@ -90,12 +85,9 @@ impl Signal {
                 // The bit stays: the next notify clears it (one spare wake).
                 return Waited::Ready;
             }
-            let mut until = deadline;
+            let mut until = capped(deadline);
             if let Some(probe) = probe.as_deref() {
                 until = until.min(probe.at());
-            }
-            if shim::sleeps_need_cap() {
-                until = until.min(Deadline::after(CAPPED_SLEEP));
             }
             super::hooks::point(super::hooks::Step::Asleep);
             if self.cell.wait(&self.word, word, until) == Wake::TimedOut {
