@@ -4,13 +4,13 @@
 //! The fast paths are one compare-and-swap each, as in Rust std's futex
 //! mutex; a ring's side, which only its holder gives back, is given back
 //! with a plain store instead ([`RawLock::unlock_announced`]), its waiters
-//! announcing their sleeps beside the lock. Unlike std's, the word holds the holder's kernel thread id (the
-//! encoding of Linux robust futexes), which lets a waiter that has slept a
-//! while ask the kernel whether the holder still exists. If not, the waiter
-//! takes the lock over and is told so ([`Acquired::OwnerDied`]); the lock
-//! stays marked *inconsistent*, and says so to every later acquirer, until a
-//! holder calls [`RawLock::mark_consistent`] — pthread's `EOWNERDEAD`
-//! contract.
+//! announcing their sleeps beside the lock. Unlike std's, the word holds the
+//! holder's kernel thread id (the encoding of Linux robust futexes), which
+//! lets a waiter that has slept a while ask the kernel whether the holder
+//! still exists. If not, the waiter takes the lock over and is told so
+//! ([`Acquired::OwnerDied`]); the lock stays marked *inconsistent*, and says
+//! so to every later acquirer, until a holder calls
+//! [`RawLock::mark_consistent`] — pthread's `EOWNERDEAD` contract.
 //!
 //! Beside the word the holder records which thread it is beyond the id (its
 //! stamp, see `sys::ident`) and which of its acquisitions this is (its hold
@@ -325,12 +325,7 @@ impl RawLock {
     /// ```
     #[inline]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<Locked<LockHold>> {
-        let me = shim::current_thread();
-        if self.try_fast(me) {
-            return Some(self.record(me, shim::next_hold(), Acquired::Clean));
-        }
-        self.lock_slow(me, Deadline::after(timeout), None, || false)
-            .map(|acquired| self.record(me, shim::next_hold(), acquired))
+        self.acquire(Deadline::after(timeout), None, || false)
     }
 
     /// Acquires the lock, giving up at `deadline`.
@@ -354,12 +349,7 @@ impl RawLock {
     /// ```
     #[inline]
     pub fn try_lock_until(&self, deadline: Deadline) -> Option<Locked<LockHold>> {
-        let me = shim::current_thread();
-        if self.try_fast(me) {
-            return Some(self.record(me, shim::next_hold(), Acquired::Clean));
-        }
-        self.lock_slow(me, deadline, None, || false)
-            .map(|acquired| self.record(me, shim::next_hold(), acquired))
+        self.acquire(deadline, None, || false)
     }
 
     /// [`try_lock_until`](RawLock::try_lock_until) for a lock given back
@@ -372,12 +362,7 @@ impl RawLock {
         deadline: Deadline,
         announce: &AtomicU32,
     ) -> Option<Locked<LockHold>> {
-        let me = shim::current_thread();
-        if self.try_fast(me) {
-            return Some(self.record(me, shim::next_hold(), Acquired::Clean));
-        }
-        self.lock_slow(me, deadline, Some(announce), || false)
-            .map(|acquired| self.record(me, shim::next_hold(), acquired))
+        self.acquire(deadline, Some(announce), || false)
     }
 
     /// [`try_lock_until`](RawLock::try_lock_until) that also gives up when
@@ -390,12 +375,7 @@ impl RawLock {
         deadline: Deadline,
         give_up: impl FnMut() -> bool,
     ) -> Option<Locked<LockHold>> {
-        let me = shim::current_thread();
-        if self.try_fast(me) {
-            return Some(self.record(me, shim::next_hold(), Acquired::Clean));
-        }
-        self.lock_slow(me, deadline, None, give_up)
-            .map(|acquired| self.record(me, shim::next_hold(), acquired))
+        self.acquire(deadline, None, give_up)
     }
 
     /// Gives back exactly `hold`: releases the lock if `hold` is its current
@@ -781,6 +761,24 @@ impl RawLock {
             }
         }
         None
+    }
+
+    /// Every acquisition that may wait: the one compare-and-swap, then the
+    /// slow path ([`RawLock::lock_slow`] with `announce` and `give_up`), and
+    /// the hold recorded.
+    #[inline]
+    fn acquire(
+        &self,
+        deadline: Deadline,
+        announce: Option<&AtomicU32>,
+        give_up: impl FnMut() -> bool,
+    ) -> Option<Locked<LockHold>> {
+        let me = shim::current_thread();
+        if self.try_fast(me) {
+            return Some(self.record(me, shim::next_hold(), Acquired::Clean));
+        }
+        self.lock_slow(me, deadline, announce, give_up)
+            .map(|acquired| self.record(me, shim::next_hold(), acquired))
     }
 
     /// The slow path of every acquisition: spin, then sleep, checking now

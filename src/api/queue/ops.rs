@@ -197,19 +197,18 @@ fn spin(hints: u32) {
 /// stays full (empty), before the ring's own wait (which polls at every
 /// hint, then sleeps).
 ///
-/// Why: each look pulls the counter's cache line to this core, and the
-/// other side's next commit must then take it back: a consumer that polls
-/// an empty ring at every hint costs the producer a cache miss on every
-/// message, and a producer whose next put starts with a locked
-/// instruction (taking its side) waits for that miss (measured here
-/// between two pinned processes, when giving the side back was a locked
-/// instruction too: plain `put` / `get` at 80-90 ns per message with a
-/// look at every hint, 35-45 ns with this backoff; the exclusive handles
-/// at 50 ns and 14 ns). Pausing 16, 32, then 64 hints between looks (0.6 to 2.4 µs
-/// on this machine, where a hint takes 37 ns) lets the other side commit a
-/// batch between two looks; a stream then runs at the speed of its slower
-/// side, at the price of up to one pause of latency when the queue was
-/// empty (full).
+/// Why: each look pulls the counter's cache line to this core, and the other
+/// side's next commit must then take it back: a consumer that polls an empty
+/// ring at every hint costs the producer a cache miss on every message, and
+/// a producer whose next put starts with a locked instruction (taking its
+/// side) waits for that miss (measured here between two pinned processes,
+/// when giving the side back was a locked instruction too: plain `put` /
+/// `get` at 80-90 ns per message with a look at every hint, 35-45 ns with
+/// this backoff; the exclusive handles at 50 ns and 14 ns). Pausing 16, 32,
+/// then 64 hints between looks (0.6 to 2.4 µs on this machine, where a hint
+/// takes 37 ns) lets the other side commit a batch between two looks; a
+/// stream then runs at the speed of its slower side, at the price of up to
+/// one pause of latency when the queue was empty (full).
 ///
 /// That price is paid in full by a process that waits for the answer to
 /// each request it sends (a task queue and a result queue): it finds the
