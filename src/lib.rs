@@ -102,14 +102,14 @@ pub use api::{
 };
 #[cfg(all(feature = "std", not(loom)))]
 pub use api::{
-    Barrier, BoundedSemaphore, Condition, ConditionError, ConditionGuard, Error, Event, Lock,
-    LockGuard, OwnerDied, RLock, RLockGuard, Semaphore, SemaphoreGuard, SharedLock,
-    SharedLockGuard, TryLockError,
+    wait_queues, ByteQueue, Consumer, GetError, HandleError, JoinableQueue, Producer, PutError,
+    Queue, SimpleQueue, TaskDoneTooManyTimes, Waitable,
 };
 #[cfg(all(feature = "std", not(loom)))]
 pub use api::{
-    ByteQueue, Consumer, GetError, HandleError, JoinableQueue, Producer, PutError, Queue,
-    SimpleQueue, TaskDoneTooManyTimes,
+    Barrier, BoundedSemaphore, Condition, ConditionError, ConditionGuard, Error, Event, Lock,
+    LockGuard, OwnerDied, RLock, RLockGuard, Semaphore, SemaphoreGuard, SharedLock,
+    SharedLockGuard, TryLockError,
 };
 #[cfg(all(feature = "std", not(loom)))]
 pub use process::{active_children, ActiveChild, CloseError, Process, ProcessBuilder};

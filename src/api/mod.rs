@@ -26,8 +26,8 @@ pub use pipe::{
     wait, Connection, End, EndKind, Pipe, PipeOptions, RecvError, SegmentEnd, SendError, SocketEnd,
 };
 pub use queue::{
-    ByteQueue, Consumer, GetError, HandleError, JoinableQueue, Producer, PutError, Queue,
-    SimpleQueue, TaskDoneTooManyTimes,
+    wait_queues, ByteQueue, Consumer, GetError, HandleError, JoinableQueue, Producer, PutError,
+    Queue, SimpleQueue, TaskDoneTooManyTimes, Waitable,
 };
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphoreGuard};
 pub use value::{

@@ -1023,6 +1023,20 @@ mod tests {
     }
 
     #[test]
+    fn a_ring_whose_counters_were_overwritten_is_ready_to_get_and_the_get_fails_at_once() {
+        let mut bytes = [0u64; 4];
+        let (ring, buf) = ring_over(4, &mut bytes);
+        assert!(!ring.is_ready_to_get());
+        // A peer's scribble: more messages than the ring can hold.
+        ring.tail.store(99, crate::shim::Ordering::Relaxed);
+        assert_eq!(ring.len(), 0, "the snapshot hides it");
+        assert!(ring.is_ready_to_get(), "but a get would not wait");
+        let mut rx = ring.take_consuming(&buf, soon()).unwrap();
+        assert!(ring.try_pop_value::<u64>(&buf, &mut rx).is_err());
+        ring.release_consuming(rx);
+    }
+
+    #[test]
     fn a_consumer_that_finds_a_few_twice_in_a_row_slips_before_its_next_look() {
         let mut bytes = [0u64; 64];
         let (ring, buf) = ring_over(64, &mut bytes);

@@ -445,6 +445,28 @@ impl RawRing {
         self.len() == self.capacity()
     }
 
+    /// Whether a get would return without waiting for a message now (a
+    /// snapshot): one is there, the ring is shut down, or its counters are
+    /// out of range (the get fails at once, `Corrupted`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// assert!(!ring.is_ready_to_get());
+    /// ring.shut_down(false);
+    /// assert!(ring.is_ready_to_get(), "a get fails at once");
+    /// ```
+    pub fn is_ready_to_get(&self) -> bool {
+        // Relaxed: a snapshot, as in `len`; the get that follows reads the
+        // counters again, synchronizing then.
+        let head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
+        tail != head || self.is_shut_down()
+    }
+
     /// Whether the ring was shut down.
     ///
     /// # Examples

@@ -9,6 +9,7 @@
 //!   byte ring; serde values with the `serde` feature.
 //! - [`JoinableQueue<T>`](JoinableQueue): `task_done` and `join`.
 //! - [`SimpleQueue<T>`](SimpleQueue): `put`, `get`, `empty`, `close`.
+//! - [`wait_queues`]: sleep until any of several queues has a message.
 //!
 //! Each handle keeps the ring's geometry as it checked it against its own
 //! mapping when it was made, so no later write by a peer can make an
@@ -22,6 +23,7 @@ mod handles;
 mod joinable;
 mod ops;
 mod pod;
+mod ready;
 mod shared;
 mod simple;
 
@@ -30,4 +32,5 @@ pub use error::{GetError, HandleError, PutError, TaskDoneTooManyTimes};
 pub use handles::{Consumer, Producer};
 pub use joinable::JoinableQueue;
 pub use pod::Queue;
+pub use ready::{wait_queues, Waitable};
 pub use simple::SimpleQueue;

@@ -1,0 +1,124 @@
+//! `wait_queues`: which queues are ready, waking on a put or a shutdown in
+//! another process, timing out asleep rather than spinning, and more queues
+//! than one kernel sleep covers. Every wait is bounded.
+
+use shmsync::{
+    wait_queues, ByteQueue, GetError, JoinableQueue, Process, Queue, SimpleQueue, Waitable,
+};
+use shmsync_testkit::{join_ok, Watchdog, PATIENCE};
+use std::time::{Duration, Instant};
+
+/// How long a child waits before it acts: long enough that the parent is
+/// asleep by then (not required for correctness).
+const LATER: Duration = Duration::from_millis(50);
+
+/// CPU time this thread has used so far.
+fn thread_cpu_time() -> Duration {
+    // SAFETY: `usage` is a valid out-pointer for the duration of the call.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_THREAD is valid on Linux.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    let of = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    of(usage.ru_utime) + of(usage.ru_stime)
+}
+
+#[test]
+fn the_positions_of_ready_queues_of_every_kind_come_back_in_order() {
+    let numbers = Queue::<u32>::new(4).unwrap();
+    let bytes = ByteQueue::new(256).unwrap();
+    let simple = SimpleQueue::<u8>::new(4).unwrap();
+    let joinable = JoinableQueue::<u64>::new(4).unwrap();
+    let all: [&dyn Waitable; 4] = [&numbers, &bytes, &simple, &joinable];
+    assert!(wait_queues(&all, Some(Duration::ZERO)).is_empty());
+
+    joinable.put(7).unwrap();
+    bytes.put(b"x").unwrap();
+    assert_eq!(wait_queues(&all, Some(Duration::ZERO)), [1, 3]);
+    assert_eq!(wait_queues(&all, None), [1, 3], "ready: no wait at all");
+    assert!(numbers.empty() && !bytes.empty(), "nothing was taken");
+
+    assert_eq!(bytes.get().unwrap(), b"x");
+    simple.put(1).unwrap();
+    assert_eq!(wait_queues(&all, Some(Duration::ZERO)), [2, 3]);
+}
+
+#[test]
+fn a_wait_ends_when_another_process_puts_into_any_of_the_queues() {
+    let _w = Watchdog::new("wait_put", PATIENCE);
+    let queues: Vec<Queue<u64>> = (0..3).map(|_| Queue::new(4).unwrap()).collect();
+    let child = Process::spawn(|| {
+        std::thread::sleep(LATER);
+        queues[2].put(42).unwrap();
+    })
+    .unwrap();
+    let all: Vec<&dyn Waitable> = queues.iter().map(|q| q as &dyn Waitable).collect();
+    let t0 = Instant::now();
+    assert_eq!(wait_queues(&all, Some(PATIENCE)), [2]);
+    eprintln!("woke {:?} after the wait began", t0.elapsed());
+    assert_eq!(queues[2].try_get(), Ok(42));
+    join_ok(&child);
+}
+
+#[test]
+fn a_shutdown_in_another_process_ends_the_wait_and_leaves_the_queue_ready() {
+    let _w = Watchdog::new("wait_shutdown", PATIENCE);
+    let quiet = Queue::<u64>::new(4).unwrap();
+    let stopping = ByteQueue::new(256).unwrap();
+    let child = Process::spawn(|| {
+        std::thread::sleep(LATER);
+        stopping.shutdown(false);
+    })
+    .unwrap();
+    assert_eq!(wait_queues(&[&quiet, &stopping], Some(PATIENCE)), [1]);
+    assert_eq!(
+        stopping.try_get(),
+        Err(GetError::ShutDown),
+        "nothing to wait for"
+    );
+    assert_eq!(wait_queues(&[&quiet, &stopping], None), [1], "still ready");
+    join_ok(&child);
+}
+
+#[test]
+fn a_wait_that_nothing_ends_times_out_asleep_not_spinning() {
+    let _w = Watchdog::new("wait_timeout", PATIENCE);
+    let a = Queue::<u64>::new(4).unwrap();
+    let b = ByteQueue::new(256).unwrap();
+    let timeout = Duration::from_millis(300);
+    let (t0, cpu0) = (Instant::now(), thread_cpu_time());
+    assert!(wait_queues(&[&a, &b], Some(timeout)).is_empty());
+    let (elapsed, cpu) = (t0.elapsed(), thread_cpu_time() - cpu0);
+    assert!(elapsed >= timeout, "returned after {elapsed:?}");
+    // A busy loop would burn about the whole timeout.
+    assert!(
+        cpu < timeout / 2,
+        "used {cpu:?} of CPU in a {elapsed:?} wait"
+    );
+}
+
+#[test]
+fn with_no_queues_the_wait_is_its_timeout() {
+    assert!(wait_queues(&[], Some(Duration::ZERO)).is_empty());
+    let t0 = Instant::now();
+    assert!(wait_queues(&[], Some(LATER)).is_empty());
+    assert!(t0.elapsed() >= LATER);
+}
+
+#[test]
+fn more_queues_than_one_kernel_sleep_covers_are_all_watched() {
+    let _w = Watchdog::new("wait_many", PATIENCE);
+    // One sleep covers up to 128 rings; the rest are looked at between
+    // slices of the sleep.
+    let queues: Vec<Queue<u8>> = (0..130).map(|_| Queue::new(2).unwrap()).collect();
+    let child = Process::spawn(|| {
+        std::thread::sleep(LATER);
+        queues[129].put(1).unwrap();
+    })
+    .unwrap();
+    let all: Vec<&dyn Waitable> = queues.iter().map(|q| q as &dyn Waitable).collect();
+    assert_eq!(wait_queues(&all, Some(PATIENCE)), [129]);
+    join_ok(&child);
+}
