@@ -8,21 +8,29 @@ use shmsync::{
 use shmsync_testkit::{join_ok, Watchdog, PATIENCE};
 use std::time::{Duration, Instant};
 
+mod raw_bytes;
+use raw_bytes::thread_cpu_time;
+
 /// How long a child waits before it acts: long enough that the parent is
 /// asleep by then (not required for correctness).
 const LATER: Duration = Duration::from_millis(50);
 
-/// CPU time this thread has used so far.
-fn thread_cpu_time() -> Duration {
-    // SAFETY: `usage` is a valid out-pointer for the duration of the call.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_THREAD is valid on Linux.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
-    assert_eq!(rc, 0, "getrusage");
-    let of = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    of(usage.ru_utime) + of(usage.ru_stime)
+/// Waits on `count` queues while another process puts a value into the
+/// last one, [`LATER`]; the wait must end with that queue alone ready.
+fn a_put_into_the_last_of(count: usize) {
+    let queues: Vec<Queue<u64>> = (0..count).map(|_| Queue::new(2).unwrap()).collect();
+    let last = count - 1;
+    let child = Process::spawn(|| {
+        std::thread::sleep(LATER);
+        queues[last].put(42).unwrap();
+    })
+    .unwrap();
+    let all: Vec<&dyn Waitable> = queues.iter().map(|q| q as &dyn Waitable).collect();
+    let t0 = Instant::now();
+    assert_eq!(wait_queues(&all, Some(PATIENCE)), [last]);
+    eprintln!("woke {:?} after the wait began", t0.elapsed());
+    assert_eq!(queues[last].try_get(), Ok(42));
+    join_ok(&child);
 }
 
 #[test]
@@ -48,18 +56,7 @@ fn the_positions_of_ready_queues_of_every_kind_come_back_in_order() {
 #[test]
 fn a_wait_ends_when_another_process_puts_into_any_of_the_queues() {
     let _w = Watchdog::new("wait_put", PATIENCE);
-    let queues: Vec<Queue<u64>> = (0..3).map(|_| Queue::new(4).unwrap()).collect();
-    let child = Process::spawn(|| {
-        std::thread::sleep(LATER);
-        queues[2].put(42).unwrap();
-    })
-    .unwrap();
-    let all: Vec<&dyn Waitable> = queues.iter().map(|q| q as &dyn Waitable).collect();
-    let t0 = Instant::now();
-    assert_eq!(wait_queues(&all, Some(PATIENCE)), [2]);
-    eprintln!("woke {:?} after the wait began", t0.elapsed());
-    assert_eq!(queues[2].try_get(), Ok(42));
-    join_ok(&child);
+    a_put_into_the_last_of(3);
 }
 
 #[test]
@@ -112,13 +109,5 @@ fn more_queues_than_one_kernel_sleep_covers_are_all_watched() {
     let _w = Watchdog::new("wait_many", PATIENCE);
     // One sleep covers up to 128 rings; the rest are looked at between
     // slices of the sleep.
-    let queues: Vec<Queue<u8>> = (0..130).map(|_| Queue::new(2).unwrap()).collect();
-    let child = Process::spawn(|| {
-        std::thread::sleep(LATER);
-        queues[129].put(1).unwrap();
-    })
-    .unwrap();
-    let all: Vec<&dyn Waitable> = queues.iter().map(|q| q as &dyn Waitable).collect();
-    assert_eq!(wait_queues(&all, Some(PATIENCE)), [129]);
-    join_ok(&child);
+    a_put_into_the_last_of(130);
 }
