@@ -162,6 +162,39 @@ fn state_overwritten_with_ones_or_zeroes_gives_errors_not_hangs() {
 }
 
 #[test]
+fn a_counter_rewritten_out_of_range_makes_poll_ready_and_recv_an_error() {
+    let _serial = serial();
+    let _w = Watchdog::new("counter_out_of_range", PATIENCE);
+    let s = scene();
+    let a = options().open_in(&s.seg, "p", End::A).unwrap();
+    let b = options().open_in(&s.seg, "p", End::B).unwrap();
+    b.send_bytes(b"one").unwrap();
+    assert_eq!(a.recv_bytes(64).unwrap(), b"one");
+    // Ring 1 (B to A) follows ring 0; its producers' counter (`tail`) is
+    // 256 bytes in, its consumers' (`head`) 512: both past one record now,
+    // and equal. Checked before anything is written.
+    let ring_1 = s.object + std::mem::size_of::<shmsync::ring::RawRing>() as u64;
+    let word = |at: u64| {
+        let mut bytes = [0u8; 4];
+        s.file.read_exact_at(&mut bytes, at).unwrap();
+        u32::from_ne_bytes(bytes)
+    };
+    let (tail, head) = (word(ring_1 + 256), word(ring_1 + 512));
+    assert!(
+        tail == head && tail != 0,
+        "layout: tail {tail}, head {head}"
+    );
+    // More messages than the ring can hold: the counters are out of range.
+    s.scribble(ring_1 + 256, &(head ^ 1 << 31).to_ne_bytes());
+    // A receive would fail at once: nothing to wait for (a wait that
+    // sleeps instead reaches its timeout and fails the test).
+    let soon = Some(Duration::from_secs(2));
+    assert!(a.poll(soon).unwrap(), "poll slept on a corrupted ring");
+    assert!(!shmsync::wait(&[&a], soon).is_empty(), "so did wait");
+    assert!(matches!(a.recv_bytes(64), Err(RecvError::Corrupted(_))));
+}
+
+#[test]
 fn a_capacity_rewritten_below_the_smallest_ring_is_an_error_not_a_panic() {
     let _serial = serial();
     // Found by the `pipe_hostile` fuzz target: a capacity of 9 (still no

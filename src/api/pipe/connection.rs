@@ -354,10 +354,11 @@ impl<E: EndKind> Connection<E> {
 
     /// Whether a message is there to receive now (a snapshot of the ring;
     /// pieces left by a reader that died are not counted once the consuming
-    /// side can be taken to look).
+    /// side can be taken to look), or a receive would fail at once (counters
+    /// a peer overwrote, which `RawRing::len` reports as empty).
     pub(super) fn has_message(&self) -> bool {
         let (ring, buf) = self.mem.ring(1 - self.me);
-        if ring.is_empty() {
+        if !ring.is_ready_to_get() {
             return false;
         }
         match ring.take_consuming(buf, Deadline::now()) {

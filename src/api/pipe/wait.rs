@@ -102,7 +102,7 @@ fn sleep<E: EndKind>(connections: &[&Connection<E>], until: Deadline) {
         std::thread::sleep(until.remaining());
         return;
     }
-    let any = || rings.iter().any(|ring| !ring.is_empty());
+    let any = || rings.iter().any(|ring| ring.is_ready_to_get());
     let fds: Vec<BorrowedFd<'_>> = connections
         .iter()
         .filter(|conn| conn.readable())
