@@ -237,6 +237,149 @@ fn a_send_to_a_dead_end_fails_within_a_second_even_with_room() {
     }
 }
 
+/// How long after a close a waiting receive, `poll` or `wait` may take to
+/// see end of file: a wake-up, not the probe schedule (which, 440 ms into a
+/// wait, asks next about 90 ms later).
+const AT_ONCE: Duration = Duration::from_millis(50);
+
+/// Runs `wait` on the receiving end `ours` on another thread, closes
+/// `theirs` 440 ms into the wait, and returns how long after the close the
+/// wait returned, and what it returned.
+fn after_a_long_wait<E: shmsync::EndKind, T: Send>(
+    ours: &shmsync::Connection<E>,
+    theirs: shmsync::Connection<E>,
+    wait: impl FnOnce(&shmsync::Connection<E>) -> T + Send,
+) -> (Duration, T) {
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let result = wait(ours);
+            (Instant::now(), result)
+        });
+        std::thread::sleep(Duration::from_millis(440));
+        let closed = Instant::now();
+        drop(theirs);
+        let (returned, result) = waiter.join().unwrap();
+        (returned.saturating_duration_since(closed), result)
+    })
+}
+
+#[test]
+fn a_close_ends_a_long_wait_at_once() {
+    let _serial = serial();
+    let _w = Watchdog::new("close_at_once", PATIENCE);
+    let (ours, theirs) = Pipe::new(true).unwrap();
+    let (late, got) = after_a_long_wait(&ours, theirs, |c| c.recv_bytes(8));
+    assert!(matches!(got, Err(RecvError::Eof)), "{got:?}");
+    assert!(late < AT_ONCE, "recv saw the close {late:?} late");
+
+    let (ours, theirs) = Pipe::new(true).unwrap();
+    let (late, got) = after_a_long_wait(&ours, theirs, |c| c.poll(Some(PATIENCE)));
+    assert!(got.unwrap());
+    assert!(late < AT_ONCE, "poll saw the close {late:?} late");
+
+    let (ours, theirs) = Pipe::new(true).unwrap();
+    let (late, ready) =
+        after_a_long_wait(&ours, theirs, |c| shmsync::wait(&[c], Some(PATIENCE)).len());
+    assert_eq!(ready, 1);
+    assert!(late < AT_ONCE, "wait saw the close {late:?} late");
+
+    // The writing end of a one-way pipe, whose `wait` only waits for its
+    // reader to go.
+    let (reader, writer) = Pipe::new(false).unwrap();
+    let (late, ready) = after_a_long_wait(&writer, reader, |c| {
+        shmsync::wait(&[c], Some(PATIENCE)).len()
+    });
+    assert_eq!(ready, 1);
+    assert!(
+        late < AT_ONCE,
+        "a writer's wait saw the close {late:?} late"
+    );
+
+    // In a segment, where end of file comes from file locks.
+    let seg = Segment::anonymous(1 << 20).unwrap();
+    let options = Pipe::options().capacity(8192);
+    let a = options.open_in(&seg, "p", End::A).unwrap();
+    let b = options.open_in(&seg, "p", End::B).unwrap();
+    let (late, got) = after_a_long_wait(&a, b, |c| c.recv_bytes(8));
+    assert!(matches!(got, Err(RecvError::Eof)), "{got:?}");
+    assert!(
+        late < AT_ONCE,
+        "a segment's recv saw the close {late:?} late"
+    );
+}
+
+#[test]
+fn a_sender_blocked_on_a_full_ring_fails_at_once_when_the_reader_closes() {
+    let _serial = serial();
+    let _w = Watchdog::new("full_close", PATIENCE);
+    let (ours, theirs) = Pipe::options().capacity(4096).create().unwrap();
+    ours.send_bytes(&[0; 3000]).unwrap();
+    let (late, got) = after_a_long_wait(&ours, theirs, |c| c.send_bytes(&[1; 3000]));
+    assert!(matches!(got, Err(SendError::BrokenPipe)), "{got:?}");
+    assert!(
+        late < AT_ONCE,
+        "the blocked send saw the close {late:?} late"
+    );
+}
+
+#[test]
+fn a_send_right_after_the_other_end_closes_fails() {
+    let _serial = serial();
+    let _w = Watchdog::new("send_after_close", PATIENCE);
+    // In this process.
+    let (ours, theirs) = Pipe::new(true).unwrap();
+    // A send first: the send side has just asked, and its schedule would
+    // not ask again for 100 ms.
+    ours.send_bytes(b"first").unwrap();
+    drop(theirs);
+    assert!(matches!(
+        ours.send_bytes(b"second"),
+        Err(SendError::BrokenPipe)
+    ));
+    assert!(matches!(
+        ours.send_bytes(b"third"),
+        Err(SendError::BrokenPipe)
+    ));
+
+    // In a child that closes its end and lives on.
+    let (ours, theirs) = Pipe::new(true).unwrap();
+    let (closed, done) = (Event::new().unwrap(), Event::new().unwrap());
+    let child = KillOnDrop(
+        Process::spawn({
+            let (closed, done) = (&closed, &done);
+            move || {
+                assert_eq!(theirs.recv_bytes(8).unwrap(), b"first");
+                theirs.close();
+                closed.set();
+                done.wait(Some(PATIENCE));
+            }
+        })
+        .unwrap(),
+    );
+    ours.send_bytes(b"first").unwrap();
+    assert!(closed.wait(Some(PATIENCE)));
+    assert!(matches!(
+        ours.send_bytes(b"second"),
+        Err(SendError::BrokenPipe)
+    ));
+    assert!(child.is_alive(), "the close said so, not the exit");
+    done.set();
+    join_ok(&child);
+
+    // A handle of the other end closed while another stays: no error.
+    let (ours, theirs) = Pipe::new(true).unwrap();
+    let child = KillOnDrop(
+        Process::spawn(move || {
+            // The parent's copy of `theirs` goes when the spawn returns;
+            // this one stays until the message comes.
+            assert_eq!(theirs.recv_bytes(8).unwrap(), b"kept");
+        })
+        .unwrap(),
+    );
+    ours.send_bytes(b"kept").unwrap();
+    join_ok(&child);
+}
+
 #[test]
 fn a_handle_that_saw_end_of_file_fails_its_next_send_at_once() {
     let _serial = serial();

@@ -2,11 +2,13 @@
 //! single producer and a single consumer pass whole messages across the
 //! wrap of a small byte ring, stream a message longer than the ring piece
 //! by piece, and see an interrupted stream reported as such (with the next
-//! message intact) and a shutdown after the last message. The buffer is
+//! message intact), a shutdown after the last message, and a close
+//! outside the ring ending waits on both sides through a nudge. The buffer is
 //! made of loom cells, so a read of message bytes that races with their
 //! write is reported; a lost wake-up shows as a deadlock.
 #![cfg(loom)]
 
+use loom::sync::atomic::{AtomicU32, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 use shmsync::ring::{Incoming, Outgoing, Piece, Pushed, RawRing, RingBuf, RingError};
@@ -168,5 +170,53 @@ fn a_close_after_the_last_message_ends_the_reader() {
         let (first, second) = reader.join().unwrap();
         assert_eq!(first, Ok(Got::Message(b"last".to_vec())));
         assert_eq!(second, Err(RingError::ShutDown));
+    });
+}
+
+/// Close of an end: a change outside the rings (the end's close count)
+/// then a nudge of each ends a reader's wait for data on an empty ring and
+/// a writer's wait for room on a full one, waits that look at the count
+/// (`wait_for_data_or`, `wait_for_room_bytes_or`): neither sleeps through
+/// it.
+#[test]
+fn a_close_and_its_nudge_end_the_waits_that_look_at_it() {
+    loom::model(|| {
+        let (incoming, outgoing) = (ring(16), ring(16));
+        let closes = Arc::new(AtomicU32::new(0));
+        let mut tx = outgoing
+            .state
+            .take_producing(&outgoing.buf, Deadline::NEVER)
+            .unwrap();
+        let full =
+            outgoing
+                .state
+                .push_message(&outgoing.buf, &mut tx, &[0u8; 8], &mut Outgoing::new());
+        assert_eq!(full, Ok(Pushed::Done));
+        let reader = {
+            let (r, closes) = (incoming.clone(), closes.clone());
+            thread::spawn(move || {
+                let mut side = r.state.take_consuming(&r.buf, Deadline::NEVER).unwrap();
+                let closed = || closes.load(Ordering::Acquire) != 0;
+                let data = r.state.wait_for_data_or(&mut side, Deadline::NEVER, closed);
+                r.state.release_consuming(side);
+                data
+            })
+        };
+        let writer = {
+            let (r, closes) = (outgoing.clone(), closes.clone());
+            thread::spawn(move || {
+                let closed = || closes.load(Ordering::Acquire) != 0;
+                let room = r
+                    .state
+                    .wait_for_room_bytes_or(&mut tx, 16, Deadline::NEVER, closed);
+                r.state.release_producing(tx);
+                room
+            })
+        };
+        closes.fetch_add(1, Ordering::Release);
+        incoming.state.nudge();
+        outgoing.state.nudge();
+        assert_eq!(reader.join().unwrap(), Ok(false));
+        assert_eq!(writer.join().unwrap(), Ok(false));
     });
 }

@@ -47,7 +47,11 @@ const COVERED: usize = if shim::WAIT_ANY_MAX == 0 {
 impl RawRing {
     /// Wakes every sleeper on both sides, so that they look again at what
     /// they wait for: for a change outside the ring (an end of a pipe
-    /// closed), which the ring's own commits do not announce.
+    /// closed), which the ring's own commits do not announce. The waits it
+    /// ends are those that look at such a change: [`wait_for_any_data`]'s
+    /// `ready`, [`wait_for_data_or`](RawRing::wait_for_data_or)'s and
+    /// [`wait_for_room_bytes_or`](RawRing::wait_for_room_bytes_or)'s
+    /// `stop`; the others sleep on.
     ///
     /// # Examples
     ///

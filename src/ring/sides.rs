@@ -732,7 +732,7 @@ impl RawRing {
         side: &mut Producing,
         deadline: Deadline,
     ) -> Result<bool, RingError> {
-        self.wait_room(side, 1, deadline)
+        self.wait_room(side, 1, deadline, || false)
     }
 
     /// Waits, with the producing side held, until there is room for `need`
@@ -774,16 +774,18 @@ impl RawRing {
         need: u32,
         deadline: Deadline,
     ) -> Result<bool, RingError> {
-        self.wait_room(side, need.clamp(1, side.geo.capacity), deadline)
+        self.wait_room(side, need.clamp(1, side.geo.capacity), deadline, || false)
     }
 
     /// The wait under every `wait_for_room*`: until `need` units are free
-    /// (or the ring is shut down, or `deadline` passes); whether they are.
+    /// (or the ring is shut down, or `deadline` passes, or `stop()` holds);
+    /// whether they are.
     pub(crate) fn wait_room(
         &self,
         side: &mut Producing,
         need: u32,
         deadline: Deadline,
+        mut stop: impl FnMut() -> bool,
     ) -> Result<bool, RingError> {
         let geo = side.geo;
         let tail = side.tail;
@@ -794,6 +796,7 @@ impl RawRing {
             !geo.holds(tail, head)
                 || geo.capacity - tail.wrapping_sub(head) >= need
                 || self.state() & SHUTDOWN != 0
+                || stop()
         });
         if !geo.holds(tail, head) {
             return Err(RingError::Corrupted("message counters out of range"));
@@ -847,13 +850,63 @@ impl RawRing {
         side: &mut Consuming,
         deadline: Deadline,
     ) -> Result<bool, RingError> {
+        self.wait_for_data_or(side, deadline, || false)
+    }
+
+    /// [`wait_for_data`](RawRing::wait_for_data) that also returns, with
+    /// `Ok(false)` if no message has come, as soon as `stop()` holds: for a
+    /// consumer that waits for something outside the ring too (a pipe's
+    /// reader, for its writer's end to be closed). Whoever makes `stop()`
+    /// hold then calls [`nudge`](RawRing::nudge), which wakes the sleeper
+    /// to look at it again.
+    ///
+    /// # Errors
+    ///
+    /// As [`RawRing::wait_for_data`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::RawRing;
+    /// use shmsync::Deadline;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let ring = RawRing::new(4, 8);
+    /// # let mut bytes = [0u8; 32];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 32) };
+    /// let closed = AtomicBool::new(false); // say, a flag in shared memory
+    /// let mut rx = ring.take_consuming(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// let start = Instant::now();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         std::thread::sleep(Duration::from_millis(10));
+    ///         closed.store(true, Ordering::SeqCst);
+    ///         ring.nudge(); // the sleeper looks at `closed` again
+    ///     });
+    ///     let forever = Deadline::after(Duration::from_secs(60));
+    ///     let data = ring.wait_for_data_or(&mut rx, forever, || closed.load(Ordering::SeqCst))?;
+    ///     assert!(!data, "no message: the wait ended for `closed`");
+    ///     Ok::<(), shmsync::ring::RingError>(())
+    /// })?;
+    /// assert!(start.elapsed() < Duration::from_secs(60));
+    /// ring.release_consuming(rx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
+    pub fn wait_for_data_or(
+        &self,
+        side: &mut Consuming,
+        deadline: Deadline,
+        mut stop: impl FnMut() -> bool,
+    ) -> Result<bool, RingError> {
         let geo = side.geo;
         let head = side.head;
         let mut tail = side.tail;
         self.waiting.data.wait_until(deadline, None, || {
             // Acquire: pairs with the producers' Release commits.
             tail = self.tail.load(Ordering::Acquire);
-            !geo.holds(tail, head) || tail != head || self.state() & SHUTDOWN != 0
+            !geo.holds(tail, head) || tail != head || self.state() & SHUTDOWN != 0 || stop()
         });
         // The state, then the counter again: see `try_pop`.
         let state = self.state();

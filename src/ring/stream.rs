@@ -714,6 +714,54 @@ impl RawRing {
         want: u32,
         deadline: Deadline,
     ) -> Result<bool, RingError> {
+        self.wait_for_room_bytes_or(side, want, deadline, || false)
+    }
+
+    /// [`wait_for_room_bytes`](RawRing::wait_for_room_bytes) that also
+    /// returns, with `Ok(false)` if the room is not free, as soon as
+    /// `stop()` holds: for a producer that waits for something outside the
+    /// ring too (a pipe's writer, for its reader's end to be closed), made
+    /// to hold by whoever then calls [`nudge`](RawRing::nudge).
+    ///
+    /// # Errors
+    ///
+    /// As [`RawRing::wait_for_room_bytes`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::ring::{Outgoing, RawRing};
+    /// use shmsync::Deadline;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// let ring = RawRing::new_bytes(64);
+    /// # let mut bytes = [0u8; 64];
+    /// # // SAFETY: `bytes` outlives `buf` and is only used through it.
+    /// # let buf = unsafe { shmsync::ring::RingBuf::from_raw(std::ptr::NonNull::from(&mut bytes).cast(), 64) };
+    /// let gone = AtomicBool::new(false); // say, the reader's end closed
+    /// let mut tx = ring.take_producing(&buf, Deadline::after(Duration::from_secs(2)))?;
+    /// ring.push_message(&buf, &mut tx, &[0u8; 40], &mut Outgoing::new())?; // 48 bytes used
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         gone.store(true, Ordering::SeqCst);
+    ///         ring.nudge();
+    ///     });
+    ///     let forever = Deadline::after(Duration::from_secs(60));
+    ///     let room = ring.wait_for_room_bytes_or(&mut tx, 32, forever, || gone.load(Ordering::SeqCst))?;
+    ///     assert!(!room, "nobody read: the wait ended for `gone`");
+    ///     Ok::<(), shmsync::ring::RingError>(())
+    /// })?;
+    /// ring.release_producing(tx);
+    /// # Ok::<(), shmsync::ring::RingError>(())
+    /// ```
+    pub fn wait_for_room_bytes_or(
+        &self,
+        side: &mut Producing,
+        want: u32,
+        deadline: Deadline,
+        stop: impl FnMut() -> bool,
+    ) -> Result<bool, RingError> {
         let geo = side.geo;
         if want > geo.capacity {
             return Err(RingError::TooLarge {
@@ -721,7 +769,7 @@ impl RawRing {
                 capacity: geo.capacity as usize,
             });
         }
-        self.wait_room(side, want, deadline)
+        self.wait_room(side, want, deadline, stop)
     }
 
     /// Looks at the next message without taking any of it: its length and

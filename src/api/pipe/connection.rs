@@ -26,7 +26,7 @@ use crate::sys;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How often a sender asks the kernel whether the other end is still
@@ -95,6 +95,10 @@ pub struct Connection<E: EndKind = SocketEnd> {
     /// `coarse_nanos` after which the next send asks whether the other end
     /// is still there.
     next_check: AtomicU64,
+    /// The other end's [`closes`](super::shared::EndWords::closes) count
+    /// as this handle's sends last saw it: a send that finds it moved asks
+    /// the kernel at once.
+    seen_closes: AtomicU32,
     /// The other end was seen gone, for good ([`SocketEnd`] only).
     peer_gone: AtomicBool,
     /// A message whose body stopped arriving before a timed receive's
@@ -110,6 +114,7 @@ impl<E: EndKind> Connection<E> {
         // Relaxed: a flag for the other end's end-of-file check, which
         // asks the kernel before trusting it.
         mem.state().ends[me].opened.store(1, Ordering::Relaxed);
+        let closes = mem.state().ends[1 - me].closes();
         Connection {
             mem,
             me,
@@ -118,6 +123,7 @@ impl<E: EndKind> Connection<E> {
             can_recv: duplex || me == 0,
             end: ManuallyDrop::new(end),
             next_check: AtomicU64::new(0),
+            seen_closes: AtomicU32::new(closes),
             peer_gone: AtomicBool::new(false),
             partial: std::sync::Mutex::new(None),
             has_partial: AtomicBool::new(false),
@@ -135,9 +141,10 @@ impl<E: EndKind> Connection<E> {
     /// # Errors
     ///
     /// [`SendError::BrokenPipe`] once every handle of the other end is
-    /// gone (noticed within 100 ms; at once by a send that waits for room,
-    /// and by every send after this handle's `recv`, `poll` or
-    /// [`wait`](crate::wait) saw end of file); [`SendError::ReadOnly`] on
+    /// gone: at once when its last handle was closed or dropped, within
+    /// 100 ms when the last process holding one died (at once again after
+    /// this handle's `recv`, `poll` or [`wait`](crate::wait) saw end of
+    /// file); [`SendError::ReadOnly`] on
     /// the receiving end of a one-way pipe; [`SendError::Corrupted`] if a
     /// process wrote over the pipe.
     ///
@@ -226,7 +233,7 @@ impl<E: EndKind> Connection<E> {
         deadline: Deadline,
     ) -> Result<(), SendError> {
         let mut out = Outgoing::new();
-        let mut probe: Option<Probe> = None;
+        let mut watch: Option<PeerWatch> = None;
         loop {
             let pushed = ring
                 .push_message(buf, side, msg, &mut out)
@@ -235,15 +242,15 @@ impl<E: EndKind> Connection<E> {
             let Pushed::NeedRoom(want) = pushed else {
                 return Ok(());
             };
-            let probe = probe.get_or_insert_with(Probe::start);
-            let until = deadline.min(probe.at());
+            let watch = watch.get_or_insert_with(|| PeerWatch::start(self));
+            let until = deadline.min(watch.at());
             if ring
-                .wait_for_room_bytes(side, want, until)
+                .wait_for_room_bytes_or(side, want, until, || watch.closed(self))
                 .map_err(send_error)?
             {
                 continue;
             }
-            if probe.due() && self.peer_is_gone() {
+            if watch.due(self) && self.peer_is_gone() {
                 return Err(SendError::BrokenPipe);
             }
             if deadline.has_passed() {
@@ -269,24 +276,36 @@ impl<E: EndKind> Connection<E> {
     }
 
     /// Asks whether the other end is gone if the last time was long enough
-    /// ago: one coarse clock read per send, one system call per
-    /// [`SEND_CHECK_EVERY`].
+    /// ago, or a handle of it was closed since: one coarse clock read and
+    /// one load (of the line the commit's wake check reads) per send, one
+    /// system call per [`SEND_CHECK_EVERY`] or per close.
     #[inline]
     fn check_peer_if_due(&self) -> Result<(), SendError> {
+        let closes = self.peer_closes();
         let now = sys::coarse_nanos();
         // Relaxed: a per-handle schedule; racing threads at worst both ask.
-        if now < self.next_check.load(Ordering::Relaxed) {
+        if now < self.next_check.load(Ordering::Relaxed)
+            && closes == self.seen_closes.load(Ordering::Relaxed)
+        {
             return Ok(());
         }
         if self.peer_is_gone() {
             // The schedule stays due: every later send fails at once too.
             return Err(SendError::BrokenPipe);
         }
+        // Relaxed: as `next_check`.
+        self.seen_closes.store(closes, Ordering::Relaxed);
         self.next_check.store(
             now.saturating_add(SEND_CHECK_EVERY.as_nanos() as u64),
             Ordering::Relaxed,
         );
         Ok(())
+    }
+
+    /// How many handles of the other end were closed so far.
+    #[inline]
+    pub(super) fn peer_closes(&self) -> u32 {
+        self.mem.state().ends[1 - self.me].closes()
     }
 
     /// Whether every handle of the other end is gone (a system call, unless
@@ -321,7 +340,9 @@ impl<E: EndKind> Connection<E> {
     ///
     /// `timeout` `Some(Duration::ZERO)` looks and returns at once (Python's
     /// default); `None` waits as long as it takes. Sleeps in the kernel
-    /// while it waits; an end of file is noticed within 100 ms.
+    /// while it waits; an end of file is noticed at once when the other
+    /// end's last handle is closed or dropped, within 100 ms when the last
+    /// process holding one dies.
     ///
     /// # Errors
     ///
@@ -431,7 +452,10 @@ impl<E: EndKind> Drop for Connection<E> {
     fn drop(&mut self) {
         // SAFETY: `end` is dropped once, here, and never used again.
         unsafe { ManuallyDrop::drop(&mut self.end) };
-        // The end may be gone now: let the other end's sleepers look.
+        // The end may be gone now: the other end's sleepers and senders
+        // ask the kernel when the count moves (after the release above),
+        // and the nudge wakes the sleepers to look at it.
+        self.mem.state().ends[self.me].closed_one();
         for ring in self.rings() {
             ring.nudge();
         }
@@ -466,5 +490,47 @@ impl<E: EndKind> fmt::Debug for Connection<E> {
             .field("writable", &self.can_send)
             .field("mechanism", &*self.end)
             .finish()
+    }
+}
+
+/// When a waiting call asks the kernel whether the other end is gone: on
+/// the probe schedule (1 ms into the wait, doubling up to every 100 ms),
+/// for an end whose last process died; and at once when a handle of that
+/// end was closed (its [`closes`](super::shared::EndWords::closes) count
+/// moved), which also ends the ring's sleep ([`PeerWatch::closed`] as the
+/// wait's `stop`, woken by the closer's nudge).
+pub(super) struct PeerWatch {
+    probe: Probe,
+    closes: u32,
+}
+
+impl PeerWatch {
+    /// The watch of a wait starting now.
+    pub(super) fn start<E: EndKind>(conn: &Connection<E>) -> PeerWatch {
+        PeerWatch {
+            probe: Probe::start(),
+            closes: conn.peer_closes(),
+        }
+    }
+
+    /// When the schedule next asks: the latest the wait may sleep until.
+    pub(super) fn at(&self) -> Deadline {
+        self.probe.at()
+    }
+
+    /// Whether a handle of the other end was closed since the last
+    /// [`due`](PeerWatch::due): the reason to stop sleeping.
+    pub(super) fn closed<E: EndKind>(&self, conn: &Connection<E>) -> bool {
+        conn.peer_closes() != self.closes
+    }
+
+    /// Whether to ask the kernel now: the schedule is due (then it
+    /// schedules the next), or a handle was closed (then it is counted).
+    pub(super) fn due<E: EndKind>(&mut self, conn: &Connection<E>) -> bool {
+        let closes = conn.peer_closes();
+        let closed = closes != self.closes;
+        self.closes = closes;
+        // Both: the schedule moves on even when a close asks first.
+        self.probe.due() | closed
     }
 }

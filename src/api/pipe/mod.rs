@@ -30,9 +30,11 @@
 //!   (`AsFd`): tokio, mio, epoll.
 //! - Values (`send` / `recv`, feature `serde`) are encoded with postcard,
 //!   not pickled: Rust to Rust.
-//! - Sends block while the ring is full, as writes to an OS pipe do; a
-//!   send to an end that is gone fails within 100 ms (one whose ring is
-//!   full, at once).
+//! - Sends block while the ring is full, as writes to an OS pipe do. A
+//!   send to an end that is gone fails at once when its last handle was
+//!   closed or dropped, as in Python; when the last process holding one
+//!   died, within 100 ms (Python: at once), and a message sent in between
+//!   is lost with the end, as one an OS pipe's reader never read.
 
 mod connection;
 mod end;

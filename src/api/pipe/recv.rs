@@ -12,10 +12,9 @@
 //! sized by lengths the ring has checked (and, for a streamed message, grow
 //! with the pieces that actually arrive), never by a length alone.
 
-use super::connection::Connection;
+use super::connection::{Connection, PeerWatch};
 use super::end::EndKind;
 use super::error::{recv_error, RecvError};
-use crate::raw::Probe;
 use crate::ring::{Consuming, Incoming, Piece, RawRing, RingBuf};
 use crate::shim::{self, Deadline, Ordering};
 use crate::sys;
@@ -121,7 +120,9 @@ impl<E: EndKind> Connection<E> {
     /// # Errors
     ///
     /// - [`RecvError::Eof`] once every handle of the other end is gone and
-    ///   everything it sent has been received (noticed within 100 ms);
+    ///   everything it sent has been received (noticed at once when its
+    ///   last handle is closed or dropped, within 100 ms when the last
+    ///   process holding one dies);
     /// - [`RecvError::TooLong`] if the message is longer than `max`: it
     ///   stays in the pipe, whole, for a later call with a larger `max`
     ///   (Python instead makes the connection unreadable);
@@ -505,7 +506,7 @@ impl<E: EndKind> Connection<E> {
         side: &mut Consuming,
         waits: Waits,
     ) -> Result<Incoming, RecvError> {
-        let mut probe: Option<Probe> = None;
+        let mut watch: Option<PeerWatch> = None;
         loop {
             if let Some(msg) = ring.begin_message(buf, side).map_err(recv_error)? {
                 return Ok(msg);
@@ -520,15 +521,18 @@ impl<E: EndKind> Connection<E> {
                 }
                 return Err(RecvError::WouldBlock);
             }
-            if probe.is_none() && quick_poll(ring, side)? {
+            if watch.is_none() && quick_poll(ring, side)? {
                 continue;
             }
-            let probe = probe.get_or_insert_with(Probe::start);
-            let until = waits.start.min(probe.at());
-            if ring.wait_for_data(side, until).map_err(recv_error)? {
+            let watch = watch.get_or_insert_with(|| PeerWatch::start(self));
+            let until = waits.start.min(watch.at());
+            if ring
+                .wait_for_data_or(side, until, || watch.closed(self))
+                .map_err(recv_error)?
+            {
                 continue;
             }
-            if probe.due() && self.peer_is_gone() {
+            if watch.due(self) && self.peer_is_gone() {
                 return self.last_look(ring, buf, side);
             }
             if waits.start.has_passed() {
@@ -568,7 +572,7 @@ impl<E: EndKind> Connection<E> {
             len: msg.len(),
             received: msg.received(),
         };
-        let mut probe: Option<Probe> = None;
+        let mut watch: Option<PeerWatch> = None;
         while !msg.is_complete() {
             match ring.next_piece(buf, side, msg).map_err(recv_error)? {
                 Piece::Data(chunk) => {
@@ -582,9 +586,9 @@ impl<E: EndKind> Connection<E> {
                 }
                 Piece::Interrupted => return Err(truncated(msg)),
                 Piece::Pending => {
-                    let probe = probe.get_or_insert_with(Probe::start);
+                    let watch = watch.get_or_insert_with(|| PeerWatch::start(self));
                     if ring
-                        .wait_for_data(side, deadline.min(probe.at()))
+                        .wait_for_data_or(side, deadline.min(watch.at()), || watch.closed(self))
                         .map_err(recv_error)?
                     {
                         continue;
@@ -594,7 +598,8 @@ impl<E: EndKind> Connection<E> {
                     // died would be kept for the next receive for ever
                     // rather than end as `Truncated`.
                     let passed = deadline.has_passed();
-                    if (probe.due() || passed) && (self.peer_is_gone() || ring.producer_abandoned())
+                    if (watch.due(self) || passed)
+                        && (self.peer_is_gone() || ring.producer_abandoned())
                     {
                         shim::heavy_fence();
                         if ring.next_piece(buf, side, msg).map_err(recv_error)? == Piece::Pending {

@@ -36,6 +36,12 @@ pub(crate) struct EndWords {
     /// Nonzero once a process has opened this end. In a segment, the other
     /// end's absence means end of file only after it has been there once.
     pub(crate) opened: AtomicU32,
+    /// How many handles of this end were closed (dropped), in every
+    /// process, wrapping: the other end's waiting calls and sends ask the
+    /// kernel whether this end is gone as soon as it moves, rather than on
+    /// their schedule. A hint only: the kernel's answer decides, so a peer
+    /// that writes it can cost a system call, never a wrong end of file.
+    pub(crate) closes: AtomicU32,
 }
 
 impl EndWords {
@@ -58,6 +64,22 @@ impl EndWords {
         // Relaxed: the commit's light fence orders this load after it.
         let word = self.fd_waiting.load(Ordering::Relaxed);
         (word & 1 != 0).then_some(word)
+    }
+
+    /// A handle of this end is closed; the caller nudges the rings next,
+    /// so that the other end's sleepers look at [`EndWords::closes`].
+    pub(crate) fn closed_one(&self) {
+        // Release: after the handle's kernel object is released, so a peer
+        // that sees the count move asks the kernel after it.
+        self.closes.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many handles of this end were closed so far (see
+    /// [`EndWords::closes`]).
+    #[inline]
+    pub(crate) fn closes(&self) -> u32 {
+        // Acquire: pairs with `closed_one`.
+        self.closes.load(Ordering::Acquire)
     }
 
     /// The token for `declaration` is sent: takes the declaration back,
@@ -94,6 +116,7 @@ impl PipeState {
             CachePadded(EndWords {
                 fd_waiting: AtomicU32::new(0),
                 opened: AtomicU32::new(0),
+                closes: AtomicU32::new(0),
             })
         };
         PipeState {

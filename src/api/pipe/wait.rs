@@ -9,7 +9,9 @@
 //! tokens; pipes in a segment, which have no socket, sleep on their first
 //! ring in slices of 10 ms and look at the others between slices. The death
 //! of an end is asked of the kernel on the probe schedule (1 ms into the
-//! wait, then doubling up to every 100 ms).
+//! wait, then doubling up to every 100 ms), and at once when a handle of it
+//! is closed: each end counts its closed handles, and a closer nudges the
+//! rings, which ends the sleep.
 
 use super::connection::Connection;
 use super::end::EndKind;
@@ -64,16 +66,21 @@ pub(super) fn wait_deadline<'c, E: EndKind>(
     deadline: Deadline,
 ) -> Vec<&'c Connection<E>> {
     let mut gone = vec![false; connections.len()];
+    // The other ends' close counts as last asked about: one that moved is
+    // asked about at once (see `PeerWatch`).
+    let mut closes: Vec<u32> = connections.iter().map(|conn| conn.peer_closes()).collect();
     let mut probe = Probe::start();
     let mut ask_kernel = true;
     loop {
         let mut ready = Vec::new();
-        for (conn, gone) in connections.iter().zip(gone.iter_mut()) {
+        for ((conn, gone), seen) in connections.iter().zip(&mut gone).zip(&mut closes) {
             if conn.readable() && conn.has_message() {
                 ready.push(*conn);
                 continue;
             }
-            if !*gone && ask_kernel {
+            let now = conn.peer_closes();
+            if !*gone && (ask_kernel || now != *seen) {
+                *seen = now;
                 *gone = conn.peer_is_gone();
             }
             if *gone {
@@ -83,26 +90,33 @@ pub(super) fn wait_deadline<'c, E: EndKind>(
         if !ready.is_empty() || deadline.has_passed() {
             return ready;
         }
-        sleep(connections, deadline.min(probe.at()));
+        sleep(connections, &closes, deadline.min(probe.at()));
         ask_kernel = probe.due();
     }
 }
 
-/// Sleeps until a message may have come to one of `connections`, or
-/// `until`.
-fn sleep<E: EndKind>(connections: &[&Connection<E>], until: Deadline) {
+/// Sleeps until a message may have come to one of `connections`, or a
+/// handle of one's other end was closed (its count moved from `closes`),
+/// or `until`.
+fn sleep<E: EndKind>(connections: &[&Connection<E>], closes: &[u32], until: Deadline) {
+    // A receiving end sleeps on the ring it receives on; the sending end of
+    // a one-way pipe, which waits only for its peer to go, on the ring it
+    // sends on, which a closing peer nudges too (its deaths are for the
+    // probe schedule).
     let rings: Vec<&RawRing> = connections
         .iter()
-        .filter(|conn| conn.readable())
-        .map(|conn| conn.rings()[0])
+        .map(|conn| conn.rings()[usize::from(!conn.readable())])
         .collect();
     if rings.is_empty() {
-        // Only sending ends: nothing comes but their peers' deaths, which
-        // the probe schedule (or the deadline) ends this sleep for.
+        // No connections: nothing to wait for but the time.
         std::thread::sleep(until.remaining());
         return;
     }
-    let any = || rings.iter().any(|ring| ring.is_ready_to_get());
+    let any = || {
+        connections.iter().zip(closes).any(|(conn, &seen)| {
+            (conn.readable() && conn.rings()[0].is_ready_to_get()) || conn.peer_closes() != seen
+        })
+    };
     let fds: Vec<BorrowedFd<'_>> = connections
         .iter()
         .filter(|conn| conn.readable())
