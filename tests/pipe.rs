@@ -7,9 +7,7 @@
 //! when the parent's ends go.
 
 use shmsync::{wait, Connection, End, Pipe, Process, RecvError, Segment, SendError};
-use shmsync_testkit::{
-    die_with_parent, is_stopped, join_ok, wait_until, KillOnDrop, Rng, Watchdog, PATIENCE,
-};
+use shmsync_testkit::{die_with_parent, join_ok, stop, KillOnDrop, Rng, Watchdog, PATIENCE};
 use std::time::Duration;
 
 /// Tests of this file run one at a time: a child forked by one test would
@@ -493,12 +491,6 @@ fn errors_convert_to_io_errors_of_the_matching_kind() {
 fn signal(pid: u32, sig: i32) {
     // SAFETY: kill has no memory preconditions; `pid` is our live child.
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
-}
-
-/// Stops process `pid` (`SIGSTOP`) and returns once it is stopped.
-fn stop(pid: u32) {
-    signal(pid, libc::SIGSTOP);
-    wait_until(PATIENCE, "the writer to stop", || is_stopped(pid));
 }
 
 #[test]

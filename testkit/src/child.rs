@@ -126,6 +126,37 @@ pub fn is_stopped(pid: u32) -> bool {
         .is_some_and(|(_, rest)| rest.starts_with('T'))
 }
 
+/// Stops process `pid` (`SIGSTOP`) and returns once it is stopped.
+///
+/// # Panics
+///
+/// If the signal cannot be sent, or the process is not stopped within
+/// [`PATIENCE`](crate::PATIENCE).
+///
+/// # Examples
+///
+/// ```
+/// use shmsync::Process;
+/// use shmsync_testkit::{is_stopped, stop, KillOnDrop};
+///
+/// let child = KillOnDrop(Process::spawn(|| loop {
+///     std::thread::sleep(std::time::Duration::from_millis(1));
+/// }).expect("fork"));
+/// stop(child.pid());
+/// assert!(is_stopped(child.pid()));
+/// ```
+pub fn stop(pid: u32) {
+    // SAFETY: kill has no memory preconditions.
+    let sent = unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    assert_eq!(
+        sent,
+        0,
+        "SIGSTOP to {pid}: {}",
+        std::io::Error::last_os_error()
+    );
+    crate::wait_until(crate::PATIENCE, "the process to stop", || is_stopped(pid));
+}
+
 /// In a child: has it killed (`SIGKILL`) when the thread that forked it
 /// ends, so that a child a test stops or leaves blocked never outlives a
 /// test that failed (a watchdog's abort runs no `KillOnDrop`).

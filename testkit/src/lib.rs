@@ -50,7 +50,7 @@ mod watchdog;
 #[cfg(target_os = "linux")]
 mod bench;
 
-pub use child::{die_with_parent, is_stopped, join_ok, join_within, KillOnDrop};
+pub use child::{die_with_parent, is_stopped, join_ok, join_within, stop, KillOnDrop};
 pub use rng::Rng;
 pub use wait::{wait_until, PATIENCE};
 pub use watchdog::Watchdog;
