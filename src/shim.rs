@@ -39,7 +39,7 @@ mod imp {
         current_thread, next_hold, spin_until, thread_is_gone, wait_any, yield_until, WaitCell,
         WAIT_ANY_MAX,
     };
-    pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
     /// When a waiter next looks for a dead lock holder or barrier party:
     /// `interval` from now.
@@ -227,7 +227,7 @@ mod imp {
 mod imp {
     use super::{Caller, Poll, Wake};
     use core::time::Duration;
-    pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
     use loom::sync::{Condvar, Mutex};
 
     loom::lazy_static! {

@@ -4,7 +4,9 @@
 
 use shmsync::raw::BrokenBarrier;
 use shmsync::{Barrier, Process, Shared};
-use shmsync_testkit::{join_ok, join_within, wait_until, KillOnDrop, Watchdog, PATIENCE};
+use shmsync_testkit::{
+    die_with_parent, join_ok, join_within, stop, wait_until, KillOnDrop, Watchdog, PATIENCE,
+};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -513,6 +515,70 @@ fn a_party_killed_inside_wait_as_the_latest_arrival_breaks_the_barrier_for_the_o
         assert_eq!(results[i].load(Ordering::SeqCst), BROKEN);
     }
     assert!(barrier.broken());
+}
+
+#[test]
+fn a_party_killed_after_the_trip_before_its_wait_returned_breaks_the_next_generation() {
+    let _w = Watchdog::new("killed_leaving", PATIENCE);
+    let barrier = Barrier::new(2).unwrap();
+    let victim = KillOnDrop(
+        Process::spawn(|| {
+            die_with_parent();
+            let _ = barrier.wait(Some(PATIENCE));
+            let _ = barrier.wait(Some(PATIENCE));
+        })
+        .unwrap(),
+    );
+    wait_until(PATIENCE, "the victim to wait", || barrier.n_waiting() == 1);
+    // Stopped asleep in its wait, the generation trips, and it dies before
+    // its wait returns: inside the barrier.
+    stop(victim.pid());
+    assert_eq!(barrier.wait(Some(PATIENCE)), Ok(1));
+    victim.kill().unwrap();
+    assert_eq!(join_within(&victim, PATIENCE), -libc::SIGKILL);
+    // The survivor's next wait would wait for it until its time-out.
+    in_a_child("the wait after the death", || {
+        let start = Instant::now();
+        assert_eq!(
+            barrier.wait(Some(Duration::from_secs(20))),
+            Err(BrokenBarrier)
+        );
+        let took = start.elapsed();
+        assert!(
+            took < DEATH_NOTICED_WITHIN,
+            "the death was noticed after {took:?}"
+        );
+    });
+    assert!(barrier.broken());
+}
+
+#[test]
+fn a_party_that_dies_after_its_wait_returned_breaks_nothing() {
+    let _w = Watchdog::new("died_outside", PATIENCE);
+    let barrier = Barrier::new(2).unwrap();
+    let party = KillOnDrop(
+        Process::spawn(|| {
+            assert!(barrier.wait(Some(PATIENCE)).is_ok());
+            // Outside the barrier now: its death is nobody's business.
+            // SAFETY: _exit ends the process at once.
+            unsafe { libc::_exit(0) }
+        })
+        .unwrap(),
+    );
+    assert!(barrier.wait(Some(PATIENCE)).is_ok());
+    join_ok(&party);
+    // The next generation waits for a second party until its time-out,
+    // without taking the exited one for a party that died inside.
+    let timeout = Duration::from_millis(400);
+    in_a_child("the wait after the exit", || {
+        let start = Instant::now();
+        assert_eq!(barrier.wait(Some(timeout)), Err(BrokenBarrier));
+        let took = start.elapsed();
+        assert!(
+            took >= timeout,
+            "the barrier broke after {took:?}, before the time-out"
+        );
+    });
 }
 
 #[test]

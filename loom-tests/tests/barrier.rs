@@ -1,5 +1,7 @@
 //! Loom models of `RawBarrier`: generations never mix, arrival indexes are
-//! distinct, and a time-out breaks the barrier for everyone.
+//! distinct, a time-out breaks the barrier for everyone, and a party that
+//! died inside a generation that tripped breaks the next one, while one
+//! that died after it returned breaks nothing.
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicU32, Ordering};
@@ -102,5 +104,69 @@ fn a_lock_free_break_and_a_trip_agree_on_one_ending() {
         let waited = waiter.join().unwrap();
         assert_eq!(tripped, waited, "one generation, two endings");
         assert_eq!(barrier.is_broken(), !tripped);
+    });
+}
+
+/// One pass of a party: arrive, then trip if last, else wait.
+fn pass(barrier: &RawBarrier) -> Result<u32, shmsync::raw::BrokenBarrier> {
+    let arrival = barrier.arrive(Deadline::NEVER)?;
+    let index = arrival.index;
+    if arrival.is_last() {
+        barrier.trip(arrival, Deadline::NEVER)?;
+    } else {
+        barrier.wait(arrival, Deadline::NEVER)?;
+    }
+    Ok(index)
+}
+
+/// A party dies after arriving and before its wait returned (here before
+/// it even slept; the generation trips without it noticing): the other
+/// party's next generation breaks instead of waiting for it for ever.
+#[test]
+fn a_party_that_died_inside_a_tripped_generation_breaks_the_next() {
+    loom::model(|| {
+        let barrier = Arc::new(RawBarrier::new(2));
+        let victim = {
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                let _arrival = barrier.arrive(Deadline::NEVER).unwrap();
+                shmsync::declare_dead();
+            })
+        };
+        victim.join().unwrap();
+        assert_eq!(
+            pass(&barrier),
+            Ok(1),
+            "the survivor trips the first generation"
+        );
+        let next = barrier.arrive(Deadline::NEVER).unwrap();
+        assert!(!next.is_last());
+        assert!(barrier.wait(next, Deadline::NEVER).is_err());
+        assert!(barrier.is_broken());
+    });
+}
+
+/// A party dies after its wait (or trip) returned: outside the barrier.
+/// The next generation, passed with another party, is not broken by it.
+#[test]
+fn a_party_that_died_after_returning_breaks_nothing() {
+    loom::model(|| {
+        let barrier = Arc::new(RawBarrier::new(2));
+        let leaver = {
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                pass(&barrier).unwrap();
+                shmsync::declare_dead();
+            })
+        };
+        pass(&barrier).unwrap();
+        leaver.join().unwrap();
+        let newcomer = {
+            let barrier = barrier.clone();
+            thread::spawn(move || pass(&barrier))
+        };
+        assert!(pass(&barrier).is_ok());
+        assert!(newcomer.join().unwrap().is_ok());
+        assert!(!barrier.is_broken());
     });
 }

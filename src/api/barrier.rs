@@ -21,7 +21,10 @@ type Action = Arc<dyn Fn() + Send + Sync>;
 /// before any party is released. A time-out, [`abort`](Barrier::abort), a
 /// panicking action, or a party that dies while waiting breaks the barrier:
 /// every current and later `wait` fails with [`BrokenBarrier`] until
-/// [`reset`](Barrier::reset).
+/// [`reset`](Barrier::reset). A party that dies after its generation
+/// tripped but before its `wait` returned breaks the next generation, which
+/// would otherwise wait for it for ever; one that dies after its `wait`
+/// returned is outside the barrier, as in Python.
 ///
 /// The action and the default time-out belong to this handle (and to its
 /// clones, and to the copies forked children get), not to the shared

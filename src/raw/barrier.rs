@@ -26,6 +26,17 @@
 //! nothing. Each party watches one thread, so the checks cost the same
 //! however many parties there are.
 //!
+//! A party killed after its generation tripped but before its `wait` (or
+//! the last party's `trip`) returned died inside `wait` too, yet its
+//! generation is over and nobody watches it any more: the others, arriving
+//! in the next generation, would wait for it for ever. So the trip keeps
+//! the tripped generation's thread ids (`leaving_tids`) and a bit per
+//! party (`leaving`) that each party clears as it returns; the waiters of
+//! the next generation, on the same schedule, break it if a party whose
+//! bit is still set no longer exists. A party that died after it returned
+//! is outside the barrier, as in Python: nothing tells the others (their
+//! waits end at their deadline).
+//!
 //! Every lock taking has the caller's deadline: nothing here waits longer
 //! than asked for a stuck peer.
 //!
@@ -53,6 +64,12 @@ pub const MAX_PARTIES: u32 = 64;
 
 /// Bit 0 of the word: the current generation is broken.
 const BROKEN: u32 = 1;
+
+/// Generations count modulo 2^31 (the word's upper 31 bits).
+const GENERATIONS: u32 = u32::MAX >> 1;
+
+/// `tripped` while a trip rewrites the leaving parties: no generation's.
+const REWRITING: u32 = u32::MAX;
 
 #[inline]
 fn generation(word: u32) -> u32 {
@@ -207,6 +224,14 @@ pub struct RawBarrier {
     arrived: AtomicU32,
     /// Thread ids of this generation's arrivals, by index; 0 = not yet.
     tids: [AtomicU32; MAX_PARTIES as usize],
+    /// The generation that tripped last: the one `leaving` and
+    /// `leaving_tids` describe.
+    tripped: AtomicU32,
+    /// Bit `i % 32` of word `i / 32`: the party with arrival index `i` of
+    /// generation `tripped` has not returned from its `wait` or `trip` yet.
+    leaving: [AtomicU32; 2],
+    /// Thread ids of generation `tripped`'s parties, by arrival index.
+    leaving_tids: [AtomicU32; MAX_PARTIES as usize],
     /// Guards `arrived`, `tids`, and the start of a new generation.
     lock: RawLock,
     cell: WaitCell,
@@ -243,6 +268,9 @@ impl RawBarrier {
                 parties: AtomicU32::new(parties),
                 arrived: AtomicU32::new(0),
                 tids: shim::zeroed_u32s(),
+                tripped: AtomicU32::new(0),
+                leaving: shim::zeroed_u32s(),
+                leaving_tids: shim::zeroed_u32s(),
                 lock: RawLock::new(),
                 cell: WaitCell::new(),
             }
@@ -408,10 +436,12 @@ impl RawBarrier {
         // has moved past their generation.
         self.outcomes
             .fetch_or(outcome_bit(arrival.generation), Ordering::Relaxed);
+        self.keep_leaving(arrival.generation);
         self.clear_arrivals();
         let next = arrival.generation.wrapping_add(1) << 1;
         // Release: pairs with the waiters' Acquire load of the word, so that
-        // they see the outcome and everything the parties wrote.
+        // they see the outcome, the leaving parties, and everything the
+        // parties wrote.
         if self
             .word
             .compare_exchange(current, next, Ordering::Release, Ordering::Relaxed)
@@ -419,9 +449,11 @@ impl RawBarrier {
         {
             self.outcomes
                 .fetch_and(!outcome_bit(arrival.generation), Ordering::Relaxed);
+            self.forget_leaving();
             return Err(BrokenBarrier);
         }
         self.cell.wake_all(&self.word);
+        self.leave(arrival);
         Ok(())
     }
 
@@ -472,11 +504,13 @@ impl RawBarrier {
             // `break_generation` and `reset`.
             let word = self.word.load(Ordering::Acquire);
             if ended(word) {
+                self.leave(arrival);
                 return self.outcome(arrival.generation, word);
             }
             if self.cell.wait(&self.word, word, deadline.min(probe.at())) == Wake::TimedOut {
                 if deadline.has_passed() {
                     self.break_generation(arrival.generation);
+                    self.leave(arrival);
                     return self.outcome(arrival.generation, self.word.load(Ordering::Acquire));
                 }
                 if probe.due() {
@@ -487,7 +521,7 @@ impl RawBarrier {
                     // arriving or tripping) may be watched by nobody: its
                     // slot can be empty then. Its lock names it.
                     let holder_died = self.lock.holder_tid().is_some_and(shim::thread_is_gone);
-                    if party_died || holder_died {
+                    if party_died || holder_died || self.died_leaving(arrival.generation) {
                         self.break_generation(arrival.generation);
                     }
                 }
@@ -591,6 +625,7 @@ impl RawBarrier {
     pub fn reset(&self, deadline: Deadline) -> Result<(), BarrierBusy> {
         let _held = self.enter(deadline, || false)?;
         self.clear_arrivals();
+        self.forget_leaving();
         // Relaxed inside the internal lock; the word's Release CAS below
         // publishes the cleared outcome bit.
         let mut word = self.word.load(Ordering::Relaxed);
@@ -652,6 +687,106 @@ impl RawBarrier {
         for tid in &self.tids {
             tid.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// With the internal lock held, as `generation_` trips: its parties,
+    /// all still to return, become the leaving ones.
+    ///
+    /// Waiters of the generation after the previous trip may be reading the
+    /// table meanwhile, without the lock ([`RawBarrier::died_leaving`]): as
+    /// in a sequence lock, `tripped` names no generation while the table
+    /// changes, so a reader that saw any of the new values sees that too
+    /// when it looks at `tripped` again.
+    fn keep_leaving(&self, generation_: u32) {
+        // Relaxed, then a Release fence: the marker is ordered before the
+        // table's stores for any reader that sees one of them (and fences).
+        self.tripped.store(REWRITING, Ordering::Relaxed);
+        shim::fence(Ordering::Release);
+        let parties = self.parties() as usize;
+        for (kept, tid) in self.leaving_tids.iter().zip(&self.tids) {
+            kept.store(tid.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        for (i, word) in self.leaving.iter().enumerate() {
+            // Bits of the parties among indices 32 * i .. 32 * (i + 1).
+            let count = parties.saturating_sub(32 * i).min(32);
+            let bits = if count == 32 {
+                u32::MAX
+            } else {
+                (1 << count) - 1
+            };
+            word.store(bits, Ordering::Relaxed);
+        }
+        // Release: a reader that sees the generation sees its table.
+        self.tripped.store(generation_, Ordering::Release);
+    }
+
+    /// No party is leaving a tripped generation any more (a reset, or the
+    /// trip lost to a break).
+    fn forget_leaving(&self) {
+        for word in &self.leaving {
+            word.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// `arrival`'s party returns from its `wait` or `trip`: if its
+    /// generation is the last tripped one, its bit goes. (Should a later
+    /// generation have tripped meanwhile, which takes another thread in its
+    /// place, the bit is left alone.)
+    fn leave(&self, arrival: Arrival) {
+        // Relaxed: the word's Acquire load (or this party's own trip)
+        // ordered the trip's stores before this.
+        if self.tripped.load(Ordering::Relaxed) != arrival.generation {
+            return;
+        }
+        let (word, bit) = (arrival.index as usize / 32, arrival.index % 32);
+        if let Some(word) = self.leaving.get(word) {
+            if word.load(Ordering::Relaxed) & (1 << bit) != 0 {
+                word.fetch_and(!(1 << bit), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether a party of the generation before `generation_` (when that
+    /// one tripped) died before returning from it: inside the barrier, so
+    /// `generation_` would wait for it for ever. A system call per party
+    /// still leaving; on the probe schedule only.
+    fn died_leaving(&self, generation_: u32) -> bool {
+        let previous = generation_.wrapping_sub(1) & GENERATIONS;
+        // Acquire: pairs with the Release store that ends `keep_leaving`.
+        if self.tripped.load(Ordering::Acquire) != previous {
+            return false;
+        }
+        let Some((word, bit)) = self.gone_leaving() else {
+            return false;
+        };
+        // Acquire: pairs with `keep_leaving`'s Release fence, should the
+        // table read above hold values of a trip after `previous`; then
+        // `tripped` below no longer names it.
+        shim::fence(Ordering::Acquire);
+        // Relaxed: ordered by the fence. The party's bit, read again after
+        // the kernel said it is gone: a party that returned, then died,
+        // cleared it before it died.
+        self.tripped.load(Ordering::Relaxed) == previous
+            && self.leaving[word].load(Ordering::Relaxed) & bit != 0
+    }
+
+    /// The first party still leaving whose thread the kernel says is gone,
+    /// as its word in `leaving` and its bit there.
+    fn gone_leaving(&self) -> Option<(usize, u32)> {
+        for (i, word) in self.leaving.iter().enumerate() {
+            // Relaxed: checked again by `died_leaving`.
+            let mut bits = word.load(Ordering::Relaxed);
+            while bits != 0 {
+                let bit = bits & bits.wrapping_neg();
+                bits &= !bit;
+                let index = 32 * i + bit.trailing_zeros() as usize;
+                let tid = self.leaving_tids[index].load(Ordering::Relaxed);
+                if tid != 0 && shim::thread_is_gone(tid) {
+                    return Some((i, bit));
+                }
+            }
+        }
+        None
     }
 
     /// Takes the internal lock, giving up at `deadline`, or when `give_up`

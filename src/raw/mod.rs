@@ -76,9 +76,12 @@ mod layout {
         static_assertions::const_assert_eq!(core::mem::size_of::<RawEvent>(), 4);
         static_assertions::const_assert_eq!(core::mem::size_of::<RawCondition>(), 256);
         static_assertions::const_assert_eq!(align_of::<RawCondition>(), 128);
+        // Four words, the arrivals' and the leaving parties' thread ids,
+        // the generation and two words of leaving bits (padded to 16),
+        // the lock.
         static_assertions::const_assert_eq!(
             core::mem::size_of::<RawBarrier>(),
-            16 + 4 * MAX_PARTIES as usize + 16
+            16 + 2 * 4 * MAX_PARTIES as usize + 16 + 16
         );
         static_assertions::const_assert_eq!(align_of::<RawBarrier>(), 8);
     };

@@ -48,8 +48,10 @@ pub const BARRIER_ARRIVED_AT: usize = 12;
 pub const BARRIER_PARTIES_AT: usize = 8;
 /// Where `RawBarrier::tids[0]` lives.
 pub const BARRIER_TIDS_AT: usize = 16;
-/// Where `RawBarrier`'s internal lock lives.
-pub const BARRIER_LOCK_AT: usize = 16 + 4 * 64;
+/// Where `RawBarrier`'s internal lock lives: after the arrivals' thread
+/// ids, the tripped generation and its two words of leaving bits, and the
+/// leaving parties' thread ids (padded to 8).
+pub const BARRIER_LOCK_AT: usize = 16 + 4 * 64 + 12 + 4 * 64 + 4;
 /// Where `RawEvent`'s cell lives (the posix-sem backend only).
 pub const EVENT_CELL_AT: usize = 8;
 /// The cell's `state` when its semaphore is initialised.
