@@ -41,6 +41,23 @@ mod imp {
     };
     pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
+    /// Whether a caller that will not wait may ask the kernel whether a
+    /// lock's holder still exists: once a millisecond in this process, so
+    /// that a thread polling a lock cannot turn every failed try into
+    /// system calls.
+    pub(crate) fn may_ask_kernel() -> bool {
+        /// `coarse_nanos` from which the next ask may be made.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        const EVERY: u64 = 1_000_000;
+        let now = crate::sys::coarse_nanos();
+        // Relaxed: a rate limit; threads racing here at worst both ask.
+        if now < NEXT.load(Ordering::Relaxed) {
+            return false;
+        }
+        NEXT.store(now.saturating_add(EVERY), Ordering::Relaxed);
+        true
+    }
+
     /// When a waiter next looks for a dead lock holder or barrier party:
     /// `interval` from now.
     #[inline]
@@ -266,6 +283,11 @@ mod imp {
         } else {
             Deadline::NEVER
         }
+    }
+
+    /// Loom has no clock to limit the asks by: every try may ask.
+    pub(crate) fn may_ask_kernel() -> bool {
+        true
     }
 
     /// Loom has no membarrier: both sides of a Dekker pair fence fully.

@@ -249,6 +249,52 @@ fn a_holder_killed_with_sigkill_gives_the_waiter_owner_died_within_a_second() {
 }
 
 #[test]
+fn a_holder_killed_with_sigkill_is_taken_over_by_tries_that_never_wait() {
+    let _w = Watchdog::new("owner_died_try", PATIENCE);
+    // Python's acquire(False), a try, a zero time-out, RLock's try: each
+    // polled, as a program that never blocks would.
+    let ways: [fn(&Lock, &RLock) -> bool; 4] = [
+        |lock, _| lock.acquire(false, None).is_err(),
+        |lock, _| matches!(lock.try_lock(), Err(TryLockError::OwnerDied(_))),
+        |lock, _| {
+            matches!(
+                lock.try_lock_for(Duration::ZERO),
+                Err(TryLockError::OwnerDied(_))
+            )
+        },
+        |_, rlock| rlock.acquire(false, None).is_err(),
+    ];
+    for (i, way) in ways.iter().enumerate() {
+        let (lock, rlock) = (Lock::new().unwrap(), RLock::new().unwrap());
+        let ready = Shared::new(AtomicU32::new(0)).unwrap();
+        let holder = Process::spawn(|| {
+            std::mem::forget(lock.lock());
+            std::mem::forget(rlock.lock());
+            ready.store(1, Ordering::Release);
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+        .unwrap();
+        let holder = KillOnDrop(holder);
+        wait_until(PATIENCE, "the child to take the locks", || {
+            ready.load(Ordering::Acquire) == 1
+        });
+        assert!(!way(&lock, &rlock), "way {i}: taken from a live holder");
+        holder.kill().unwrap();
+        assert_eq!(join_within(&holder, PATIENCE), -libc::SIGKILL);
+        let start = Instant::now();
+        while !way(&lock, &rlock) {
+            assert!(
+                start.elapsed() < Duration::from_secs(1),
+                "way {i}: still polling after a second"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+#[test]
 fn a_sleeping_waiter_in_another_process_learns_of_the_death() {
     let _w = Watchdog::new("waiter_learns", PATIENCE);
     let lock = Lock::new().unwrap();

@@ -263,13 +263,19 @@ impl RawLock {
         }
     }
 
-    /// Acquires the lock if it is free (or its holder is certainly dead);
-    /// never sleeps.
+    /// Acquires the lock if it is free (or its holder is certainly dead:
+    /// then [`Acquired::OwnerDied`]); never sleeps.
+    ///
+    /// Whether a holder still exists is a question for the kernel (a few
+    /// system calls), so a failed try asks it at most once a millisecond
+    /// in each process: a thread that polls with `try_lock` takes a dead
+    /// holder's lock over within a millisecond or so of the death, as a
+    /// waiter does within 100 ms.
     ///
     /// # Examples
     ///
     /// ```
-    /// use shmsync::raw::RawLock;
+    /// use shmsync::raw::{Acquired, RawLock};
     /// use shmsync::{Process, Shared};
     ///
     /// let lock = Shared::new(RawLock::new())?;
@@ -281,15 +287,60 @@ impl RawLock {
     /// assert_eq!(child.join()?, 0);
     /// lock.unlock(locked.hold)?;
     /// assert!(lock.try_lock().is_some());
+    ///
+    /// // A child takes the lock and dies holding it.
+    /// let lock = Shared::new(RawLock::new())?;
+    /// let child = Process::spawn({
+    ///     let lock = lock.clone();
+    ///     move || std::mem::forget(lock.lock())
+    /// })?;
+    /// assert_eq!(child.join()?, 0);
+    /// let taken = loop {
+    ///     if let Some(taken) = lock.try_lock() {
+    ///         break taken;
+    ///     }
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// };
+    /// assert_eq!(taken.acquired, Acquired::OwnerDied);
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     #[inline]
     pub fn try_lock(&self) -> Option<Locked<LockHold>> {
+        self.try_lock_before_waiting()
+            .or_else(|| self.take_over_if_gone())
+    }
+
+    /// The one try of a caller that waits next when it fails, and whose
+    /// wait asks the kernel about the holder on its own schedule: as
+    /// [`try_lock`](RawLock::try_lock), without asking.
+    #[inline]
+    pub(crate) fn try_lock_before_waiting(&self) -> Option<Locked<LockHold>> {
         let me = shim::current_thread();
         if self.try_fast(me) {
             return Some(self.record(me, shim::next_hold(), Acquired::Clean));
         }
         self.try_slow(me)
+    }
+
+    /// A try that found the lock held, by a caller that will not wait:
+    /// takes it over if the kernel says its holder is gone, asking at most
+    /// once a millisecond in this process (see
+    /// [`try_lock`](RawLock::try_lock)).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn take_over_if_gone(&self) -> Option<Locked<LockHold>> {
+        let me = shim::current_thread();
+        self.take_over_throttled(me, 0)
+            .map(|acquired| self.record(me, shim::next_hold(), acquired))
+    }
+
+    /// [`RawLock::take_over`], asking the kernel if this process has not
+    /// asked in the last millisecond.
+    fn take_over_throttled(&self, me: Caller, extra: u32) -> Option<Acquired> {
+        if !shim::may_ask_kernel() {
+            return None;
+        }
+        self.take_over(me, extra, Liveness::AskKernel)
     }
 
     /// [`try_lock`](RawLock::try_lock) when the one CAS failed: out of line,
@@ -811,7 +862,8 @@ impl RawLock {
             return Some(acquired);
         }
         if deadline.has_passed() {
-            return None;
+            // A deadline shorter than the first probe: asked as a try is.
+            return self.take_over_throttled(me, 0);
         }
         let mut probe = Probe::start();
         // An announced lock (a ring's side) is held a few nanoseconds at a

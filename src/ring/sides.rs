@@ -934,7 +934,7 @@ impl RawRing {
         deadline: Option<Deadline>,
     ) -> Result<(LockHold, bool), RingError> {
         let lock = &side.lock;
-        let locked = match (lock.try_lock(), deadline) {
+        let locked = match (lock.try_lock_before_waiting(), deadline) {
             (Some(locked), _) => Some(locked),
             // Sides are not re-entrant: a thread that holds this side (an
             // exclusive handle up its own stack) would wait for itself
@@ -942,7 +942,9 @@ impl RawRing {
             // try failed, so the fast path pays nothing for it.
             (None, _) if lock.is_held_by_current_thread() => None,
             (None, Some(deadline)) => lock.try_lock_announced(deadline, &side.sleepers),
-            (None, None) => None,
+            // One try, no wait: a dead holder is taken over as
+            // `RawLock::try_lock` does.
+            (None, None) => lock.take_over_if_gone(),
         };
         let Some(locked) = locked else {
             return Err(RingError::Busy {

@@ -57,7 +57,6 @@ pub(crate) use ident::MadeIn;
 pub(crate) use ident::{current_thread, next_hold, thread_is_gone, Caller};
 pub use spin::{set_spin_duration, spin_duration, MAX_SPIN};
 pub(crate) use spin::{spin_until, yield_until, Poll};
-#[cfg(feature = "std")]
 pub(crate) use time::coarse_nanos;
 pub use time::Deadline;
 

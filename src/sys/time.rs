@@ -189,7 +189,6 @@ impl Deadline {
 /// 35 ns for `CLOCK_MONOTONIC` on the 2-vCPU guest, and ticking every few
 /// milliseconds): for schedules of rare checks on fast paths, never for
 /// deadlines. Elsewhere, the monotonic clock itself.
-#[cfg(feature = "std")]
 pub(crate) fn coarse_nanos() -> u64 {
     #[cfg(target_os = "linux")]
     let clock = libc::CLOCK_MONOTONIC_COARSE;

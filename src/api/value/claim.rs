@@ -164,7 +164,7 @@ impl<'a> Access<'a> {
         lock: &'a RawLock,
         claim: Option<&'a Claim>,
     ) -> Result<(Access<'a>, Acquired), Denied> {
-        let locked = match lock.try_lock() {
+        let locked = match lock.try_lock_before_waiting() {
             Some(locked) => locked,
             None => Access::lock_slow(lock)?,
         };
