@@ -517,6 +517,14 @@ fn a_party_killed_inside_wait_as_the_latest_arrival_breaks_the_barrier_for_the_o
     assert!(barrier.broken());
 }
 
+/// Whether process `pid` is asleep (state `S` in `/proc/<pid>/stat`).
+fn is_asleep(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| Some(stat.rsplit_once(") ")?.1.starts_with('S')))
+        .unwrap_or(false)
+}
+
 #[test]
 fn a_party_killed_after_the_trip_before_its_wait_returned_breaks_the_next_generation() {
     let _w = Watchdog::new("killed_leaving", PATIENCE);
@@ -529,7 +537,11 @@ fn a_party_killed_after_the_trip_before_its_wait_returned_breaks_the_next_genera
         })
         .unwrap(),
     );
-    wait_until(PATIENCE, "the victim to wait", || barrier.n_waiting() == 1);
+    // Asleep in its wait: `n_waiting` counts it while it still holds the
+    // internal lock in `arrive`, where a stop would hold up the parent.
+    wait_until(PATIENCE, "the victim to sleep in its wait", || {
+        barrier.n_waiting() == 1 && is_asleep(victim.pid())
+    });
     // Stopped asleep in its wait, the generation trips, and it dies before
     // its wait returns: inside the barrier.
     stop(victim.pid());

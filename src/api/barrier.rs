@@ -22,9 +22,10 @@ type Action = Arc<dyn Fn() + Send + Sync>;
 /// panicking action, or a party that dies while waiting breaks the barrier:
 /// every current and later `wait` fails with [`BrokenBarrier`] until
 /// [`reset`](Barrier::reset). A party that dies after its generation
-/// tripped but before its `wait` returned breaks the next generation, which
-/// would otherwise wait for it for ever; one that dies after its `wait`
-/// returned is outside the barrier, as in Python.
+/// tripped but before its `wait` returned breaks the next generation (if a
+/// party waits there before it fills up), which could otherwise wait for it
+/// for ever; one that dies after its `wait` returned is outside the
+/// barrier, as in Python.
 ///
 /// The action and the default time-out belong to this handle (and to its
 /// clones, and to the copies forked children get), not to the shared

@@ -510,8 +510,11 @@ impl RawBarrier {
             if self.cell.wait(&self.word, word, deadline.min(probe.at())) == Wake::TimedOut {
                 if deadline.has_passed() {
                     self.break_generation(arrival.generation);
+                    // Acquire: as above; a trip that beat the break is seen
+                    // before `leave` looks at what the trip kept.
+                    let word = self.word.load(Ordering::Acquire);
                     self.leave(arrival);
-                    return self.outcome(arrival.generation, self.word.load(Ordering::Acquire));
+                    return self.outcome(arrival.generation, word);
                 }
                 if probe.due() {
                     let party_died = self
@@ -729,9 +732,12 @@ impl RawBarrier {
     }
 
     /// `arrival`'s party returns from its `wait` or `trip`: if its
-    /// generation is the last tripped one, its bit goes. (Should a later
-    /// generation have tripped meanwhile, which takes another thread in its
-    /// place, the bit is left alone.)
+    /// generation is the last tripped one, its bit goes. Should a later
+    /// generation trip meanwhile (which takes another thread in this
+    /// party's place), the bit is left alone, or, racing that trip, may
+    /// clear the bit of the later generation's party with the same index:
+    /// a death that party then dies leaving goes unnoticed (its waiters end
+    /// at their deadline), never a break without a death.
     fn leave(&self, arrival: Arrival) {
         // Relaxed: the word's Acquire load (or this party's own trip)
         // ordered the trip's stores before this.
