@@ -36,27 +36,10 @@ mod imp {
     };
     pub use crate::sys::Deadline;
     pub(crate) use crate::sys::{
-        current_thread, next_hold, spin_until, thread_is_gone, wait_any, yield_until, WaitCell,
-        WAIT_ANY_MAX,
+        current_thread, may_ask_kernel, next_hold, spin_until, thread_is_gone, wait_any,
+        yield_until, WaitCell, WAIT_ANY_MAX,
     };
     pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
-
-    /// Whether a caller that will not wait may ask the kernel whether a
-    /// lock's holder still exists: once a millisecond in this process, so
-    /// that a thread polling a lock cannot turn every failed try into
-    /// system calls.
-    pub(crate) fn may_ask_kernel() -> bool {
-        /// `coarse_nanos` from which the next ask may be made.
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        const EVERY: u64 = 1_000_000;
-        let now = crate::sys::coarse_nanos();
-        // Relaxed: a rate limit; threads racing here at worst both ask.
-        if now < NEXT.load(Ordering::Relaxed) {
-            return false;
-        }
-        NEXT.store(now.saturating_add(EVERY), Ordering::Relaxed);
-        true
-    }
 
     /// When a waiter next looks for a dead lock holder or barrier party:
     /// `interval` from now.

@@ -267,10 +267,10 @@ impl RawLock {
     /// then [`Acquired::OwnerDied`]); never sleeps.
     ///
     /// Whether a holder still exists is a question for the kernel (a few
-    /// system calls), so a failed try asks it at most once a millisecond
-    /// in each process: a thread that polls with `try_lock` takes a dead
-    /// holder's lock over within a millisecond or so of the death, as a
-    /// waiter does within 100 ms.
+    /// system calls), so a failed try asks it at most once per tick of the
+    /// coarse clock (1-4 ms) on each thread: a thread that polls with
+    /// `try_lock` takes a dead holder's lock over within a few milliseconds
+    /// of the death, as a waiter does within 100 ms.
     ///
     /// # Examples
     ///
@@ -324,7 +324,7 @@ impl RawLock {
 
     /// A try that found the lock held, by a caller that will not wait:
     /// takes it over if the kernel says its holder is gone, asking at most
-    /// once a millisecond in this process (see
+    /// once a clock tick on this thread (see
     /// [`try_lock`](RawLock::try_lock)).
     #[cold]
     #[inline(never)]
@@ -334,8 +334,8 @@ impl RawLock {
             .map(|acquired| self.record(me, shim::next_hold(), acquired))
     }
 
-    /// [`RawLock::take_over`], asking the kernel if this process has not
-    /// asked in the last millisecond.
+    /// [`RawLock::take_over`], asking the kernel if this thread has not
+    /// asked in the last clock tick.
     fn take_over_throttled(&self, me: Caller, extra: u32) -> Option<Acquired> {
         if !shim::may_ask_kernel() {
             return None;

@@ -57,7 +57,9 @@ pub(crate) use ident::MadeIn;
 pub(crate) use ident::{current_thread, next_hold, thread_is_gone, Caller};
 pub use spin::{set_spin_duration, spin_duration, MAX_SPIN};
 pub(crate) use spin::{spin_until, yield_until, Poll};
+#[cfg(feature = "std")]
 pub(crate) use time::coarse_nanos;
+pub(crate) use time::may_ask_kernel;
 pub use time::Deadline;
 
 /// The name of the compiled-in wait backend: `"futex"` or `"posix-sem"`.

@@ -197,6 +197,44 @@ pub(crate) fn coarse_nanos() -> u64 {
     read_clock(clock)
 }
 
+/// Whether a caller that will not wait may ask the kernel whether a lock's
+/// holder still exists: once per tick of the coarse clock (1-4 ms) on each
+/// thread (in the whole process without `std`, which has no thread-local
+/// storage), so that a thread polling a lock cannot turn every failed try
+/// into system calls, nor use up another thread's asks.
+pub(crate) fn may_ask_kernel() -> bool {
+    let now = coarse_nanos();
+    let due = |next: u64| now >= next;
+    #[cfg(feature = "std")]
+    {
+        std::thread_local! {
+            /// `coarse_nanos` from which this thread may ask again.
+            static NEXT: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+        }
+        NEXT.with(|next| {
+            let ask = due(next.get());
+            if ask {
+                next.set(now.saturating_add(ASK_EVERY));
+            }
+            ask
+        })
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        use core::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        // Relaxed: a rate limit; threads racing here at worst both ask.
+        let ask = due(NEXT.load(Ordering::Relaxed));
+        if ask {
+            NEXT.store(now.saturating_add(ASK_EVERY), Ordering::Relaxed);
+        }
+        ask
+    }
+}
+
+/// The least time between two asks of [`may_ask_kernel`].
+const ASK_EVERY: u64 = 1_000_000;
+
 fn monotonic_nanos() -> u64 {
     read_clock(libc::CLOCK_MONOTONIC)
 }
