@@ -96,8 +96,8 @@ pub struct Connection<E: EndKind = SocketEnd> {
     /// is still there.
     next_check: AtomicU64,
     /// The other end's [`closes`](super::shared::EndWords::closes) count
-    /// as this handle's sends last saw it: a send that finds it moved asks
-    /// the kernel at once.
+    /// as this handle last asked the kernel about it: a send, or a wait,
+    /// that finds it moved asks at once.
     seen_closes: AtomicU32,
     /// The other end was seen gone, for good ([`SocketEnd`] only).
     peer_gone: AtomicBool,
@@ -284,17 +284,14 @@ impl<E: EndKind> Connection<E> {
         let closes = self.peer_closes();
         let now = sys::coarse_nanos();
         // Relaxed: a per-handle schedule; racing threads at worst both ask.
-        if now < self.next_check.load(Ordering::Relaxed)
-            && closes == self.seen_closes.load(Ordering::Relaxed)
-        {
+        if now < self.next_check.load(Ordering::Relaxed) && closes == self.seen_peer_closes() {
             return Ok(());
         }
         if self.peer_is_gone() {
             // The schedule stays due: every later send fails at once too.
             return Err(SendError::BrokenPipe);
         }
-        // Relaxed: as `next_check`.
-        self.seen_closes.store(closes, Ordering::Relaxed);
+        self.saw_peer_closes(closes);
         self.next_check.store(
             now.saturating_add(SEND_CHECK_EVERY.as_nanos() as u64),
             Ordering::Relaxed,
@@ -306,6 +303,20 @@ impl<E: EndKind> Connection<E> {
     #[inline]
     pub(super) fn peer_closes(&self) -> u32 {
         self.mem.state().ends[1 - self.me].closes()
+    }
+
+    /// The other end's close count as this handle last asked the kernel
+    /// about it.
+    pub(super) fn seen_peer_closes(&self) -> u32 {
+        // Relaxed: a handle's own hint; the kernel's answer decides.
+        self.seen_closes.load(Ordering::Relaxed)
+    }
+
+    /// The kernel is being asked about the other end at close count
+    /// `closes`.
+    pub(super) fn saw_peer_closes(&self, closes: u32) {
+        // Relaxed: as `seen_peer_closes`.
+        self.seen_closes.store(closes, Ordering::Relaxed);
     }
 
     /// Whether every handle of the other end is gone (a system call, unless
@@ -505,11 +516,13 @@ pub(super) struct PeerWatch {
 }
 
 impl PeerWatch {
-    /// The watch of a wait starting now.
+    /// The watch of a wait starting now. A close since this handle last
+    /// asked (before this call, or before the watch started) counts as
+    /// one to ask about at once.
     pub(super) fn start<E: EndKind>(conn: &Connection<E>) -> PeerWatch {
         PeerWatch {
             probe: Probe::start(),
-            closes: conn.peer_closes(),
+            closes: conn.seen_peer_closes(),
         }
     }
 
@@ -529,7 +542,10 @@ impl PeerWatch {
     pub(super) fn due<E: EndKind>(&mut self, conn: &Connection<E>) -> bool {
         let closes = conn.peer_closes();
         let closed = closes != self.closes;
-        self.closes = closes;
+        if closed {
+            self.closes = closes;
+            conn.saw_peer_closes(closes);
+        }
         // Both: the schedule moves on even when a close asks first.
         self.probe.due() | closed
     }

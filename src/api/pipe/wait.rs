@@ -68,7 +68,10 @@ pub(super) fn wait_deadline<'c, E: EndKind>(
     let mut gone = vec![false; connections.len()];
     // The other ends' close counts as last asked about: one that moved is
     // asked about at once (see `PeerWatch`).
-    let mut closes: Vec<u32> = connections.iter().map(|conn| conn.peer_closes()).collect();
+    let mut closes: Vec<u32> = connections
+        .iter()
+        .map(|conn| conn.seen_peer_closes())
+        .collect();
     let mut probe = Probe::start();
     let mut ask_kernel = true;
     loop {
@@ -80,7 +83,10 @@ pub(super) fn wait_deadline<'c, E: EndKind>(
             }
             let now = conn.peer_closes();
             if !*gone && (ask_kernel || now != *seen) {
-                *seen = now;
+                if now != *seen {
+                    *seen = now;
+                    conn.saw_peer_closes(now);
+                }
                 *gone = conn.peer_is_gone();
             }
             if *gone {
@@ -117,12 +123,12 @@ fn sleep<E: EndKind>(connections: &[&Connection<E>], closes: &[u32], until: Dead
             (conn.readable() && conn.rings()[0].is_ready_to_get()) || conn.peer_closes() != seen
         })
     };
+    // A sending end's socket polls readable too once its peer is gone.
     let fds: Vec<BorrowedFd<'_>> = connections
         .iter()
-        .filter(|conn| conn.readable())
         .filter_map(|conn| conn.end.token_fd())
         .collect();
-    if sys::WAIT_ANY_MAX == 0 && fds.len() == rings.len() {
+    if sys::WAIT_ANY_MAX == 0 && fds.len() == connections.len() {
         // No multi-word sleep on this backend: sleep on the sockets, having
         // asked the writers for wake tokens (the readers' half of the
         // Dekker pair, as in `Connection::try_recv_bytes`).
