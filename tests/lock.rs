@@ -197,10 +197,21 @@ fn rlock_excludes_other_processes_until_fully_released() {
     assert_eq!(counter.get(), 60_000);
 }
 
-/// A child takes `lock`, reports it holds it, and sleeps until killed.
+/// A child takes `raw`, reports it holds it, and sleeps until killed.
 fn holder_that_will_be_killed(raw: &RawLock, ready: &AtomicU32) -> KillOnDrop {
+    holder_of(
+        || {
+            let _ = raw.lock();
+        },
+        ready,
+    )
+}
+
+/// A child takes locks with `take`, reports it holds them, and sleeps
+/// until killed.
+fn holder_of(take: impl FnOnce(), ready: &AtomicU32) -> KillOnDrop {
     let child = Process::spawn(|| {
-        let _ = raw.lock();
+        take();
         ready.store(1, Ordering::Release);
         loop {
             std::thread::sleep(Duration::from_secs(1));
@@ -267,19 +278,11 @@ fn a_holder_killed_with_sigkill_is_taken_over_by_tries_that_never_wait() {
     for (i, way) in ways.iter().enumerate() {
         let (lock, rlock) = (Lock::new().unwrap(), RLock::new().unwrap());
         let ready = Shared::new(AtomicU32::new(0)).unwrap();
-        let holder = Process::spawn(|| {
+        let take = || {
             std::mem::forget(lock.lock());
             std::mem::forget(rlock.lock());
-            ready.store(1, Ordering::Release);
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        })
-        .unwrap();
-        let holder = KillOnDrop(holder);
-        wait_until(PATIENCE, "the child to take the locks", || {
-            ready.load(Ordering::Acquire) == 1
-        });
+        };
+        let holder = holder_of(take, &ready);
         assert!(!way(&lock, &rlock), "way {i}: taken from a live holder");
         holder.kill().unwrap();
         assert_eq!(join_within(&holder, PATIENCE), -libc::SIGKILL);
