@@ -12,7 +12,7 @@
 //! (`u32::MAX` is `kill(-1, 0)`, "every process": alive), so a waiting
 //! party never learns that the id names nobody.
 
-use shmsync::{Barrier, Lock, Process, RLock, TryLockError};
+use shmsync::{Barrier, Deadline, Lock, Process, RLock, TryLockError};
 use shmsync_testkit::{join_within, wait_until, Watchdog, PATIENCE};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -93,12 +93,36 @@ fn watched_by_the_first_arrival(tid: u32) {
     });
 }
 
+/// A generation tripped, and `tid` is planted as one of its parties that
+/// never returned from its wait: a party of the next generation must break
+/// it promptly.
+#[track_caller]
+fn left_by_a_party_that_never_returned(tid: u32) {
+    let barrier = Barrier::new(2).unwrap();
+    let raw = barrier.raw();
+    let first = raw.arrive(Deadline::NEVER).unwrap();
+    let last = raw.arrive(Deadline::NEVER).unwrap();
+    raw.trip(last, Deadline::NEVER).unwrap();
+    raw.wait(first, Deadline::NEVER).unwrap();
+    let fields = barrier_fields(raw);
+    fields.leaving_tid(0).store(tid, Ordering::SeqCst);
+    fields.leaving[0].store(0b01, Ordering::SeqCst);
+    let start = Instant::now();
+    assert!(barrier.wait(Some(WAIT_TIMEOUT)).is_err(), "tid {tid:#x}");
+    let took = start.elapsed();
+    assert!(
+        took < NOTICED_WITHIN,
+        "tid {tid:#x} was not seen as gone: the wait lasted {took:?}"
+    );
+}
+
 #[test]
 fn a_barrier_party_treats_an_impossible_watched_thread_id_as_gone() {
     let _w = Watchdog::new("barrier_impossible_tids", PATIENCE);
     for tid in impossible_ids() {
         watched_by_the_next_arrival(tid);
         watched_by_the_first_arrival(tid);
+        left_by_a_party_that_never_returned(tid);
     }
 }
 
@@ -246,6 +270,7 @@ fn no_thread_id_read_from_shared_memory_is_handed_to_kill_as_a_process_group() {
         for tid in impossible_ids() {
             watched_by_the_next_arrival(tid);
             watched_by_the_first_arrival(tid);
+            left_by_a_party_that_never_returned(tid);
         }
         for word in IMPOSSIBLE_LOCK_HOLDERS {
             lock_taken_over_from(word);

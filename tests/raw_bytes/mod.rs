@@ -48,6 +48,11 @@ pub const BARRIER_ARRIVED_AT: usize = 12;
 pub const BARRIER_PARTIES_AT: usize = 8;
 /// Where `RawBarrier::tids[0]` lives.
 pub const BARRIER_TIDS_AT: usize = 16;
+/// Where `RawBarrier::tripped` lives, then the two `leaving` words, then
+/// `leaving_tids`.
+pub const BARRIER_TRIPPED_AT: usize = 16 + 4 * 64;
+const BARRIER_LEAVING_AT: usize = BARRIER_TRIPPED_AT + 4;
+const BARRIER_LEAVING_TIDS_AT: usize = BARRIER_LEAVING_AT + 8;
 /// Where `RawBarrier`'s internal lock lives: after the arrivals' thread
 /// ids, the tripped generation and its two words of leaving bits, and the
 /// leaving parties' thread ids (padded to 8).
@@ -276,6 +281,12 @@ pub struct BarrierFields<'a> {
     pub parties: &'a AtomicU32,
     pub arrived: &'a AtomicU32,
     tids: &'a [AtomicU32; 64],
+    /// The generation that tripped last.
+    pub tripped: &'a AtomicU32,
+    /// Its parties that have not returned yet: bit `i % 32` of word
+    /// `i / 32` for arrival index `i`.
+    pub leaving: &'a [AtomicU32; 2],
+    leaving_tids: &'a [AtomicU32; 64],
     /// The internal lock.
     pub lock: &'a RawLock,
 }
@@ -284,6 +295,11 @@ impl<'a> BarrierFields<'a> {
     /// The thread id of the arrival with index `index`.
     pub fn tid(&self, index: usize) -> &'a AtomicU32 {
         &self.tids[index]
+    }
+
+    /// The thread id of the last tripped generation's arrival `index`.
+    pub fn leaving_tid(&self, index: usize) -> &'a AtomicU32 {
+        &self.leaving_tids[index]
     }
 
     /// The internal lock's word.
@@ -312,6 +328,9 @@ unsafe fn barrier_fields_unchecked(barrier: &RawBarrier) -> BarrierFields<'_> {
             parties: field(barrier, BARRIER_PARTIES_AT),
             arrived: field(barrier, BARRIER_ARRIVED_AT),
             tids: field(barrier, BARRIER_TIDS_AT),
+            tripped: field(barrier, BARRIER_TRIPPED_AT),
+            leaving: field(barrier, BARRIER_LEAVING_AT),
+            leaving_tids: field(barrier, BARRIER_LEAVING_TIDS_AT),
             lock: field(barrier, BARRIER_LOCK_AT),
         }
     }
@@ -319,7 +338,8 @@ unsafe fn barrier_fields_unchecked(barrier: &RawBarrier) -> BarrierFields<'_> {
 
 /// Checks every barrier field the tests use against a barrier of our own:
 /// the word through abort and reset, `parties`, an arrival's count and
-/// thread id, and the internal lock's word through the holder a busy
+/// thread id, what a trip keeps of its leaving parties, and the internal
+/// lock's word through the holder a busy
 /// `reset` reports (read by the barrier's own code, so a wrong offset
 /// cannot pass).
 fn check_barrier_layout() {
@@ -352,6 +372,32 @@ fn check_barrier_layout() {
         assert!(party.join().unwrap().is_err());
     });
     barrier.reset(Deadline::NEVER).unwrap();
+
+    // A trip keeps its generation, its parties' ids, and a bit for each
+    // until it returns: two arrivals of this thread, the last one trips.
+    let generation = fields.word.load(Ordering::SeqCst) >> 1;
+    let first = barrier.arrive(Deadline::NEVER).unwrap();
+    let last = barrier.arrive(Deadline::NEVER).unwrap();
+    barrier.trip(last, Deadline::NEVER).unwrap();
+    assert_eq!(
+        fields.tripped.load(Ordering::SeqCst),
+        generation,
+        "tripped moved"
+    );
+    assert_eq!(
+        fields.leaving[0].load(Ordering::SeqCst),
+        0b01,
+        "leaving moved"
+    );
+    for index in [0, 1] {
+        assert_eq!(
+            fields.leaving_tid(index).load(Ordering::SeqCst),
+            gettid(),
+            "leaving_tids moved"
+        );
+    }
+    barrier.wait(first, Deadline::NEVER).unwrap();
+    assert_eq!(fields.leaving[0].load(Ordering::SeqCst), 0, "leaving moved");
 
     let live = LiveThread::spawn();
     let tid = live.tid();
