@@ -504,25 +504,56 @@ impl<E: EndKind> fmt::Debug for Connection<E> {
     }
 }
 
+/// The other end's [`closes`](super::shared::EndWords::closes) count as a
+/// wait last asked the kernel about it: a count that moved is a reason to
+/// stop sleeping and ask at once.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CloseCount(u32);
+
+impl CloseCount {
+    /// Starts from the count `conn` last asked about (before this call,
+    /// or before the wait started), so that a close since counts.
+    pub(super) fn of<E: EndKind>(conn: &Connection<E>) -> CloseCount {
+        CloseCount(conn.seen_peer_closes())
+    }
+
+    /// Whether a handle of the other end was closed since the last
+    /// [`take`](CloseCount::take): the reason to stop sleeping.
+    pub(super) fn moved<E: EndKind>(&self, conn: &Connection<E>) -> bool {
+        conn.peer_closes() != self.0
+    }
+
+    /// Whether a handle of the other end was closed since the last take;
+    /// if so, counts the close, for `conn`'s sends and later waits too (the
+    /// caller asks the kernel next).
+    pub(super) fn take<E: EndKind>(&mut self, conn: &Connection<E>) -> bool {
+        let closes = conn.peer_closes();
+        if closes == self.0 {
+            return false;
+        }
+        self.0 = closes;
+        conn.saw_peer_closes(closes);
+        true
+    }
+}
+
 /// When a waiting call asks the kernel whether the other end is gone: on
 /// the probe schedule (1 ms into the wait, doubling up to every 100 ms),
 /// for an end whose last process died; and at once when a handle of that
-/// end was closed (its [`closes`](super::shared::EndWords::closes) count
-/// moved), which also ends the ring's sleep ([`PeerWatch::closed`] as the
-/// wait's `stop`, woken by the closer's nudge).
+/// end was closed (its [`CloseCount`] moved), which also ends the ring's
+/// sleep ([`PeerWatch::closed`] as the wait's `stop`, woken by the
+/// closer's nudge).
 pub(super) struct PeerWatch {
     probe: Probe,
-    closes: u32,
+    closes: CloseCount,
 }
 
 impl PeerWatch {
-    /// The watch of a wait starting now. A close since this handle last
-    /// asked (before this call, or before the watch started) counts as
-    /// one to ask about at once.
+    /// The watch of a wait starting now.
     pub(super) fn start<E: EndKind>(conn: &Connection<E>) -> PeerWatch {
         PeerWatch {
             probe: Probe::start(),
-            closes: conn.seen_peer_closes(),
+            closes: CloseCount::of(conn),
         }
     }
 
@@ -534,19 +565,13 @@ impl PeerWatch {
     /// Whether a handle of the other end was closed since the last
     /// [`due`](PeerWatch::due): the reason to stop sleeping.
     pub(super) fn closed<E: EndKind>(&self, conn: &Connection<E>) -> bool {
-        conn.peer_closes() != self.closes
+        self.closes.moved(conn)
     }
 
     /// Whether to ask the kernel now: the schedule is due (then it
     /// schedules the next), or a handle was closed (then it is counted).
     pub(super) fn due<E: EndKind>(&mut self, conn: &Connection<E>) -> bool {
-        let closes = conn.peer_closes();
-        let closed = closes != self.closes;
-        if closed {
-            self.closes = closes;
-            conn.saw_peer_closes(closes);
-        }
         // Both: the schedule moves on even when a close asks first.
-        self.probe.due() | closed
+        self.closes.take(conn) | self.probe.due()
     }
 }

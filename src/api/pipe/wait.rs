@@ -13,7 +13,7 @@
 //! is closed: each end counts its closed handles, and a closer nudges the
 //! rings, which ends the sleep.
 
-use super::connection::Connection;
+use super::connection::{CloseCount, Connection};
 use super::end::EndKind;
 use crate::raw::Probe;
 use crate::ring::{wait_for_any_data, RawRing};
@@ -68,9 +68,9 @@ pub(super) fn wait_deadline<'c, E: EndKind>(
     let mut gone = vec![false; connections.len()];
     // The other ends' close counts as last asked about: one that moved is
     // asked about at once (see `PeerWatch`).
-    let mut closes: Vec<u32> = connections
+    let mut closes: Vec<CloseCount> = connections
         .iter()
-        .map(|conn| conn.seen_peer_closes())
+        .map(|conn| CloseCount::of(conn))
         .collect();
     let mut probe = Probe::start();
     let mut ask_kernel = true;
@@ -81,12 +81,8 @@ pub(super) fn wait_deadline<'c, E: EndKind>(
                 ready.push(*conn);
                 continue;
             }
-            let now = conn.peer_closes();
-            if !*gone && (ask_kernel || now != *seen) {
-                if now != *seen {
-                    *seen = now;
-                    conn.saw_peer_closes(now);
-                }
+            // Both: a close is counted even when the schedule asks.
+            if !*gone && (seen.take(conn) | ask_kernel) {
                 *gone = conn.peer_is_gone();
             }
             if *gone {
@@ -104,7 +100,7 @@ pub(super) fn wait_deadline<'c, E: EndKind>(
 /// Sleeps until a message may have come to one of `connections`, or a
 /// handle of one's other end was closed (its count moved from `closes`),
 /// or `until`.
-fn sleep<E: EndKind>(connections: &[&Connection<E>], closes: &[u32], until: Deadline) {
+fn sleep<E: EndKind>(connections: &[&Connection<E>], closes: &[CloseCount], until: Deadline) {
     // A receiving end sleeps on the ring it receives on; the sending end of
     // a one-way pipe, which waits only for its peer to go, on the ring it
     // sends on, which a closing peer nudges too (its deaths are for the
@@ -119,8 +115,8 @@ fn sleep<E: EndKind>(connections: &[&Connection<E>], closes: &[u32], until: Dead
         return;
     }
     let any = || {
-        connections.iter().zip(closes).any(|(conn, &seen)| {
-            (conn.readable() && conn.rings()[0].is_ready_to_get()) || conn.peer_closes() != seen
+        connections.iter().zip(closes).any(|(conn, seen)| {
+            (conn.readable() && conn.rings()[0].is_ready_to_get()) || seen.moved(conn)
         })
     };
     // A sending end's socket polls readable too once its peer is gone.
