@@ -5,6 +5,8 @@
 
 mod array;
 mod barrier;
+#[cfg(feature = "serde")]
+mod codec;
 mod condition;
 mod error;
 mod event;

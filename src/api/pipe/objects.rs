@@ -33,7 +33,9 @@ impl<E: EndKind> Connection<E> {
     /// # Errors
     ///
     /// [`RecvError::Decode`] if the message is not a `T` (it has been
-    /// received); as [`recv_bytes`](Connection::recv_bytes) otherwise.
+    /// received): bytes that do not decode as one, or that decode with
+    /// bytes left over, as a `(u64, String)` received as a `u64` would;
+    /// as [`recv_bytes`](Connection::recv_bytes) otherwise.
     ///
     /// # Examples
     ///
@@ -45,12 +47,14 @@ impl<E: EndKind> Connection<E> {
     /// a.send_bytes(&[0xff])?; // not a postcard String
     /// assert_eq!(b.recv::<Vec<u16>>()?, [1, 2, 3]);
     /// assert!(matches!(b.recv::<String>(), Err(RecvError::Decode(_))));
+    /// a.send(&(7u64, "seven"))?;
+    /// assert!(matches!(b.recv::<u64>(), Err(RecvError::Decode(_))), "a pair is not a u64");
     /// assert!(!b.poll(Some(std::time::Duration::ZERO))?, "it was received all the same");
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn recv<T: serde::de::DeserializeOwned>(&self) -> Result<T, RecvError> {
         let bytes = self.recv_bytes(usize::MAX)?;
-        postcard::from_bytes(&bytes).map_err(RecvError::Decode)
+        crate::api::codec::decode_whole(&bytes).map_err(RecvError::Decode)
     }
 
     /// [`recv`](Connection::recv) for event loops: as
@@ -74,6 +78,6 @@ impl<E: EndKind> Connection<E> {
     /// ```
     pub fn try_recv<T: serde::de::DeserializeOwned>(&self) -> Result<T, RecvError> {
         let bytes = self.try_recv_bytes(usize::MAX)?;
-        postcard::from_bytes(&bytes).map_err(RecvError::Decode)
+        crate::api::codec::decode_whole(&bytes).map_err(RecvError::Decode)
     }
 }

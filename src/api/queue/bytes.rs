@@ -625,7 +625,8 @@ impl ByteQueue {
     /// # Errors
     ///
     /// [`GetError::Decode`] if the message is not a `V` in postcard's
-    /// encoding (it is taken nonetheless); otherwise as
+    /// encoding, or is one with bytes left over (a `(u8, &str)` got as a
+    /// `u8`); it is taken nonetheless. Otherwise as
     /// [`get`](ByteQueue::get).
     ///
     /// # Examples
@@ -640,6 +641,8 @@ impl ByteQueue {
     /// q.put(&[0xff; 8])?; // not a u32 in postcard's encoding
     /// assert!(matches!(q.get_value::<u32>(), Err(GetError::Decode(_))));
     /// assert!(q.empty(), "taken nonetheless");
+    /// q.put_value(&(7u8, "seven"))?;
+    /// assert!(matches!(q.get_value::<u8>(), Err(GetError::Decode(_))), "a pair is not a u8");
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn get_value<V: serde::de::DeserializeOwned>(&self) -> Result<V, GetError> {
@@ -681,7 +684,7 @@ impl ByteQueue {
 
 #[cfg(feature = "serde")]
 fn decode<V: serde::de::DeserializeOwned>(msg: Vec<u8>) -> Result<V, GetError> {
-    postcard::from_bytes(&msg).map_err(GetError::Decode)
+    crate::api::codec::decode_whole(&msg).map_err(GetError::Decode)
 }
 
 impl fmt::Debug for ByteQueue {
