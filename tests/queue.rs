@@ -296,6 +296,14 @@ fn a_queue_in_a_named_segment_is_found_by_another_process_of_the_same_type_only(
     };
     assert!(mismatch(Queue::<u32>::open_in(&seg, "jobs", 16).map(drop)));
     assert!(mismatch(Queue::<u64>::open_in(&seg, "jobs", 32).map(drop)));
+    // The message names the handle asked for, not the state inside it,
+    // and says what to keep the same.
+    let told = Queue::<u64>::open_in(&seg, "jobs", 32)
+        .unwrap_err()
+        .to_string();
+    assert!(told.contains("Queue<u64>"), "{told}");
+    assert!(!told.contains("QueueState"), "{told}");
+    assert!(told.contains("capacity"), "{told}");
     assert!(mismatch(
         shmsync::ByteQueue::open_in(&seg, "jobs", 128, None).map(drop)
     ));

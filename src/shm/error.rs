@@ -281,7 +281,7 @@ impl fmt::Display for SegmentError {
             ),
             SegmentError::TypeMismatch { name, requested } => write!(
                 f,
-                "object {name:?} exists with another type than {requested}: every process must use the same type for a name"
+                "object {name:?} exists with another type, capacity or length than {requested}: every process must open a name with the type (and the capacity or length) it was made with"
             ),
             SegmentError::NoSuchObject { name } => write!(
                 f,

@@ -228,19 +228,24 @@ impl Ring {
         create: bool,
         type_name: &'static str,
     ) -> Result<Ring, Error> {
+        // Another item size or capacity shows as another type: named as
+        // the handle the caller asked for, not the shared state inside it.
+        let mismatch = |e: Error| match e {
+            Error::InvalidArgument(_) | Error::Segment(SegmentError::TypeMismatch { .. }) => {
+                Error::Segment(SegmentError::TypeMismatch {
+                    name: name.into(),
+                    requested: type_name,
+                })
+            }
+            e => e,
+        };
         let len = shape.buffer_len();
         let shared = if create {
-            segment.get_or_init_with_tail(name, len, BUFFER_ALIGN, || shape.state())?
+            segment.get_or_init_with_tail(name, len, BUFFER_ALIGN, || shape.state())
         } else {
-            segment.get_with_tail::<QueueState>(name, len, BUFFER_ALIGN)?
+            segment.get_with_tail::<QueueState>(name, len, BUFFER_ALIGN)
         };
-        Ring::checked(shared, shape, type_name).map_err(|e| match e {
-            Error::InvalidArgument(_) => Error::Segment(SegmentError::TypeMismatch {
-                name: name.into(),
-                requested: type_name,
-            }),
-            e => e,
-        })
+        Ring::checked(shared.map_err(|e| mismatch(e.into()))?, shape, type_name).map_err(mismatch)
     }
 
     /// Checks the shared state against what this handle expects (the
