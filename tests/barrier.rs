@@ -565,6 +565,43 @@ fn a_party_killed_after_the_trip_before_its_wait_returned_breaks_the_next_genera
 }
 
 #[test]
+fn a_generation_that_fills_up_before_a_death_is_seen_trips_and_the_next_one_breaks() {
+    let _w = Watchdog::new("dead_before_the_trip", PATIENCE);
+    let barrier = Barrier::new(2).unwrap();
+    let victim = KillOnDrop(
+        Process::spawn(|| {
+            die_with_parent();
+            let _ = barrier.wait(Some(PATIENCE));
+        })
+        .unwrap(),
+    );
+    wait_until(PATIENCE, "the victim to sleep in its wait", || {
+        barrier.n_waiting() == 1 && is_asleep(victim.pid())
+    });
+    victim.kill().unwrap();
+    assert_eq!(join_within(&victim, PATIENCE), -libc::SIGKILL);
+    // Dead and reaped, but no waiter has asked the kernel about it: the
+    // last arrival trips the generation with the dead party counted, as
+    // Python's barrier always does.
+    assert_eq!(barrier.wait(Some(PATIENCE)), Ok(1));
+    // The dead party never left: the next generation breaks at its first
+    // look instead of waiting for it until the time-out.
+    in_a_child("the wait after the death", || {
+        let start = Instant::now();
+        assert_eq!(
+            barrier.wait(Some(Duration::from_secs(20))),
+            Err(BrokenBarrier)
+        );
+        let took = start.elapsed();
+        assert!(
+            took < DEATH_NOTICED_WITHIN,
+            "the death was noticed after {took:?}"
+        );
+    });
+    assert!(barrier.broken());
+}
+
+#[test]
 fn a_party_that_dies_after_its_wait_returned_breaks_nothing() {
     let _w = Watchdog::new("died_outside", PATIENCE);
     let barrier = Barrier::new(2).unwrap();

@@ -21,11 +21,14 @@ type Action = Arc<dyn Fn() + Send + Sync>;
 /// before any party is released. A time-out, [`abort`](Barrier::abort), a
 /// panicking action, or a party that dies while waiting breaks the barrier:
 /// every current and later `wait` fails with [`BrokenBarrier`] until
-/// [`reset`](Barrier::reset). A party that dies after its generation
-/// tripped but before its `wait` returned breaks the next generation (if a
-/// party waits there before it fills up), which could otherwise wait for it
-/// for ever; one that dies after its `wait` returned is outside the
-/// barrier, as in Python.
+/// [`reset`](Barrier::reset). Waiters find a death by asking the kernel,
+/// within about 100 ms: if the last party arrives before then, the
+/// generation trips with the dead party counted as arrived (as Python's
+/// always does), and the death breaks the next generation instead. So does
+/// a party that dies after its generation tripped but before its `wait`
+/// returned (if a party waits in the next generation before it fills up),
+/// which could otherwise wait for it for ever; one that dies after its
+/// `wait` returned is outside the barrier, as in Python.
 ///
 /// The action and the default time-out belong to this handle (and to its
 /// clones, and to the copies forked children get), not to the shared

@@ -281,6 +281,34 @@ impl<R: Lockable + ShmSafe> Condition<SharedLock<R>> {
     /// [`ConditionError::OwnerDied`] if taking it back found its holder
     /// dead (the caller holds the lock).
     ///
+    /// # Data guarded by the lock
+    ///
+    /// A guard of data under this lock ([`Value::borrow_under`]) must not
+    /// live across `wait`. The wait releases the lock, but the guard still
+    /// lends the data out, so another process's `borrow_under` fails with
+    /// [`AccessError::Borrowed`] for as long as the guard lives: the
+    /// notifier can never write what the waiter waits for. Drop the guard
+    /// before waiting and borrow again after, or look in
+    /// [`wait_for`](Condition::wait_for)'s predicate, which borrows only
+    /// while it looks:
+    ///
+    /// ```
+    /// use shmsync::{Condition, Lock, Value};
+    /// use std::time::Duration;
+    ///
+    /// let cond = Condition::with_lock(Lock::new()?)?;
+    /// let ready = Value::with_lock(0u32, cond.lock_handle())?;
+    /// let held = cond.lock()?;
+    /// // Python's `while not ready.value: cond.wait()`, without a guard
+    /// // held through the sleep:
+    /// let is_set = || ready.borrow_under(&held).is_ok_and(|r| *r != 0);
+    /// assert!(!cond.wait_for(is_set, Some(Duration::from_millis(5)))?);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    ///
+    /// [`Value::borrow_under`]: crate::Value::borrow_under
+    /// [`AccessError::Borrowed`]: crate::AccessError::Borrowed
+    ///
     /// # Examples
     ///
     /// ```

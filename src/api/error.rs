@@ -194,7 +194,7 @@ impl fmt::Display for Error {
             ),
             Error::Borrowed { holder } => write!(
                 f,
-                "thread {holder} still uses the data through a guard whose lock was released under it (Lock::release while the guard was alive); try again once that guard is dropped"
+                "thread {holder} still uses the data through a guard whose lock was released under it (Lock::release, or Condition::wait, while the guard was alive); try again once that guard is dropped"
             ),
             Error::Bounds(e) => e.fmt(f),
             Error::Send(e) => e.fmt(f),

@@ -273,7 +273,12 @@ impl<T: Pod> Value<T> {
     /// A guard of this value under a hold the calling thread already has
     /// of its [`Lock`] (`held`): how one thread uses several values that
     /// share a lock at once. The guard gives the lock back never; `held`
-    /// does.
+    /// does. Drop the guard before a [`Condition::wait`] on that lock: the
+    /// wait releases the lock, and until the guard is dropped every other
+    /// thread's access fails with [`AccessError::Borrowed`] (see
+    /// [`Condition::wait`]).
+    ///
+    /// [`Condition::wait`]: crate::Condition::wait
     ///
     /// # Errors
     ///
