@@ -11,7 +11,6 @@
 //! to a plain `u64` 100 000 times, each time under the segment's `Lock`.
 //! The total is exact, or the lock failed.
 
-use shmsync::raw::RawLock;
 use shmsync::{Lock, Mutex, Segment};
 use std::process::Command;
 use std::time::Instant;
@@ -22,7 +21,7 @@ const INCREMENTS: u64 = 100_000;
 /// comes first) and counts.
 fn count(seg: &Segment, n: u64) -> Result<u64, shmsync::Error> {
     // A Python-style Lock next to the data it guards...
-    let lock = Lock::from_shared(seg.get_or_init("lock", RawLock::new)?);
+    let lock = Lock::open_in(seg, "lock")?;
     // ... and a lock_api Mutex that holds its data, for comparison.
     let total = seg.get_or_init("total", || Mutex::new(0u64))?;
     let mut last = 0;

@@ -3,7 +3,7 @@
 
 use super::error::Error;
 use crate::raw::{BarrierBusy, BrokenBarrier, RawBarrier, MAX_PARTIES};
-use crate::shm::Shared;
+use crate::shm::{Segment, SegmentError, Shared};
 use crate::Deadline;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -63,6 +63,16 @@ pub struct Barrier {
     timeout: Option<Duration>,
 }
 
+/// Refuses a number of parties no barrier can have.
+fn check_parties(parties: u32) -> Result<(), Error> {
+    if parties == 0 || parties > MAX_PARTIES {
+        return Err(Error::InvalidArgument(
+            "a barrier needs between 1 and 64 parties",
+        ));
+    }
+    Ok(())
+}
+
 impl Barrier {
     /// How long [`reset`](Barrier::reset) waits for the internal lock when
     /// the handle has no time-out of its own.
@@ -100,12 +110,44 @@ impl Barrier {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn new(parties: u32) -> Result<Barrier, Error> {
-        if parties == 0 || parties > MAX_PARTIES {
-            return Err(Error::InvalidArgument(
-                "a barrier needs between 1 and 64 parties",
-            ));
-        }
+        check_parties(parties)?;
         Ok(Barrier::from_shared(Shared::new(RawBarrier::new(parties))?))
+    }
+
+    /// The barrier called `name` in `segment`, made for `parties` if no
+    /// process has made it yet: how unrelated processes share a barrier.
+    /// As with [`from_shared`](Barrier::from_shared), the handle has no
+    /// action and no time-out until it is given them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] as for [`Barrier::new`];
+    /// [`Error::Segment`] as for [`Segment::get_or_init`], with
+    /// [`SegmentError::TypeMismatch`] if the name holds a barrier for
+    /// another number of parties, or another type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Barrier, Segment};
+    /// use std::time::Duration;
+    ///
+    /// let segment = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let start = Barrier::open_in(&segment, "start", 1)?.with_timeout(Duration::from_secs(5));
+    /// assert_eq!(start.wait(None)?, 0); // one party: it trips at once
+    /// assert!(Barrier::open_in(&segment, "start", 2).is_err(), "made for 1");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn open_in(segment: &Segment, name: &str, parties: u32) -> Result<Barrier, Error> {
+        check_parties(parties)?;
+        let raw = segment.get_or_init(name, || RawBarrier::new(parties))?;
+        if raw.parties() != parties {
+            return Err(Error::Segment(SegmentError::TypeMismatch {
+                name: name.into(),
+                requested: "shmsync::Barrier",
+            }));
+        }
+        Ok(Barrier::from_shared(raw))
     }
 
     /// Wraps a barrier that already lives in shared memory, with no action

@@ -6,7 +6,7 @@ use super::error::Error;
 use super::lock::{RLock, SharedLock, SharedLockGuard};
 use super::outcome::OwnerDied;
 use crate::raw::{Acquired, Lockable, NotOwner, RawCondition, RawRLock};
-use crate::shm::{Shared, ShmSafe};
+use crate::shm::{Segment, Shared, ShmSafe};
 use crate::Deadline;
 use std::fmt;
 use std::time::Duration;
@@ -196,6 +196,36 @@ impl<R: Lockable + ShmSafe> Condition<SharedLock<R>> {
         lock: SharedLock<R>,
     ) -> Condition<SharedLock<R>> {
         Condition { cond, lock }
+    }
+
+    /// The condition called `name` in `segment`, made if no process has
+    /// made it yet, waiting with `lock`: how unrelated processes share a
+    /// condition. Every process must pair the same condition with the same
+    /// lock (open both by name, as below).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Segment`] as for [`Segment::get_or_init`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Condition, RLock, Segment};
+    ///
+    /// let segment = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// // Each process does this:
+    /// let cond = Condition::open_in(&segment, "ready", RLock::open_in(&segment, "ready-lock")?)?;
+    /// let _held = cond.lock()?;
+    /// cond.notify_all()?;
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn open_in(
+        segment: &Segment,
+        name: &str,
+        lock: SharedLock<R>,
+    ) -> Result<Condition<SharedLock<R>>, Error> {
+        let cond = segment.get_or_init(name, RawCondition::new)?;
+        Ok(Condition::from_shared(cond, lock))
     }
 
     /// Acquires the underlying lock (Python's `acquire`); see

@@ -3,7 +3,7 @@
 
 use super::error::Error;
 use crate::raw::RawEvent;
-use crate::shm::Shared;
+use crate::shm::{Segment, Shared};
 use std::fmt;
 use std::time::Duration;
 
@@ -65,6 +65,31 @@ impl Event {
     /// ```
     pub fn from_shared(raw: Shared<RawEvent>) -> Event {
         Event { raw }
+    }
+
+    /// The event called `name` in `segment`, made clear if no process has
+    /// made it yet: how unrelated processes share an event. Short for
+    /// [`from_shared`](Event::from_shared) of [`Segment::get_or_init`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Segment`] as for [`Segment::get_or_init`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Event, Segment};
+    ///
+    /// let segment = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let ready = Event::open_in(&segment, "ready")?; // each process does this
+    /// Event::open_in(&segment, "ready")?.set();
+    /// assert!(ready.is_set());
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn open_in(segment: &Segment, name: &str) -> Result<Event, Error> {
+        Ok(Event::from_shared(
+            segment.get_or_init(name, RawEvent::new)?,
+        ))
     }
 
     /// Sets the flag and wakes every waiter.

@@ -4,7 +4,7 @@
 use super::error::Error;
 use super::outcome::{OwnerDied, TryLockError};
 use crate::raw::{Acquired, Lockable, Locked, NotHeld, NotOwner, RawLock, RawRLock};
-use crate::shm::{Shared, ShmSafe};
+use crate::shm::{Segment, Shared, ShmSafe};
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -162,6 +162,36 @@ impl<R: Lockable + ShmSafe + Default> SharedLock<R> {
         Ok(SharedLock {
             raw: Shared::new(R::default())?,
         })
+    }
+
+    /// The lock called `name` in `segment`, made free if no process has
+    /// made it yet: how unrelated processes share a lock. Short for
+    /// [`from_shared`](SharedLock::from_shared) of
+    /// [`Segment::get_or_init`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Segment`] as for [`Segment::get_or_init`] (another type
+    /// under the name, a `Lock` where an `RLock` is asked for included; no
+    /// room left; a corrupted segment).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Lock, RLock, Segment};
+    ///
+    /// let segment = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let a = Lock::open_in(&segment, "log")?; // each process does this
+    /// let b = Lock::open_in(&segment, "log")?;
+    /// let _held = a.lock()?;
+    /// assert!(b.locked(), "one lock under two handles");
+    /// assert!(RLock::open_in(&segment, "log").is_err(), "a Lock, not an RLock");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn open_in(segment: &Segment, name: &str) -> Result<SharedLock<R>, Error> {
+        Ok(SharedLock::from_shared(
+            segment.get_or_init(name, R::default)?,
+        ))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::error::Error;
 use crate::raw::{RawSemaphore, ReleasedTooManyTimes, SEM_VALUE_MAX};
-use crate::shm::Shared;
+use crate::shm::{Segment, SegmentError, Shared};
 use crate::sys::MadeIn;
 use std::fmt;
 use std::ops::Deref;
@@ -58,14 +58,59 @@ impl Semaphore {
     }
 
     fn with_bound(value: u32, max: u32) -> Result<Semaphore, Error> {
-        if value > SEM_VALUE_MAX {
-            return Err(Error::InvalidArgument(
-                "semaphore value above SEM_VALUE_MAX (2^31 - 1)",
-            ));
-        }
+        check_value(value)?;
         Ok(Semaphore {
             raw: Shared::new(RawSemaphore::new(value, max))?,
         })
+    }
+
+    /// The semaphore called `name` in `segment`, made with `value` units
+    /// if no process has made it yet: how unrelated processes share a
+    /// semaphore. A process that finds it made takes it as it is (`value`
+    /// unused), as [`Value::open_in`](crate::Value::open_in) does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `value` exceeds `SEM_VALUE_MAX`;
+    /// [`Error::Segment`] as for [`Segment::get_or_init`], with
+    /// [`SegmentError::TypeMismatch`] if the name holds a
+    /// [`BoundedSemaphore`] or another type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{BoundedSemaphore, Segment, Semaphore};
+    ///
+    /// let segment = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let slots = Semaphore::open_in(&segment, "slots", 3)?; // each process does this
+    /// assert!(slots.acquire(false, None));
+    /// let again = Semaphore::open_in(&segment, "slots", 3)?; // found: 3 unused
+    /// assert_eq!(again.get_value(), 2);
+    /// assert!(BoundedSemaphore::open_in(&segment, "slots", 3).is_err(), "not bounded");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn open_in(segment: &Segment, name: &str, value: u32) -> Result<Semaphore, Error> {
+        Semaphore::in_segment(segment, name, value, SEM_VALUE_MAX, "shmsync::Semaphore")
+    }
+
+    /// The semaphore called `name` in `segment`, made with `value` units
+    /// and bound `max` if missing; a found one must have that bound.
+    fn in_segment(
+        segment: &Segment,
+        name: &str,
+        value: u32,
+        max: u32,
+        requested: &'static str,
+    ) -> Result<Semaphore, Error> {
+        check_value(value)?;
+        let raw = segment.get_or_init(name, || RawSemaphore::new(value, max))?;
+        if raw.max() != max {
+            return Err(Error::Segment(SegmentError::TypeMismatch {
+                name: name.into(),
+                requested,
+            }));
+        }
+        Ok(Semaphore { raw })
     }
 
     /// Wraps a semaphore that already lives in shared memory, e.g. one
@@ -314,6 +359,16 @@ impl fmt::Debug for SemaphoreGuard<'_> {
 #[derive(Clone)]
 pub struct BoundedSemaphore(Semaphore);
 
+/// Refuses a count no semaphore can hold.
+fn check_value(value: u32) -> Result<(), Error> {
+    if value > SEM_VALUE_MAX {
+        return Err(Error::InvalidArgument(
+            "semaphore value above SEM_VALUE_MAX (2^31 - 1)",
+        ));
+    }
+    Ok(())
+}
+
 impl BoundedSemaphore {
     /// A semaphore holding `value` units that `release` never raises above
     /// `value`.
@@ -355,6 +410,32 @@ impl BoundedSemaphore {
     /// ```
     pub fn from_shared(raw: Shared<RawSemaphore>) -> BoundedSemaphore {
         BoundedSemaphore(Semaphore { raw })
+    }
+
+    /// The bounded semaphore called `name` in `segment`, made with
+    /// `value` units (its bound) if no process has made it yet; a process
+    /// that finds it made takes its count as it is. See
+    /// [`Semaphore::open_in`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Semaphore::open_in`], with [`SegmentError::TypeMismatch`] if
+    /// the name holds a semaphore with another bound (or none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{BoundedSemaphore, Segment};
+    ///
+    /// let segment = Segment::anonymous(Segment::MIN_SIZE + 4096)?;
+    /// let workers = BoundedSemaphore::open_in(&segment, "workers", 4)?;
+    /// assert!(workers.release().is_err(), "already at its bound");
+    /// assert!(BoundedSemaphore::open_in(&segment, "workers", 8).is_err(), "another bound");
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn open_in(segment: &Segment, name: &str, value: u32) -> Result<BoundedSemaphore, Error> {
+        let sem = Semaphore::in_segment(segment, name, value, value, "shmsync::BoundedSemaphore")?;
+        Ok(BoundedSemaphore(sem))
     }
 }
 
