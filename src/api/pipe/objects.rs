@@ -53,8 +53,36 @@ impl<E: EndKind> Connection<E> {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn recv<T: serde::de::DeserializeOwned>(&self) -> Result<T, RecvError> {
-        let bytes = self.recv_bytes(usize::MAX)?;
-        crate::api::codec::decode_whole(&bytes).map_err(RecvError::Decode)
+        decode(&self.recv_bytes(usize::MAX)?)
+    }
+
+    /// [`recv`](Connection::recv), waiting at most `timeout` for the
+    /// message: as [`recv_bytes_timeout`](Connection::recv_bytes_timeout),
+    /// where Python would `poll(timeout)` and then `recv()`.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Timeout`] if no message came in time; as
+    /// [`recv`](Connection::recv) otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use shmsync::{Pipe, RecvError};
+    /// use std::time::Duration;
+    ///
+    /// let (a, b) = Pipe::new(true)?;
+    /// let soon = Duration::from_millis(5);
+    /// assert!(matches!(b.recv_timeout::<u64>(soon), Err(RecvError::Timeout)));
+    /// a.send(&7u64)?;
+    /// assert_eq!(b.recv_timeout::<u64>(soon)?, 7);
+    /// # Ok::<(), shmsync::Error>(())
+    /// ```
+    pub fn recv_timeout<T: serde::de::DeserializeOwned>(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<T, RecvError> {
+        decode(&self.recv_bytes_timeout(usize::MAX, timeout)?)
     }
 
     /// [`recv`](Connection::recv) for event loops: as
@@ -77,7 +105,11 @@ impl<E: EndKind> Connection<E> {
     /// # Ok::<(), shmsync::Error>(())
     /// ```
     pub fn try_recv<T: serde::de::DeserializeOwned>(&self) -> Result<T, RecvError> {
-        let bytes = self.try_recv_bytes(usize::MAX)?;
-        crate::api::codec::decode_whole(&bytes).map_err(RecvError::Decode)
+        decode(&self.try_recv_bytes(usize::MAX)?)
     }
+}
+
+/// A received message as one `T`.
+fn decode<T: serde::de::DeserializeOwned>(msg: &[u8]) -> Result<T, RecvError> {
+    crate::api::codec::decode_whole(msg).map_err(RecvError::Decode)
 }
