@@ -98,6 +98,36 @@ fn exit_code_is_zero_when_the_closure_returns() {
     assert!(!child.is_alive());
 }
 
+/// A panic payload whose drop panics too.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics");
+    }
+}
+
+#[test]
+fn a_panic_whose_payload_panics_when_dropped_still_ends_the_child_with_code_1() {
+    let _w = Watchdog::new("payload_drop_panics", PATIENCE);
+    let parent = std::process::id();
+    let spawned = std::panic::catch_unwind(|| {
+        Process::spawn(|| std::panic::panic_any(PanicsWhenDropped)).unwrap()
+    });
+    if std::process::id() != parent {
+        // The child unwound out of `spawn` into this test's code: end it
+        // with a code the assertion below names.
+        // SAFETY: _exit ends the process at once.
+        unsafe { libc::_exit(42) }
+    }
+    let child = spawned.expect("spawn itself does not panic");
+    assert_eq!(
+        join_within(&child, PATIENCE),
+        1,
+        "42: it ran the parent's code"
+    );
+}
+
 #[test]
 fn exit_code_is_one_when_the_closure_panics() {
     let _w = Watchdog::new("exit_code_one", PATIENCE);
@@ -848,6 +878,41 @@ fn a_child_can_print_when_another_thread_held_stdout_or_stderr_at_the_spawn() {
         );
         holder.join().unwrap();
     }
+}
+
+#[test]
+fn a_sibling_uses_an_inherited_handle_while_a_parent_thread_polls_it() {
+    let _w = Watchdog::new("sibling_while_polled", PATIENCE);
+    let go = Event::new().unwrap();
+    let a = KillOnDrop(Process::spawn(|| assert!(go.wait(Some(PATIENCE)))).unwrap());
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // Holds the handle's exit lock now and then: a fork at that moment
+        // hands the sibling a copy locked for good, unless it never takes
+        // it.
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                assert!(a.0.is_alive());
+            }
+        });
+        for round in 0..200 {
+            let sibling = Process::spawn(|| {
+                assert!(a.0.is_alive());
+                assert_eq!(a.0.exitcode(), None);
+                assert!(a.0.join_timeout(Duration::ZERO).is_err(), "not its child");
+                let _ = format!("{:?}", a.0);
+            })
+            .unwrap();
+            let code = join_within(&sibling, Duration::from_secs(10));
+            if code != 0 {
+                stop.store(true, Ordering::Relaxed);
+                panic!("round {round}: the sibling ended with {code}");
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    go.set();
+    join_ok(&a.0);
 }
 
 #[test]

@@ -168,7 +168,12 @@ impl ProcessBuilder {
     /// when `f` returns or panics, as Python's does (`print!` output without
     /// a newline is not lost to `_exit`). Standard output and error are
     /// locked across the fork, so the child never finds either lock held
-    /// by a parent thread that does not exist in it. The child's standard
+    /// by a parent thread that does not exist in it: stdout's lock first,
+    /// then stderr's. So a thread that keeps a `StdoutLock` delays every
+    /// spawn until it lets go, and one that holds `stderr().lock()` while
+    /// it prints to standard output deadlocks with a spawn (take stdout's
+    /// lock first there too, or print through the lock already held).
+    /// Under `cargo test`'s output capture see the module docs. The child's standard
     /// input is `/dev/null` unless [`inherit_stdin`](Self::inherit_stdin).
     /// Before forking, children whose
     /// handles were dropped are reaped if they have ended (see

@@ -92,7 +92,13 @@ pub(super) fn run_child<F: FnOnce()>(
     registry::forget_inherited();
     let code = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(()) => 0,
-        Err(_) => 1,
+        Err(payload) => {
+            // Never dropped: a payload whose own drop panics would unwind
+            // out of here, into the parent's code after the fork. `_exit`
+            // below frees it with the rest of the process.
+            std::mem::forget(payload);
+            1
+        }
     };
     // What `print!` left in the buffer (a line without its newline), as
     // Python's child flushes `sys.stdout`. The lock is free unless a thread

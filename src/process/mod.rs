@@ -47,7 +47,18 @@
 //! forever: keep the closure to shmsync primitives and plain computation.
 //! glibc's `malloc` is safe to use after fork, and so are std's `stdout`
 //! and `stderr`: spawn holds both locks across the fork. This module's own
-//! state (registry, names, panic hook) is fork-safe in that sense.
+//! state (registry, names, panic hook, the handles' exit codes) is
+//! fork-safe in that sense.
+//!
+//! One exception is beyond its reach: under `cargo test`'s output capture,
+//! `print!` and `eprint!` write into the capture buffer of the test thread
+//! that forked, not to the descriptors. The child's copy of that buffer is
+//! thrown away by `_exit`, and if another thread of the same test was
+//! printing at the moment of the fork, its lock stays held and the child's
+//! next `print!` blocks for ever. Children of tests should report through
+//! shmsync (a queue, a value, the exit code) rather than print, or the
+//! tests run with `--nocapture`. Panic messages are not affected (see
+//! above).
 //!
 //! A guard that the closure captures (a `Value`'s, an `Array`'s, a lock's,
 //! a queue's `Producer`) is copied into the child with the rest of memory,
@@ -341,7 +352,9 @@ impl Process {
     }
 
     /// Sends `SIGTERM` (Python's `terminate`). Does nothing if the child has
-    /// already been reaped.
+    /// already been reaped. A stopped child (`SIGSTOP`) acts on it only
+    /// once continued, as in Python; [`kill`](Process::kill) ends it at
+    /// once.
     ///
     /// # Errors
     ///

@@ -4,6 +4,12 @@
 //! The `Process` handle, the registry and any `ActiveChild` share one
 //! record, so whichever of them reaps the child first tells the others, and
 //! all of them send signals under the same lock as reaping.
+//!
+//! Only the process that spawned the child takes that lock. A copy of the
+//! record that crossed a later fork (a sibling's inherited handle) never
+//! does: another thread of the parent may have held it at the fork, and the
+//! copy then stays locked for ever. Such a copy cannot reap the child
+//! anyway; it answers from the child's pidfd and signals through it.
 
 use super::child::Identity;
 use crate::sys::Deadline;
@@ -18,6 +24,9 @@ use std::time::Duration;
 /// One child this process forked.
 pub(super) struct ChildState {
     pid: Pid,
+    /// The process that spawned it: the only one that may reap it or take
+    /// `exit`.
+    parent: Pid,
     /// Its name, daemon flag and spawn number.
     identity: Arc<Identity>,
     /// The exit code once the child has been reaped. Reaping happens under
@@ -30,9 +39,16 @@ impl ChildState {
     pub(super) fn new(pid: Pid, identity: Arc<Identity>) -> ChildState {
         ChildState {
             pid,
+            parent: rustix::process::getpid(),
             identity,
             exit: Mutex::new(None),
         }
+    }
+
+    /// Whether the calling process spawned the child (and so may take the
+    /// exit lock): not a sibling that inherited this record by a fork.
+    fn in_parent(&self) -> bool {
+        rustix::process::getpid() == self.parent
     }
 
     pub(super) fn pid(&self) -> u32 {
@@ -45,6 +61,9 @@ impl ChildState {
 
     /// The exit code if the child has been reaped already; no system call.
     pub(super) fn reaped(&self) -> Option<i32> {
+        if !self.in_parent() {
+            return None;
+        }
         *self.lock_exit()
     }
 
@@ -55,6 +74,11 @@ impl ChildState {
     /// [`Error::Os`] from `waitpid`; `ECHILD` means someone else reaped it
     /// (a `waitpid(-1)` elsewhere in the program) and the exit code is lost.
     pub(super) fn try_reap(&self) -> Result<Option<i32>, Error> {
+        if !self.in_parent() {
+            // Not ours to reap, as `waitpid` would say; and the lock may be
+            // a stale copy held for ever (see the module docs).
+            return Err(Error::os(NOT_OURS, Errno::CHILD));
+        }
         let mut exit = self.lock_exit();
         if let Some(code) = *exit {
             return Ok(Some(code));
@@ -97,12 +121,23 @@ impl ChildState {
 
     /// Sends `sig` unless the child has been reaped already.
     pub(super) fn signal(&self, pidfd: Option<BorrowedFd<'_>>, sig: Signal) -> Result<(), Error> {
+        if !self.in_parent() {
+            // A sibling's copy: the pidfd names the child for good; without
+            // one the pid is the best there is (its parent may have reaped
+            // it, as Python's `os.kill` from a sibling risks too).
+            return self.send(pidfd, sig);
+        }
         let exit = self.lock_exit();
         if exit.is_some() {
             return Ok(());
         }
         // Unreaped, and reaping needs the lock we hold: the pid is still
         // this child's (perhaps a zombie), never a stranger's.
+        self.send(pidfd, sig)
+    }
+
+    /// Sends `sig` through `pidfd`, or to the pid without one.
+    fn send(&self, pidfd: Option<BorrowedFd<'_>>, sig: Signal) -> Result<(), Error> {
         let sent = match pidfd {
             Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
             None => rustix::process::kill_process(self.pid, sig),
