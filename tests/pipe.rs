@@ -8,7 +8,10 @@
 
 use shmsync::{wait, Connection, End, Pipe, Process, RecvError, Segment, SendError};
 use shmsync_testkit::{die_with_parent, join_ok, stop, KillOnDrop, Rng, Watchdog, PATIENCE};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+mod raw_bytes;
+use raw_bytes::thread_cpu_time;
 
 /// Tests of this file run one at a time: a child forked by one test would
 /// inherit the sockets of a pipe another test has just made (the harness
@@ -610,4 +613,37 @@ fn a_kept_message_whose_writer_dies_ends_truncated() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(a.try_recv_bytes(64), Err(RecvError::Eof)));
+}
+
+#[test]
+fn a_poll_or_wait_after_a_received_message_sleeps_rather_than_spinning() {
+    let _w = Watchdog::new("poll_sleeps", PATIENCE);
+    let (a, b) = Pipe::new(true).unwrap();
+    let timeout = Duration::from_millis(300);
+    for how in ["poll", "wait"] {
+        // A poll asleep when the message comes: on the POSIX-semaphore
+        // backend it asked the writer for a wake token, which `recv_bytes`
+        // leaves in the socket.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                a.send_bytes(b"x").unwrap();
+            });
+            assert!(b.poll(Some(PATIENCE)).unwrap());
+        });
+        assert_eq!(b.recv_bytes(16).unwrap(), b"x");
+        let (t0, cpu0) = (Instant::now(), thread_cpu_time());
+        let ready = match how {
+            "poll" => b.poll(Some(timeout)).unwrap(),
+            _ => !wait(&[&b], Some(timeout)).is_empty(),
+        };
+        let (elapsed, cpu) = (t0.elapsed(), thread_cpu_time() - cpu0);
+        assert!(!ready, "{how}: nothing was sent");
+        assert!(elapsed >= timeout, "{how} returned after {elapsed:?}");
+        // A busy loop would burn about the whole timeout.
+        assert!(
+            cpu < timeout / 2,
+            "{how} used {cpu:?} of CPU in a {elapsed:?} wait"
+        );
+    }
 }

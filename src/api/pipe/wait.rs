@@ -127,8 +127,14 @@ fn sleep<E: EndKind>(connections: &[&Connection<E>], closes: &[CloseCount], unti
     if sys::WAIT_ANY_MAX == 0 && fds.len() == connections.len() {
         // No multi-word sleep on this backend: sleep on the sockets, having
         // asked the writers for wake tokens (the readers' half of the
-        // Dekker pair, as in `Connection::try_recv_bytes`).
+        // Dekker pair, as in `Connection::try_recv_bytes`). Tokens an
+        // earlier wait asked for, and whose message a `recv` took since,
+        // are dropped first: left in the socket, they would keep it
+        // readable and turn this sleep into a busy loop.
         for conn in connections.iter().filter(|conn| conn.readable()) {
+            if let Some(fd) = conn.end.token_fd() {
+                sys::socket::drain_tokens(fd);
+            }
             conn.mem.state().ends[conn.me].declare_fd_waiting();
         }
         shim::heavy_fence();
