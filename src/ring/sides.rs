@@ -258,8 +258,10 @@ impl RawRing {
     ///
     /// # Errors
     ///
-    /// [`RingError::Busy`] if the lock stays held until `deadline`;
-    /// [`RingError::Corrupted`] if the state is impossible.
+    /// [`RingError::Busy`] if the lock stays held until `deadline`, and at
+    /// once if the calling thread holds the side already (sides are not
+    /// re-entrant: the wait would be for itself); [`RingError::Corrupted`]
+    /// if the state is impossible.
     ///
     /// # Examples
     ///
@@ -419,7 +421,10 @@ impl RawRing {
         Ok(side)
     }
 
-    /// Gives the producing side back.
+    /// Gives the producing side back. The side must have been taken from
+    /// this ring: given to another, it releases nothing there (it may
+    /// leave a stale hint, which the next holder checks), and this ring's
+    /// side stays held.
     ///
     /// # Examples
     ///
@@ -446,7 +451,9 @@ impl RawRing {
         let _ = self.producer.give_back(me, side.hold);
     }
 
-    /// Gives the consuming side back.
+    /// Gives the consuming side back; as
+    /// [`release_producing`](RawRing::release_producing), to the ring it
+    /// was taken from.
     ///
     /// # Examples
     ///
@@ -738,12 +745,12 @@ impl RawRing {
     /// Waits, with the producing side held, until there is room for `need`
     /// messages (bytes, in a byte ring: a whole record's size), the ring is
     /// shut down, or `deadline` passes; returns whether there is room.
-    /// `need` above the capacity is never met (the caller checks sizes
-    /// first: [`RingError::TooLarge`]).
+    /// A `need` of 0 waits as 1 does.
     ///
     /// # Errors
     ///
-    /// As [`RawRing::wait_for_room`].
+    /// [`RingError::TooLarge`] if `need` exceeds the capacity, which no
+    /// wait could meet; otherwise as [`RawRing::wait_for_room`].
     ///
     /// # Examples
     ///
@@ -764,6 +771,7 @@ impl RawRing {
     /// assert!(!ring.wait_for_room_for(&mut tx, 2, brief)?); // not for two
     /// ring.try_pop(&buf, &mut rx, &mut [0u8; 8])?;
     /// assert!(ring.wait_for_room_for(&mut tx, 2, soon)?);
+    /// assert!(ring.wait_for_room_for(&mut tx, 5, soon).is_err(), "4 slots at most");
     /// # ring.release_producing(tx);
     /// # ring.release_consuming(rx);
     /// # Ok::<(), shmsync::ring::RingError>(())
@@ -774,7 +782,14 @@ impl RawRing {
         need: u32,
         deadline: Deadline,
     ) -> Result<bool, RingError> {
-        self.wait_room(side, need.clamp(1, side.geo.capacity), deadline, || false)
+        let capacity = side.geo.capacity;
+        if need > capacity {
+            return Err(RingError::TooLarge {
+                len: need as usize,
+                capacity: capacity as usize,
+            });
+        }
+        self.wait_room(side, need.max(1), deadline, || false)
     }
 
     /// The wait under every `wait_for_room*`: until `need` units are free

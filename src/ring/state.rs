@@ -69,11 +69,13 @@ pub enum RingError {
     /// The ring was shut down: no more puts (and, once it is empty or for
     /// an immediate shutdown, no more gets).
     ShutDown,
-    /// A record longer than the whole ring can ever hold.
+    /// A record longer than the whole ring can ever hold; or, from
+    /// [`RawRing::wait_for_room_for`] on a ring of slots, more slots than
+    /// it has.
     TooLarge {
-        /// The record's payload, in bytes.
+        /// The record's payload, in bytes (or the slots asked for).
         len: usize,
-        /// The longest payload the ring holds.
+        /// The longest payload the ring holds (or its slots).
         capacity: usize,
     },
 }
@@ -98,7 +100,7 @@ impl fmt::Display for RingError {
             RingError::ShutDown => f.write_str("ring shut down"),
             RingError::TooLarge { len, capacity } => write!(
                 f,
-                "a message of {len} bytes can never fit a ring that holds at most {capacity}: make the ring larger"
+                "{len} bytes (or slots) can never fit a ring that holds at most {capacity}: make the ring larger"
             ),
         }
     }
