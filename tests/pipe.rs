@@ -647,3 +647,34 @@ fn a_poll_or_wait_after_a_received_message_sleeps_rather_than_spinning() {
         );
     }
 }
+
+#[test]
+fn a_segment_pipe_opened_with_other_options_is_refused_as_another_pipe() {
+    let _serial = serial();
+    let seg = Segment::anonymous(1 << 20).unwrap();
+    let made = Pipe::options().capacity(4096);
+    let a = made.open_in(&seg, "p", End::A).unwrap();
+    for other in [
+        made.clone().duplex(false),
+        made.clone().capacity(8192),
+        Pipe::options().capacity(1 << 20),
+    ] {
+        let err = other.open_in(&seg, "p", End::B).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                shmsync::Error::Segment(shmsync::SegmentError::TypeMismatch { .. })
+            ),
+            "{other:?}: {err}"
+        );
+        let told = err.to_string();
+        assert!(
+            told.contains("shmsync::Pipe") && !told.contains("PipeState"),
+            "{told}"
+        );
+    }
+    // The same duplex setting, rounded to the same size: the other end.
+    let b = made.open_in(&seg, "p", End::B).unwrap();
+    b.send_bytes(b"same pipe").unwrap();
+    assert_eq!(a.recv_bytes(16).unwrap(), b"same pipe");
+}

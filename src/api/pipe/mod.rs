@@ -325,11 +325,13 @@ impl PipeOptions {
     ///
     /// # Errors
     ///
-    /// The segment's errors ([`Error::Segment`]: no room, another object
-    /// under the name, a pipe of another size); [`Error::InvalidArgument`]
-    /// for a capacity out of range or a pipe made with another duplex
-    /// setting; [`Error::Os`] if the segment's file cannot be opened again
-    /// or locked.
+    /// The segment's errors ([`Error::Segment`]: no room; another object
+    /// under the name, or a pipe made with another capacity or duplex
+    /// setting: [`SegmentError::TypeMismatch`]); [`Error::InvalidArgument`]
+    /// for a capacity out of range; [`Error::Os`] if the segment's file
+    /// cannot be opened again or locked.
+    ///
+    /// [`SegmentError::TypeMismatch`]: crate::SegmentError::TypeMismatch
     ///
     /// # Examples
     ///

@@ -6,7 +6,7 @@ use super::PipeOptions;
 use crate::api::error::Error;
 use crate::raw::CachePadded;
 use crate::ring::{RawRing, RingBuf};
-use crate::shm::{Segment, SharedTail, ShmSafe};
+use crate::shm::{Segment, SegmentError, SharedTail, ShmSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Where each ring's buffer starts: on a line pair of its own.
@@ -173,12 +173,26 @@ impl PipeMem {
         options: &PipeOptions,
     ) -> Result<PipeMem, Error> {
         let caps = PipeMem::capacities(options)?;
-        let obj = segment.get_or_init_with_tail(
-            name,
-            caps[0] as usize + caps[1] as usize,
-            BUFFER_ALIGN,
-            || PipeState::new(options.duplex, caps),
-        )?;
+        // Other options make another size of object, or (same size) another
+        // duplex setting: either way not the pipe asked for, and named as
+        // the pipe, not the state inside it.
+        let mismatch = || {
+            Error::Segment(SegmentError::TypeMismatch {
+                name: name.into(),
+                requested: "shmsync::Pipe",
+            })
+        };
+        let obj = segment
+            .get_or_init_with_tail(
+                name,
+                caps[0] as usize + caps[1] as usize,
+                BUFFER_ALIGN,
+                || PipeState::new(options.duplex, caps),
+            )
+            .map_err(|e| match e {
+                SegmentError::TypeMismatch { .. } => mismatch(),
+                e => e.into(),
+            })?;
         // Relaxed: fixed at creation, published with the object.
         let duplex = obj
             .head()
@@ -186,9 +200,7 @@ impl PipeMem {
             .duplex
             .load(std::sync::atomic::Ordering::Relaxed);
         if duplex != u32::from(options.duplex) {
-            return Err(Error::InvalidArgument(
-                "the pipe in the segment was made with another duplex setting",
-            ));
+            return Err(mismatch());
         }
         Ok(PipeMem::with_buffers(obj, caps))
     }
