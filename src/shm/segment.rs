@@ -241,7 +241,8 @@ impl Segment {
     ///
     /// [`SegmentError::AlreadyExists`] if the name is taken;
     /// [`SegmentError::InvalidName`] / [`SegmentError::NameTooLong`];
-    /// [`SegmentError::BadSize`] if `size < MIN_SIZE`;
+    /// [`SegmentError::BadSize`] if `size < MIN_SIZE` or above
+    /// `isize::MAX`;
     /// [`SegmentError::NoSpace`] if the pages cannot be reserved (`ENOSPC`
     /// in `/dev/shm`, or more than the machine's memory and swap);
     /// [`SegmentError::Os`] if `shm_open`, `fchmod`, `ftruncate` or `mmap`
@@ -351,7 +352,8 @@ impl Segment {
     ///
     /// # Errors
     ///
-    /// [`SegmentError::BadSize`] if `size < MIN_SIZE`;
+    /// [`SegmentError::BadSize`] if `size < MIN_SIZE` or above
+    /// `isize::MAX`;
     /// [`SegmentError::NoSpace`] if the pages cannot be reserved (more than
     /// the machine's memory and swap, or a memory limit);
     /// [`SegmentError::Os`] if `memfd_create`, `ftruncate`, sealing or
@@ -436,12 +438,14 @@ impl Segment {
     }
 
     /// Unlinks this segment's name (see [`Segment::unlink`]); does nothing
-    /// for an anonymous segment.
+    /// for an anonymous segment. It removes the name, whatever the name
+    /// holds now: if this segment's name was unlinked and a new segment
+    /// created under it since, that new segment's name goes.
     ///
     /// # Errors
     ///
     /// As for [`Segment::unlink`]: `NotFound` if the name was already
-    /// unlinked.
+    /// unlinked (and not created again).
     ///
     /// # Examples
     ///

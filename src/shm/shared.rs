@@ -181,7 +181,10 @@ impl<T: ShmSafe> Shared<T> {
         }
     }
 
-    /// Whether two handles refer to the same value in this process's view.
+    /// Whether two handles refer to the same value in this process's view:
+    /// the same address in the same mapping. One value seen through two
+    /// mappings (two `Segment` handles of one segment) is not the same
+    /// address; two zero-sized values of a segment may be.
     ///
     /// # Examples
     ///

@@ -185,7 +185,7 @@ impl<T> fmt::Display for PutError<T> {
             PutError::ShutDown(_) => f.write_str("queue shut down: no more puts"),
             PutError::TooLarge { len, capacity, .. } => write!(
                 f,
-                "a message of {len} bytes can never fit a queue that takes at most {capacity}: make the queue larger"
+                "a message of {len} bytes can never fit a queue that takes at most {capacity}: make the queue larger (or, for a byte queue, this handle's largest message)"
             ),
             PutError::Corrupted { what, .. } => corrupted(f, what),
             #[cfg(feature = "serde")]

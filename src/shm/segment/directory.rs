@@ -62,7 +62,9 @@ impl Segment {
     /// new object does not fit; [`SegmentError::InvalidName`] /
     /// [`SegmentError::NameTooLong`] for names that are empty, contain NUL
     /// or exceed [`MAX_OBJECT_NAME`](Segment::MAX_OBJECT_NAME) bytes;
-    /// [`SegmentError::Reentrant`] if called from inside `init`;
+    /// [`SegmentError::Reentrant`] if called from inside `init` (of any
+    /// handle of this segment) and the lookup needs the directory lock: a
+    /// name that is there and finished is still found;
     /// [`SegmentError::Corrupted`] (and the header errors of
     /// [`open`](Segment::open)) if a peer has corrupted the segment.
     ///
