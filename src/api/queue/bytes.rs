@@ -109,7 +109,11 @@ impl ByteQueue {
     /// The byte queue called `name` in `segment`, made with `capacity` (and
     /// `max_message`, `None` for the most the ring holds) if no process has
     /// made it yet. A process that finds it made uses `max_message` as its
-    /// own largest message, or the creator's if `None`.
+    /// own largest message, or the creator's if `None`. The bound is each
+    /// handle's own: a message longer than a getter's bound is dropped by
+    /// that getter ([`GetError::TooLarge`]), so a process that puts larger
+    /// messages than the others take loses them. Pass `None` to agree with
+    /// the creator.
     ///
     /// # Errors
     ///
