@@ -881,6 +881,25 @@ fn a_child_can_print_when_another_thread_held_stdout_or_stderr_at_the_spawn() {
 }
 
 #[test]
+fn a_sibling_forked_after_the_child_was_reaped_knows_its_exit_code() {
+    let _w = Watchdog::new("sibling_after_reap", PATIENCE);
+    let a = Process::spawn(|| {}).unwrap();
+    assert_eq!(join_within(&a, PATIENCE), 0);
+    let sibling = KillOnDrop(
+        Process::spawn(|| {
+            // Reaped before the fork: its pid may be a stranger's by now.
+            assert_eq!(a.exitcode(), Some(0));
+            assert_eq!(a.join_timeout(Duration::ZERO).unwrap(), Some(0));
+            assert!(!a.is_alive());
+            a.kill().unwrap();
+            a.terminate().unwrap();
+        })
+        .unwrap(),
+    );
+    join_ok(&sibling);
+}
+
+#[test]
 fn a_sibling_uses_an_inherited_handle_while_a_parent_thread_polls_it() {
     let _w = Watchdog::new("sibling_while_polled", PATIENCE);
     let go = Event::new().unwrap();
@@ -888,28 +907,35 @@ fn a_sibling_uses_an_inherited_handle_while_a_parent_thread_polls_it() {
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         // Holds the handle's exit lock now and then: a fork at that moment
-        // hands the sibling a copy locked for good, unless it never takes
-        // it.
+        // hands the sibling a copy locked for good, unless it never blocks
+        // on it.
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
                 assert!(a.0.is_alive());
             }
         });
-        for round in 0..200 {
-            let sibling = Process::spawn(|| {
-                assert!(a.0.is_alive());
-                assert_eq!(a.0.exitcode(), None);
-                assert!(a.0.join_timeout(Duration::ZERO).is_err(), "not its child");
-                let _ = format!("{:?}", a.0);
-            })
-            .unwrap();
-            let code = join_within(&sibling, Duration::from_secs(10));
-            if code != 0 {
-                stop.store(true, Ordering::Relaxed);
-                panic!("round {round}: the sibling ended with {code}");
+        // Stops the poller however the loop ends, a failed assertion
+        // included, so the failure is reported rather than waited out.
+        struct StopOnDrop<'a>(&'a AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
             }
         }
-        stop.store(true, Ordering::Relaxed);
+        let _stop = StopOnDrop(&stop);
+        for round in 0..200 {
+            let sibling = KillOnDrop(
+                Process::spawn(|| {
+                    assert!(a.0.is_alive());
+                    assert_eq!(a.0.exitcode(), None);
+                    assert!(a.0.join_timeout(Duration::ZERO).is_err(), "not its child");
+                    let _ = format!("{:?}", a.0);
+                })
+                .unwrap(),
+            );
+            let code = join_within(&sibling, Duration::from_secs(10));
+            assert_eq!(code, 0, "round {round}: the sibling ended with {code}");
+        }
     });
     go.set();
     join_ok(&a.0);

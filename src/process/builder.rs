@@ -2,7 +2,7 @@
 //! and the parent's side of `fork`.
 
 use super::child::{self, Identity};
-use super::state::ChildState;
+use super::state::{self, ChildState};
 use super::{panic, registry, Process};
 use crate::Error;
 use rustix::process::{Pid, PidfdFlags};
@@ -173,10 +173,10 @@ impl ProcessBuilder {
     /// spawn until it lets go, and one that holds `stderr().lock()` while
     /// it prints to standard output deadlocks with a spawn (take stdout's
     /// lock first there too, or print through the lock already held).
-    /// Under `cargo test`'s output capture see the module docs. The child's standard
-    /// input is `/dev/null` unless [`inherit_stdin`](Self::inherit_stdin).
-    /// Before forking, children whose
-    /// handles were dropped are reaped if they have ended (see
+    /// Under `cargo test`'s output capture, see the module docs. The
+    /// child's standard input is `/dev/null` unless
+    /// [`inherit_stdin`](Self::inherit_stdin). Before forking, children
+    /// whose handles were dropped are reaped if they have ended (see
     /// [`active_children`](crate::active_children)).
     ///
     /// # Errors
@@ -210,6 +210,7 @@ impl ProcessBuilder {
             ));
         }
         panic::install_hook();
+        state::count_forks();
         registry::reap_orphans();
         let me = Arc::new(Identity::next_child(self.name, daemon));
         let parent = rustix::process::getpid();
@@ -238,7 +239,7 @@ impl ProcessBuilder {
                 // Opened before this crate can reap the child, so it names
                 // the child and not a process that reused its pid.
                 let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty()).ok();
-                let child = Arc::new(ChildState::new(pid, me));
+                let child = Arc::new(ChildState::new(pid, parent, me));
                 registry::register(&child);
                 Ok(Process { child, pidfd })
             }

@@ -8,7 +8,7 @@
 //! threads the child starts later, and starting a thread orders everything
 //! before it.
 
-use super::registry;
+use super::{registry, state};
 use rustix::process::{Pid, Signal};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -81,6 +81,8 @@ pub(super) fn run_child<F: FnOnce()>(
     parent: Pid,
     inherit_stdin: bool,
 ) -> ! {
+    // First: the parent's records of its children are not ours.
+    state::forked();
     if me.daemon {
         die_with_parent(parent);
     }

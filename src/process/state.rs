@@ -7,9 +7,14 @@
 //!
 //! Only the process that spawned the child takes that lock. A copy of the
 //! record that crossed a later fork (a sibling's inherited handle) never
-//! does: another thread of the parent may have held it at the fork, and the
-//! copy then stays locked for ever. Such a copy cannot reap the child
-//! anyway; it answers from the child's pidfd and signals through it.
+//! blocks on it: another thread of the parent may have held it at the fork,
+//! and the copy then stays locked for ever. Such a copy cannot reap the
+//! child anyway; it answers from what it knew at the fork if its copy of
+//! the lock is free, else from the child's pidfd, and signals through the
+//! pidfd. A process is the parent if it has the parent's pid and has not
+//! forked since: every fork bumps a counter in the child (see
+//! [`count_forks`]), so a descendant that the kernel gives a dead parent's
+//! pid is not taken for it.
 
 use super::child::Identity;
 use crate::sys::Deadline;
@@ -18,15 +23,44 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 use std::os::fd::BorrowedFd;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Once, TryLockError};
 use std::time::Duration;
+
+/// How many forks lie between the main process and this one: bumped in
+/// every child, never in its parent.
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+/// Makes every later fork of this process bump [`FORKS`] in the child,
+/// `libc::fork` in the user's code included: called before this module's
+/// first fork. A child spawned here bumps it itself too (`run_child`), in
+/// case a raw `fork` system call skipped the handlers.
+pub(super) fn count_forks() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        extern "C" fn in_the_child() {
+            forked();
+        }
+        // SAFETY: the handler only increments an atomic, which is
+        // async-signal-safe as a handler run after fork must be. A failure
+        // (ENOMEM) leaves only `run_child`'s own bump.
+        let _ = unsafe { libc::pthread_atfork(None, None, Some(in_the_child)) };
+    });
+}
+
+/// This process is a fork of the one it was copied from.
+pub(super) fn forked() {
+    // Relaxed: read only by this process's threads, which the fork left
+    // alone (the one that forked runs this first).
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
 
 /// One child this process forked.
 pub(super) struct ChildState {
     pid: Pid,
-    /// The process that spawned it: the only one that may reap it or take
-    /// `exit`.
-    parent: Pid,
+    /// The process that spawned it, by pid and [`FORKS`]: the only one
+    /// that may reap it or block on `exit`.
+    parent: (Pid, u64),
     /// Its name, daemon flag and spawn number.
     identity: Arc<Identity>,
     /// The exit code once the child has been reaped. Reaping happens under
@@ -36,10 +70,11 @@ pub(super) struct ChildState {
 }
 
 impl ChildState {
-    pub(super) fn new(pid: Pid, identity: Arc<Identity>) -> ChildState {
+    /// The record of child `pid`, made in `parent`, the calling process.
+    pub(super) fn new(pid: Pid, parent: Pid, identity: Arc<Identity>) -> ChildState {
         ChildState {
             pid,
-            parent: rustix::process::getpid(),
+            parent: (parent, FORKS.load(Ordering::Relaxed)),
             identity,
             exit: Mutex::new(None),
         }
@@ -48,7 +83,19 @@ impl ChildState {
     /// Whether the calling process spawned the child (and so may take the
     /// exit lock): not a sibling that inherited this record by a fork.
     fn in_parent(&self) -> bool {
-        rustix::process::getpid() == self.parent
+        // Relaxed: this process's own counter, stable since it began.
+        FORKS.load(Ordering::Relaxed) == self.parent.1 && rustix::process::getpid() == self.parent.0
+    }
+
+    /// In a process other than the parent: the exit code its copy of the
+    /// record held at the fork, if that copy's lock is free (a copy locked
+    /// at the fork is never waited for).
+    fn known_at_fork(&self) -> Option<i32> {
+        match self.exit.try_lock() {
+            Ok(exit) => *exit,
+            Err(TryLockError::Poisoned(poisoned)) => *poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => None,
+        }
     }
 
     pub(super) fn pid(&self) -> u32 {
@@ -59,10 +106,11 @@ impl ChildState {
         &self.identity
     }
 
-    /// The exit code if the child has been reaped already; no system call.
+    /// The exit code if the child has been reaped already; asks the kernel
+    /// nothing about the child.
     pub(super) fn reaped(&self) -> Option<i32> {
         if !self.in_parent() {
-            return None;
+            return self.known_at_fork();
         }
         *self.lock_exit()
     }
@@ -77,7 +125,10 @@ impl ChildState {
         if !self.in_parent() {
             // Not ours to reap, as `waitpid` would say; and the lock may be
             // a stale copy held for ever (see the module docs).
-            return Err(Error::os(NOT_OURS, Errno::CHILD));
+            return match self.known_at_fork() {
+                Some(code) => Ok(Some(code)),
+                None => Err(Error::os(NOT_OURS, Errno::CHILD)),
+            };
         }
         let mut exit = self.lock_exit();
         if let Some(code) = *exit {
@@ -122,9 +173,14 @@ impl ChildState {
     /// Sends `sig` unless the child has been reaped already.
     pub(super) fn signal(&self, pidfd: Option<BorrowedFd<'_>>, sig: Signal) -> Result<(), Error> {
         if !self.in_parent() {
-            // A sibling's copy: the pidfd names the child for good; without
-            // one the pid is the best there is (its parent may have reaped
-            // it, as Python's `os.kill` from a sibling risks too).
+            // A sibling's copy. Reaped before the fork: the pid may be a
+            // stranger's now. Otherwise the pidfd names the child for good;
+            // without one the pid is the best there is (its parent may
+            // have reaped it since, as Python's `os.kill` from a sibling
+            // risks too).
+            if self.known_at_fork().is_some() {
+                return Ok(());
+            }
             return self.send(pidfd, sig);
         }
         let exit = self.lock_exit();
