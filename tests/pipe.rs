@@ -615,18 +615,21 @@ fn a_kept_message_whose_writer_dies_ends_truncated() {
     assert!(matches!(a.try_recv_bytes(64), Err(RecvError::Eof)));
 }
 
+/// Guards the POSIX-semaphore backend, whose `poll` and `wait` sleep on the
+/// pipe's socket (the futex backend sleeps on the ring and passes anyway).
 #[test]
 fn a_poll_or_wait_after_a_received_message_sleeps_rather_than_spinning() {
+    let _serial = serial();
     let _w = Watchdog::new("poll_sleeps", PATIENCE);
     let (a, b) = Pipe::new(true).unwrap();
     let timeout = Duration::from_millis(300);
     for how in ["poll", "wait"] {
-        // A poll asleep when the message comes: on the POSIX-semaphore
-        // backend it asked the writer for a wake token, which `recv_bytes`
-        // leaves in the socket.
+        // A poll asleep when the message comes (most likely, not needed for
+        // the verdict): it asked the writer for a wake token, which
+        // `recv_bytes` leaves in the socket.
         std::thread::scope(|s| {
             s.spawn(|| {
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(100));
                 a.send_bytes(b"x").unwrap();
             });
             assert!(b.poll(Some(PATIENCE)).unwrap());
@@ -640,9 +643,10 @@ fn a_poll_or_wait_after_a_received_message_sleeps_rather_than_spinning() {
         let (elapsed, cpu) = (t0.elapsed(), thread_cpu_time() - cpu0);
         assert!(!ready, "{how}: nothing was sent");
         assert!(elapsed >= timeout, "{how} returned after {elapsed:?}");
-        // A busy loop would burn about the whole timeout.
+        // A busy loop burns most of the timeout on an idle machine, and a
+        // third of it beside two busy processes; a sleep about 1 ms.
         assert!(
-            cpu < timeout / 2,
+            cpu < timeout / 10,
             "{how} used {cpu:?} of CPU in a {elapsed:?} wait"
         );
     }

@@ -6,7 +6,7 @@ use shmsync::{
     Barrier, BoundedSemaphore, Condition, Event, Lock, Process, RLock, Segment, SegmentError,
     Semaphore, Value,
 };
-use shmsync_testkit::{join_ok, Watchdog, PATIENCE};
+use shmsync_testkit::{die_with_parent, join_ok, KillOnDrop, Watchdog, PATIENCE};
 
 /// The primitives one program opens, by name, in the segment it opened by
 /// name.
@@ -38,29 +38,42 @@ fn open(segment_name: &str) -> Opened {
     }
 }
 
+/// Unlinks a segment's name however the test ends.
+struct Unlink(String);
+
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        let _ = Segment::unlink(&self.0);
+    }
+}
+
 #[test]
 fn two_programs_that_open_the_same_names_share_every_primitive() {
     let _w = Watchdog::new("open_in", PATIENCE);
     let name = format!("/shmsync-test-primitives-{}", std::process::id());
     let parent = open(&name);
+    let _unlink = Unlink(name.clone());
     let count = Value::open_in(&parent.segment, "count", 0u32).unwrap();
-    let child = Process::spawn(|| {
-        // As an unrelated program would: everything by name.
-        let its = open(&name);
-        let count = Value::open_in(&its.segment, "count", 99u32).unwrap();
-        its.started.set();
-        its.slots.release().unwrap();
-        assert!(its.workers.acquire(true, Some(PATIENCE)));
-        its.both.wait(Some(PATIENCE)).unwrap();
-        // The parent holds the lock until the barrier: taken only now.
-        assert!(its.lock.acquire(true, Some(PATIENCE)).unwrap());
-        its.lock.release().unwrap();
-        let held = its.cond.lock().unwrap();
-        count.set(1).unwrap();
-        its.cond.notify_all().unwrap();
-        drop(held);
-    })
-    .unwrap();
+    let child = KillOnDrop(
+        Process::spawn(|| {
+            die_with_parent();
+            // As an unrelated program would: everything by name.
+            let its = open(&name);
+            let count = Value::open_in(&its.segment, "count", 99u32).unwrap();
+            its.started.set();
+            its.slots.release().unwrap();
+            assert!(its.workers.acquire(true, Some(PATIENCE)));
+            its.both.wait(Some(PATIENCE)).unwrap();
+            // The parent holds the lock until the barrier: taken only now.
+            assert!(its.lock.acquire(true, Some(PATIENCE)).unwrap());
+            its.lock.release().unwrap();
+            let held = its.cond.lock().unwrap();
+            count.set(1).unwrap();
+            its.cond.notify_all().unwrap();
+            drop(held);
+        })
+        .unwrap(),
+    );
 
     let held = parent.lock.lock().unwrap();
     assert!(parent.started.wait(Some(PATIENCE)), "the child's set");
@@ -76,7 +89,6 @@ fn two_programs_that_open_the_same_names_share_every_primitive() {
     assert!(done, "the child's notify");
     drop(held_cond);
     join_ok(&child);
-    Segment::unlink(&name).unwrap();
 }
 
 #[test]

@@ -420,7 +420,9 @@ impl BoundedSemaphore {
     /// # Errors
     ///
     /// As [`Semaphore::open_in`], with [`SegmentError::TypeMismatch`] if
-    /// the name holds a semaphore with another bound (or none).
+    /// the name holds a semaphore with another bound (or none). A bound of
+    /// `SEM_VALUE_MAX` is no bound: such a semaphore is a [`Semaphore`],
+    /// and opens as either.
     ///
     /// # Examples
     ///

@@ -130,7 +130,14 @@ fn sleep<E: EndKind>(connections: &[&Connection<E>], closes: &[CloseCount], unti
         // Dekker pair, as in `Connection::try_recv_bytes`). Tokens an
         // earlier wait asked for, and whose message a `recv` took since,
         // are dropped first: left in the socket, they would keep it
-        // readable and turn this sleep into a busy loop.
+        // readable and turn this sleep into a busy loop. A token may
+        // instead answer another reader of the same end, which then finds
+        // its message on its own schedule (its probe, or the timer event
+        // loops keep, see `try_recv_bytes`); so nothing is drained when a
+        // message is there already.
+        if any() {
+            return;
+        }
         for conn in connections.iter().filter(|conn| conn.readable()) {
             if let Some(fd) = conn.end.token_fd() {
                 sys::socket::drain_tokens(fd);

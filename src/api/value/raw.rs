@@ -28,8 +28,9 @@ unsafe impl<T: Pod> ShmSafe for RawCell<T> {}
 /// once race on atomics, never on plain memory. A `T` of one such word
 /// (`u64`, `f32`, `[u16; 1]` ...: as wide as its alignment) is therefore
 /// read and written whole. A wider `T`, an array of smaller words included
-/// (`[u8; 2]` is two one-byte words), can be read **torn**: half of one write and half of another,
-/// when a write lands while it is read. The accesses are Relaxed: a
+/// (`[u8; 2]` is two one-byte words), can be read **torn**: half of one
+/// write and half of another, when a write lands while it is read. The
+/// accesses are Relaxed: a
 /// `RawValue` orders nothing else. Use a [`Value`](crate::Value) (locked)
 /// or an [`AtomicValue`](crate::AtomicValue) when that matters.
 ///
