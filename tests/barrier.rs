@@ -525,6 +525,26 @@ fn is_asleep(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// A wait of the next generation (in a child: it may broadcast, see
+/// above) breaks at the first look instead of waiting for a party that
+/// died inside the barrier until its 20 s time-out.
+#[track_caller]
+fn the_next_wait_breaks_promptly(barrier: &Barrier) {
+    in_a_child("the wait after the death", || {
+        let start = Instant::now();
+        assert_eq!(
+            barrier.wait(Some(Duration::from_secs(20))),
+            Err(BrokenBarrier)
+        );
+        let took = start.elapsed();
+        assert!(
+            took < DEATH_NOTICED_WITHIN,
+            "the death was noticed after {took:?}"
+        );
+    });
+    assert!(barrier.broken());
+}
+
 #[test]
 fn a_party_killed_after_the_trip_before_its_wait_returned_breaks_the_next_generation() {
     let _w = Watchdog::new("killed_leaving", PATIENCE);
@@ -549,19 +569,7 @@ fn a_party_killed_after_the_trip_before_its_wait_returned_breaks_the_next_genera
     victim.kill().unwrap();
     assert_eq!(join_within(&victim, PATIENCE), -libc::SIGKILL);
     // The survivor's next wait would wait for it until its time-out.
-    in_a_child("the wait after the death", || {
-        let start = Instant::now();
-        assert_eq!(
-            barrier.wait(Some(Duration::from_secs(20))),
-            Err(BrokenBarrier)
-        );
-        let took = start.elapsed();
-        assert!(
-            took < DEATH_NOTICED_WITHIN,
-            "the death was noticed after {took:?}"
-        );
-    });
-    assert!(barrier.broken());
+    the_next_wait_breaks_promptly(&barrier);
 }
 
 #[test]
@@ -586,19 +594,7 @@ fn a_generation_that_fills_up_before_a_death_is_seen_trips_and_the_next_one_brea
     assert_eq!(barrier.wait(Some(PATIENCE)), Ok(1));
     // The dead party never left: the next generation breaks at its first
     // look instead of waiting for it until the time-out.
-    in_a_child("the wait after the death", || {
-        let start = Instant::now();
-        assert_eq!(
-            barrier.wait(Some(Duration::from_secs(20))),
-            Err(BrokenBarrier)
-        );
-        let took = start.elapsed();
-        assert!(
-            took < DEATH_NOTICED_WITHIN,
-            "the death was noticed after {took:?}"
-        );
-    });
-    assert!(barrier.broken());
+    the_next_wait_breaks_promptly(&barrier);
 }
 
 #[test]
