@@ -103,6 +103,28 @@ fn a_name_opened_as_another_primitive_or_shape_is_refused() {
     Lock::open_in(&segment, "lock").unwrap();
     assert!(mismatch(RLock::open_in(&segment, "lock").map(drop)));
     assert!(mismatch(Event::open_in(&segment, "lock").map(drop)));
+    // Named as the handle asked for, not the raw type inside it.
+    for (told, handle) in [
+        (RLock::open_in(&segment, "lock").map(drop), "shmsync::RLock"),
+        (Event::open_in(&segment, "lock").map(drop), "shmsync::Event"),
+        (
+            Semaphore::open_in(&segment, "lock", 1).map(drop),
+            "shmsync::Semaphore",
+        ),
+        (
+            Barrier::open_in(&segment, "lock", 2).map(drop),
+            "shmsync::Barrier",
+        ),
+    ] {
+        let told = told.unwrap_err().to_string();
+        assert!(told.contains(&format!("than {handle}:")), "{told}");
+    }
+    Lock::open_in(&segment, "a lock").unwrap();
+    let told = Condition::open_in(&segment, "a lock", RLock::new().unwrap())
+        .map(drop)
+        .unwrap_err()
+        .to_string();
+    assert!(told.contains("than shmsync::Condition:"), "{told}");
 
     Semaphore::open_in(&segment, "sem", 3).unwrap();
     assert!(mismatch(

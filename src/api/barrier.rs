@@ -1,7 +1,7 @@
 //! `Barrier`: Python's `multiprocessing.Barrier` as a handle to a
 //! [`RawBarrier`] in shared memory.
 
-use super::error::Error;
+use super::error::{opened_as, Error};
 use crate::raw::{BarrierBusy, BrokenBarrier, RawBarrier, MAX_PARTIES};
 use crate::shm::{Segment, SegmentError, Shared};
 use crate::Deadline;
@@ -140,7 +140,9 @@ impl Barrier {
     /// ```
     pub fn open_in(segment: &Segment, name: &str, parties: u32) -> Result<Barrier, Error> {
         check_parties(parties)?;
-        let raw = segment.get_or_init(name, || RawBarrier::new(parties))?;
+        let raw = segment
+            .get_or_init(name, || RawBarrier::new(parties))
+            .map_err(opened_as("shmsync::Barrier"))?;
         if raw.parties() != parties {
             return Err(Error::Segment(SegmentError::TypeMismatch {
                 name: name.into(),

@@ -2,7 +2,7 @@
 //! with the lock it waits with: an [`RLock`] by default, as in Python, or
 //! any [`SharedLock`].
 
-use super::error::Error;
+use super::error::{opened_as, Error};
 use super::lock::{RLock, SharedLock, SharedLockGuard};
 use super::outcome::OwnerDied;
 use crate::raw::{Acquired, Lockable, NotOwner, RawCondition, RawRLock};
@@ -224,7 +224,9 @@ impl<R: Lockable + ShmSafe> Condition<SharedLock<R>> {
         name: &str,
         lock: SharedLock<R>,
     ) -> Result<Condition<SharedLock<R>>, Error> {
-        let cond = segment.get_or_init(name, RawCondition::new)?;
+        let cond = segment
+            .get_or_init(name, RawCondition::new)
+            .map_err(opened_as("shmsync::Condition"))?;
         Ok(Condition::from_shared(cond, lock))
     }
 

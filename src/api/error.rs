@@ -282,6 +282,18 @@ impl From<SegmentError> for Error {
     }
 }
 
+/// A segment's answer to a handle's `open_in`: a type mismatch is named as
+/// the handle asked for (`shmsync::Lock`), not the raw type inside it.
+pub(crate) fn opened_as(handle: &'static str) -> impl FnOnce(SegmentError) -> Error {
+    move |e| match e {
+        SegmentError::TypeMismatch { name, .. } => Error::Segment(SegmentError::TypeMismatch {
+            name,
+            requested: handle,
+        }),
+        e => Error::Segment(e),
+    }
+}
+
 impl From<ReleasedTooManyTimes> for Error {
     fn from(e: ReleasedTooManyTimes) -> Error {
         Error::ReleasedTooManyTimes { max: e.max }

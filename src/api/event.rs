@@ -1,7 +1,7 @@
 //! `Event`: Python's `multiprocessing.Event` as a handle to a [`RawEvent`]
 //! in shared memory.
 
-use super::error::Error;
+use super::error::{opened_as, Error};
 use crate::raw::RawEvent;
 use crate::shm::{Segment, Shared};
 use std::fmt;
@@ -88,7 +88,9 @@ impl Event {
     /// ```
     pub fn open_in(segment: &Segment, name: &str) -> Result<Event, Error> {
         Ok(Event::from_shared(
-            segment.get_or_init(name, RawEvent::new)?,
+            segment
+                .get_or_init(name, RawEvent::new)
+                .map_err(opened_as("shmsync::Event"))?,
         ))
     }
 

@@ -1,7 +1,7 @@
 //! `Lock` and `RLock`: Python's `multiprocessing.Lock` and `RLock`, one
 //! generic handle ([`SharedLock`]) over any [`Lockable`] in shared memory.
 
-use super::error::Error;
+use super::error::{opened_as, Error};
 use super::outcome::{OwnerDied, TryLockError};
 use crate::raw::{Acquired, Lockable, Locked, NotHeld, NotOwner, RawLock, RawRLock};
 use crate::shm::{Segment, Shared, ShmSafe};
@@ -188,10 +188,26 @@ impl<R: Lockable + ShmSafe + Default> SharedLock<R> {
     /// assert!(RLock::open_in(&segment, "log").is_err(), "a Lock, not an RLock");
     /// # Ok::<(), shmsync::Error>(())
     /// ```
-    pub fn open_in(segment: &Segment, name: &str) -> Result<SharedLock<R>, Error> {
-        Ok(SharedLock::from_shared(
-            segment.get_or_init(name, R::default)?,
-        ))
+    pub fn open_in(segment: &Segment, name: &str) -> Result<SharedLock<R>, Error>
+    where
+        R: 'static,
+    {
+        let raw = segment
+            .get_or_init(name, R::default)
+            .map_err(opened_as(handle_name::<R>()))?;
+        Ok(SharedLock::from_shared(raw))
+    }
+}
+
+/// The name users know a lock over `R` by.
+fn handle_name<R: 'static>() -> &'static str {
+    use core::any::TypeId;
+    if TypeId::of::<R>() == TypeId::of::<RawLock>() {
+        "shmsync::Lock"
+    } else if TypeId::of::<R>() == TypeId::of::<RawRLock>() {
+        "shmsync::RLock"
+    } else {
+        core::any::type_name::<R>()
     }
 }
 

@@ -1,7 +1,7 @@
 //! `Semaphore` and `BoundedSemaphore`: Python's counting semaphores as
 //! handles to a [`RawSemaphore`] in shared memory.
 
-use super::error::Error;
+use super::error::{opened_as, Error};
 use crate::raw::{RawSemaphore, ReleasedTooManyTimes, SEM_VALUE_MAX};
 use crate::shm::{Segment, SegmentError, Shared};
 use crate::sys::MadeIn;
@@ -103,7 +103,9 @@ impl Semaphore {
         requested: &'static str,
     ) -> Result<Semaphore, Error> {
         check_value(value)?;
-        let raw = segment.get_or_init(name, || RawSemaphore::new(value, max))?;
+        let raw = segment
+            .get_or_init(name, || RawSemaphore::new(value, max))
+            .map_err(opened_as(requested))?;
         if raw.max() != max {
             return Err(Error::Segment(SegmentError::TypeMismatch {
                 name: name.into(),

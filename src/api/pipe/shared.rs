@@ -3,7 +3,7 @@
 //! mapping (its own, or a segment's).
 
 use super::PipeOptions;
-use crate::api::error::Error;
+use crate::api::error::{opened_as, Error};
 use crate::raw::CachePadded;
 use crate::ring::{RawRing, RingBuf};
 use crate::shm::{Segment, SegmentError, SharedTail, ShmSafe};
@@ -189,10 +189,7 @@ impl PipeMem {
                 BUFFER_ALIGN,
                 || PipeState::new(options.duplex, caps),
             )
-            .map_err(|e| match e {
-                SegmentError::TypeMismatch { .. } => mismatch(),
-                e => e.into(),
-            })?;
+            .map_err(opened_as("shmsync::Pipe"))?;
         // Relaxed: fixed at creation, published with the object.
         let duplex = obj
             .head()
