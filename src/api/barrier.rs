@@ -1,9 +1,9 @@
 //! `Barrier`: Python's `multiprocessing.Barrier` as a handle to a
 //! [`RawBarrier`] in shared memory.
 
-use super::error::{opened_as, Error};
+use super::error::{mismatch, opened_as, Error};
 use crate::raw::{BarrierBusy, BrokenBarrier, RawBarrier, MAX_PARTIES};
-use crate::shm::{Segment, SegmentError, Shared};
+use crate::shm::{Segment, Shared};
 use crate::Deadline;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -126,6 +126,8 @@ impl Barrier {
     /// [`SegmentError::TypeMismatch`] if the name holds a barrier for
     /// another number of parties, or another type.
     ///
+    /// [`SegmentError::TypeMismatch`]: crate::SegmentError::TypeMismatch
+    ///
     /// # Examples
     ///
     /// ```
@@ -144,10 +146,7 @@ impl Barrier {
             .get_or_init(name, || RawBarrier::new(parties))
             .map_err(opened_as("shmsync::Barrier"))?;
         if raw.parties() != parties {
-            return Err(Error::Segment(SegmentError::TypeMismatch {
-                name: name.into(),
-                requested: "shmsync::Barrier",
-            }));
+            return Err(mismatch(name, "shmsync::Barrier"));
         }
         Ok(Barrier::from_shared(raw))
     }

@@ -286,12 +286,18 @@ impl From<SegmentError> for Error {
 /// the handle asked for (`shmsync::Lock`), not the raw type inside it.
 pub(crate) fn opened_as(handle: &'static str) -> impl FnOnce(SegmentError) -> Error {
     move |e| match e {
-        SegmentError::TypeMismatch { name, .. } => Error::Segment(SegmentError::TypeMismatch {
-            name,
-            requested: handle,
-        }),
+        SegmentError::TypeMismatch { name, .. } => mismatch(&name, handle),
         e => Error::Segment(e),
     }
+}
+
+/// The object `name` is not the `handle` asked for: another type, or the
+/// same one made with another capacity, bound or number of parties.
+pub(crate) fn mismatch(name: &str, handle: &'static str) -> Error {
+    Error::Segment(SegmentError::TypeMismatch {
+        name: name.into(),
+        requested: handle,
+    })
 }
 
 impl From<ReleasedTooManyTimes> for Error {

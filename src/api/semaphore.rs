@@ -1,9 +1,9 @@
 //! `Semaphore` and `BoundedSemaphore`: Python's counting semaphores as
 //! handles to a [`RawSemaphore`] in shared memory.
 
-use super::error::{opened_as, Error};
+use super::error::{mismatch, opened_as, Error};
 use crate::raw::{RawSemaphore, ReleasedTooManyTimes, SEM_VALUE_MAX};
-use crate::shm::{Segment, SegmentError, Shared};
+use crate::shm::{Segment, Shared};
 use crate::sys::MadeIn;
 use std::fmt;
 use std::ops::Deref;
@@ -76,6 +76,8 @@ impl Semaphore {
     /// [`SegmentError::TypeMismatch`] if the name holds a
     /// [`BoundedSemaphore`] or another type.
     ///
+    /// [`SegmentError::TypeMismatch`]: crate::SegmentError::TypeMismatch
+    ///
     /// # Examples
     ///
     /// ```
@@ -107,10 +109,7 @@ impl Semaphore {
             .get_or_init(name, || RawSemaphore::new(value, max))
             .map_err(opened_as(requested))?;
         if raw.max() != max {
-            return Err(Error::Segment(SegmentError::TypeMismatch {
-                name: name.into(),
-                requested,
-            }));
+            return Err(mismatch(name, requested));
         }
         Ok(Semaphore { raw })
     }
@@ -425,6 +424,8 @@ impl BoundedSemaphore {
     /// the name holds a semaphore with another bound (or none). A bound of
     /// `SEM_VALUE_MAX` is no bound: such a semaphore is a [`Semaphore`],
     /// and opens as either.
+    ///
+    /// [`SegmentError::TypeMismatch`]: crate::SegmentError::TypeMismatch
     ///
     /// # Examples
     ///

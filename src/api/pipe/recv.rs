@@ -245,8 +245,9 @@ impl<E: EndKind> Connection<E> {
     /// the next send on the pipe or the close of the writing end; so does
     /// another reader of the same end (a process sharing it) that drops
     /// the token while it waits itself. An event loop that must bound this
-    /// also calls `try_recv_bytes` on a timer of its choice. A message longer than the ring is taken as far as its
-    /// pieces have come; the handle keeps them, the call fails with
+    /// also calls `try_recv_bytes` on a timer of its choice. A message
+    /// longer than the ring is taken as far as its pieces have come; the
+    /// handle keeps them, the call fails with
     /// `WouldBlock` (the descriptor polls readable at the next piece), and
     /// a later call goes on with the message (as for
     /// [`recv_bytes_timeout`](Connection::recv_bytes_timeout)).

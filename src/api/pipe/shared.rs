@@ -3,10 +3,10 @@
 //! mapping (its own, or a segment's).
 
 use super::PipeOptions;
-use crate::api::error::{opened_as, Error};
+use crate::api::error::{mismatch, opened_as, Error};
 use crate::raw::CachePadded;
 use crate::ring::{RawRing, RingBuf};
-use crate::shm::{Segment, SegmentError, SharedTail, ShmSafe};
+use crate::shm::{Segment, SharedTail, ShmSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Where each ring's buffer starts: on a line pair of its own.
@@ -172,16 +172,11 @@ impl PipeMem {
         name: &str,
         options: &PipeOptions,
     ) -> Result<PipeMem, Error> {
-        let caps = PipeMem::capacities(options)?;
         // Other options make another size of object, or (same size) another
         // duplex setting: either way not the pipe asked for, and named as
         // the pipe, not the state inside it.
-        let mismatch = || {
-            Error::Segment(SegmentError::TypeMismatch {
-                name: name.into(),
-                requested: "shmsync::Pipe",
-            })
-        };
+        const PIPE: &str = "shmsync::Pipe";
+        let caps = PipeMem::capacities(options)?;
         let obj = segment
             .get_or_init_with_tail(
                 name,
@@ -189,7 +184,7 @@ impl PipeMem {
                 BUFFER_ALIGN,
                 || PipeState::new(options.duplex, caps),
             )
-            .map_err(opened_as("shmsync::Pipe"))?;
+            .map_err(opened_as(PIPE))?;
         // Relaxed: fixed at creation, published with the object.
         let duplex = obj
             .head()
@@ -197,7 +192,7 @@ impl PipeMem {
             .duplex
             .load(std::sync::atomic::Ordering::Relaxed);
         if duplex != u32::from(options.duplex) {
-            return Err(mismatch());
+            return Err(mismatch(name, PIPE));
         }
         Ok(PipeMem::with_buffers(obj, caps))
     }

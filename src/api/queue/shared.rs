@@ -9,7 +9,7 @@ use crate::Deadline;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::super::error::Error;
+use super::super::error::{mismatch, opened_as, Error};
 
 /// `kind` of a queue of `Pod` values in fixed-size slots.
 pub(crate) const KIND_SLOTS: u32 = 0x5155_0001;
@@ -230,22 +230,17 @@ impl Ring {
     ) -> Result<Ring, Error> {
         // Another item size or capacity shows as another type: named as
         // the handle the caller asked for, not the shared state inside it.
-        let mismatch = |e: Error| match e {
-            Error::InvalidArgument(_) | Error::Segment(SegmentError::TypeMismatch { .. }) => {
-                Error::Segment(SegmentError::TypeMismatch {
-                    name: name.into(),
-                    requested: type_name,
-                })
-            }
-            e => e,
-        };
         let len = shape.buffer_len();
         let shared = if create {
             segment.get_or_init_with_tail(name, len, BUFFER_ALIGN, || shape.state())
         } else {
             segment.get_with_tail::<QueueState>(name, len, BUFFER_ALIGN)
         };
-        Ring::checked(shared.map_err(|e| mismatch(e.into()))?, shape, type_name).map_err(mismatch)
+        let shared = shared.map_err(opened_as(type_name))?;
+        Ring::checked(shared, shape, type_name).map_err(|e| match e {
+            Error::InvalidArgument(_) => mismatch(name, type_name),
+            e => e,
+        })
     }
 
     /// Checks the shared state against what this handle expects (the
