@@ -525,6 +525,26 @@ fn is_asleep(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// A party of `barrier` (its first, alone) that waits `waits` times, once
+/// it is asleep in its first wait. Asleep: `n_waiting` counts it while it
+/// still holds the internal lock in `arrive`, where a stop would hold up
+/// the other parties.
+fn asleep_in_wait(barrier: &Barrier, waits: usize) -> KillOnDrop {
+    let victim = KillOnDrop(
+        Process::spawn(|| {
+            die_with_parent();
+            for _ in 0..waits {
+                let _ = barrier.wait(Some(PATIENCE));
+            }
+        })
+        .unwrap(),
+    );
+    wait_until(PATIENCE, "the victim to sleep in its wait", || {
+        barrier.n_waiting() == 1 && is_asleep(victim.pid())
+    });
+    victim
+}
+
 /// A wait of the next generation (in a child: it may broadcast, see
 /// above) breaks at the first look instead of waiting for a party that
 /// died inside the barrier until its 20 s time-out.
@@ -549,19 +569,7 @@ fn the_next_wait_breaks_promptly(barrier: &Barrier) {
 fn a_party_killed_after_the_trip_before_its_wait_returned_breaks_the_next_generation() {
     let _w = Watchdog::new("killed_leaving", PATIENCE);
     let barrier = Barrier::new(2).unwrap();
-    let victim = KillOnDrop(
-        Process::spawn(|| {
-            die_with_parent();
-            let _ = barrier.wait(Some(PATIENCE));
-            let _ = barrier.wait(Some(PATIENCE));
-        })
-        .unwrap(),
-    );
-    // Asleep in its wait: `n_waiting` counts it while it still holds the
-    // internal lock in `arrive`, where a stop would hold up the parent.
-    wait_until(PATIENCE, "the victim to sleep in its wait", || {
-        barrier.n_waiting() == 1 && is_asleep(victim.pid())
-    });
+    let victim = asleep_in_wait(&barrier, 2);
     // Stopped asleep in its wait, the generation trips, and it dies before
     // its wait returns: inside the barrier.
     stop(victim.pid());
@@ -576,16 +584,7 @@ fn a_party_killed_after_the_trip_before_its_wait_returned_breaks_the_next_genera
 fn a_generation_that_fills_up_before_a_death_is_seen_trips_and_the_next_one_breaks() {
     let _w = Watchdog::new("dead_before_the_trip", PATIENCE);
     let barrier = Barrier::new(2).unwrap();
-    let victim = KillOnDrop(
-        Process::spawn(|| {
-            die_with_parent();
-            let _ = barrier.wait(Some(PATIENCE));
-        })
-        .unwrap(),
-    );
-    wait_until(PATIENCE, "the victim to sleep in its wait", || {
-        barrier.n_waiting() == 1 && is_asleep(victim.pid())
-    });
+    let victim = asleep_in_wait(&barrier, 1);
     victim.kill().unwrap();
     assert_eq!(join_within(&victim, PATIENCE), -libc::SIGKILL);
     // Dead and reaped, but no waiter has asked the kernel about it: the

@@ -8,10 +8,10 @@
 
 use shmsync::{wait, Connection, End, Pipe, Process, RecvError, Segment, SendError};
 use shmsync_testkit::{die_with_parent, join_ok, stop, KillOnDrop, Rng, Watchdog, PATIENCE};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod raw_bytes;
-use raw_bytes::thread_cpu_time;
+use raw_bytes::wall_and_cpu;
 
 /// Tests of this file run one at a time: a child forked by one test would
 /// inherit the sockets of a pipe another test has just made (the harness
@@ -635,12 +635,10 @@ fn a_poll_or_wait_after_a_received_message_sleeps_rather_than_spinning() {
             assert!(b.poll(Some(PATIENCE)).unwrap());
         });
         assert_eq!(b.recv_bytes(16).unwrap(), b"x");
-        let (t0, cpu0) = (Instant::now(), thread_cpu_time());
-        let ready = match how {
+        let (ready, elapsed, cpu) = wall_and_cpu(|| match how {
             "poll" => b.poll(Some(timeout)).unwrap(),
             _ => !wait(&[&b], Some(timeout)).is_empty(),
-        };
-        let (elapsed, cpu) = (t0.elapsed(), thread_cpu_time() - cpu0);
+        });
         assert!(!ready, "{how}: nothing was sent");
         assert!(elapsed >= timeout, "{how} returned after {elapsed:?}");
         // A busy loop burns most of the timeout on an idle machine, and a

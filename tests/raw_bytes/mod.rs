@@ -82,6 +82,15 @@ pub fn thread_cpu_time() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// Runs `f` (a wait, typically); returns its result, the wall time it took
+/// and the CPU time the calling thread spent in it: a wait that sleeps
+/// spends almost none, a busy loop about all.
+pub fn wall_and_cpu<R>(f: impl FnOnce() -> R) -> (R, Duration, Duration) {
+    let (t0, cpu0) = (std::time::Instant::now(), thread_cpu_time());
+    let result = f();
+    (result, t0.elapsed(), thread_cpu_time() - cpu0)
+}
+
 /// The field of type `F` at byte `offset` of `value`.
 ///
 /// # Safety
